@@ -1,0 +1,249 @@
+/**
+ * The only reader of process.env. `loadConfig` turns the environment into a validated, defaulted,
+ * frozen Config; contradictions throw a ConfigError naming the variable, and `pai serve` stops.
+ */
+import os from 'node:os';
+import path from 'node:path';
+
+export type StoreBackend = 'local' | 'vault';
+export type VaultAuthMethod = 'token' | 'kubernetes' | 'approle';
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+/** A listen address: a TCP host and port, or a unix socket path. */
+export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+export interface VaultConfig {
+  readonly addr: string;
+  readonly namespace: string | undefined;
+  readonly caCertFile: string | undefined;
+  readonly mount: string;
+  readonly auth: VaultAuthMethod;
+  readonly token: string | undefined;
+  readonly role: string | undefined;
+  readonly kubernetesJwtPath: string;
+  readonly kubernetesAuthMount: string;
+  readonly approleRoleId: string | undefined;
+  readonly approleSecretIdFile: string | undefined;
+  readonly approleAuthMount: string;
+  /** Per-call timeout. */
+  readonly requestTimeoutMs: number;
+  /** Total budget for one logical operation, retries included. */
+  readonly retryBudgetMs: number;
+}
+
+export interface InjectorTlsConfig {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly clientCaFile: string;
+}
+
+export interface Config {
+  readonly dataDir: string;
+  readonly store: StoreBackend;
+  readonly masterKeyFile: string;
+  /** True when the master key file path was given explicitly (PAI_MASTER_KEY_FILE). */
+  readonly masterKeyFileGiven: boolean;
+  readonly adminListen: ListenAddress;
+  readonly injectorListen: ListenAddress;
+  readonly injectorTls: InjectorTlsConfig | undefined;
+  /** Benchmark-only escape hatch: plain TCP on 127.0.0.1. Never for a pod. */
+  readonly injectorInsecureLoopbackTcp: boolean;
+  readonly cacheTtlMs: number;
+  readonly logLevel: LogLevel;
+  readonly auditLogFile: string;
+  readonly configFile: string;
+  /** Largest request body the ext_proc path buffers for signing, in bytes. */
+  readonly maxSignedBodyBytes: number;
+  readonly vault: VaultConfig | undefined;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** Parses `30s`, `500ms`, `5m`, `2h`, `1d` or a bare number of seconds into milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m?.[1]) return undefined;
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1000;
+  return Math.round(n * factor);
+}
+
+/** Parses `host:port`, `[v6]:port` or `unix:/path`. Throws ConfigError naming `variable`. */
+export function parseListen(variable: string, text: string): ListenAddress {
+  if (text.startsWith('unix:')) {
+    const p = text.slice('unix:'.length);
+    if (!p.startsWith('/')) throw new ConfigError(variable, `unix socket path must be absolute, got "${p}"`);
+    return { kind: 'unix', path: p };
+  }
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (!m || host === undefined || !Number.isInteger(port) || port > 65535) {
+    throw new ConfigError(variable, `expected host:port or unix:/path, got "${text}"`);
+  }
+  return { kind: 'tcp', host, port };
+}
+
+/** Formats a listen address back to the text `parseListen` accepts. */
+export function formatListen(addr: ListenAddress): string {
+  if (addr.kind === 'unix') return `unix:${addr.path}`;
+  return addr.host.includes(':') ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
+}
+
+function durationVar(env: Env, name: string, fallbackMs: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallbackMs;
+  const ms = parseDuration(raw);
+  if (ms === undefined) throw new ConfigError(name, `expected a duration such as 30s, 500ms or 5m, got "${raw}"`);
+  return ms;
+}
+
+function sizeVar(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(raw.trim());
+  if (!m?.[1]) throw new ConfigError(name, `expected a byte count such as 1048576 or 10Mi, got "${raw}"`);
+  const factor = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 }[m[2] ?? ''] ?? 1;
+  return Number(m[1]) * factor;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function loadVault(env: Env): VaultConfig {
+  const addr = env['VAULT_ADDR'];
+  if (!addr) throw new ConfigError('VAULT_ADDR', 'required when PAI_STORE=vault');
+  if (!/^https?:\/\/[^/\s]+\/?$/.test(addr)) {
+    throw new ConfigError('VAULT_ADDR', `expected a URL such as https://vault.example:8200, got "${addr}"`);
+  }
+  const auth = oneOf<VaultAuthMethod>(env, 'PAI_VAULT_AUTH', ['token', 'kubernetes', 'approle'], 'token');
+  const mount = env['PAI_VAULT_MOUNT'] || 'pai';
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]*(\/[a-zA-Z0-9][a-zA-Z0-9_-]*)*$/.test(mount)) {
+    throw new ConfigError('PAI_VAULT_MOUNT', `not a valid mount path: "${mount}"`);
+  }
+  const cfg: VaultConfig = {
+    addr: addr.replace(/\/$/, ''),
+    namespace: env['VAULT_NAMESPACE'] || undefined,
+    caCertFile: env['VAULT_CACERT'] || undefined,
+    mount,
+    auth,
+    token: env['VAULT_TOKEN'] || undefined,
+    role: env['PAI_VAULT_ROLE'] || undefined,
+    kubernetesJwtPath: env['PAI_VAULT_K8S_TOKEN_PATH'] || '/var/run/secrets/kubernetes.io/serviceaccount/token',
+    kubernetesAuthMount: env['PAI_VAULT_K8S_MOUNT'] || 'kubernetes',
+    approleRoleId: env['PAI_VAULT_ROLE_ID'] || undefined,
+    approleSecretIdFile: env['PAI_VAULT_SECRET_ID_FILE'] || undefined,
+    approleAuthMount: env['PAI_VAULT_APPROLE_MOUNT'] || 'approle',
+    requestTimeoutMs: durationVar(env, 'PAI_VAULT_TIMEOUT', 2000),
+    retryBudgetMs: durationVar(env, 'PAI_VAULT_RETRY_BUDGET', 5000),
+  };
+  if (auth === 'token' && !cfg.token) throw new ConfigError('VAULT_TOKEN', 'required when PAI_VAULT_AUTH=token');
+  if (auth === 'kubernetes' && !cfg.role) throw new ConfigError('PAI_VAULT_ROLE', 'required when PAI_VAULT_AUTH=kubernetes');
+  if (auth === 'approle' && (!cfg.approleRoleId || !cfg.approleSecretIdFile)) {
+    throw new ConfigError(
+      cfg.approleRoleId ? 'PAI_VAULT_SECRET_ID_FILE' : 'PAI_VAULT_ROLE_ID',
+      'PAI_VAULT_ROLE_ID and PAI_VAULT_SECRET_ID_FILE are required when PAI_VAULT_AUTH=approle',
+    );
+  }
+  return Object.freeze(cfg);
+}
+
+function loadInjectorTls(env: Env): InjectorTlsConfig | undefined {
+  const certFile = env['PAI_INJECTOR_TLS_CERT'];
+  const keyFile = env['PAI_INJECTOR_TLS_KEY'];
+  const clientCaFile = env['PAI_INJECTOR_TLS_CLIENT_CA'];
+  if (!certFile && !keyFile && !clientCaFile) return undefined;
+  if (!certFile) throw new ConfigError('PAI_INJECTOR_TLS_CERT', 'required with the other PAI_INJECTOR_TLS_* variables');
+  if (!keyFile) throw new ConfigError('PAI_INJECTOR_TLS_KEY', 'required with the other PAI_INJECTOR_TLS_* variables');
+  if (!clientCaFile) {
+    throw new ConfigError('PAI_INJECTOR_TLS_CLIENT_CA', 'required: the injector accepts TCP only with client certificates (mTLS)');
+  }
+  return Object.freeze({ certFile, keyFile, clientCaFile });
+}
+
+/** The env variable that allows plain TCP for the injector; loud on purpose. */
+export const INSECURE_TCP_VAR = 'PAI_INJECTOR_INSECURE_LOOPBACK_TCP_FOR_BENCHMARKS_ONLY';
+
+/**
+ * Reads the server configuration from `env` (process.env by default).
+ * Throws ConfigError naming the offending variable.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const home = env['HOME'] || os.homedir();
+  const dataDir = path.resolve(env['PAI_DATA_DIR'] || path.join(home, '.pai'));
+  const store = oneOf<StoreBackend>(env, 'PAI_STORE', ['local', 'vault'], 'local');
+  const injectorListen = parseListen(
+    'PAI_INJECTOR_LISTEN',
+    env['PAI_INJECTOR_LISTEN'] || `unix:${path.join(dataDir, 'injector.sock')}`,
+  );
+  const injectorTls = loadInjectorTls(env);
+  const insecure = env[INSECURE_TCP_VAR] === '1' || env[INSECURE_TCP_VAR] === 'true';
+  if (injectorListen.kind === 'tcp') {
+    const loopback = injectorListen.host === '127.0.0.1' || injectorListen.host === '::1' || injectorListen.host === 'localhost';
+    if (!injectorTls && !insecure) {
+      throw new ConfigError(
+        'PAI_INJECTOR_LISTEN',
+        'TCP needs mTLS (PAI_INJECTOR_TLS_CERT, _KEY, _CLIENT_CA): in a pod a TCP port is reachable by the agent, ' +
+          'and whoever can call Check can read the credentials it returns. Use the default unix socket instead.',
+      );
+    }
+    if (!injectorTls && insecure && !loopback) {
+      throw new ConfigError(INSECURE_TCP_VAR, 'plain TCP is allowed only on 127.0.0.1 or ::1');
+    }
+  }
+  const masterKeyGiven = env['PAI_MASTER_KEY_FILE'];
+  const config: Config = {
+    dataDir,
+    store,
+    masterKeyFile: path.resolve(masterKeyGiven || path.join(dataDir, 'master.key')),
+    masterKeyFileGiven: Boolean(masterKeyGiven),
+    adminListen: parseListen('PAI_ADMIN_LISTEN', env['PAI_ADMIN_LISTEN'] || '127.0.0.1:7070'),
+    injectorListen,
+    injectorTls,
+    injectorInsecureLoopbackTcp: insecure && !injectorTls,
+    cacheTtlMs: durationVar(env, 'PAI_CACHE_TTL', 30_000),
+    logLevel: oneOf<LogLevel>(env, 'PAI_LOG_LEVEL', LOG_LEVELS, 'info'),
+    auditLogFile: path.resolve(env['PAI_AUDIT_LOG'] || path.join(dataDir, 'audit.log')),
+    configFile: path.join(dataDir, 'config.yaml'),
+    maxSignedBodyBytes: sizeVar(env, 'PAI_MAX_SIGNED_BODY', 10 * 1024 * 1024),
+    vault: store === 'vault' ? loadVault(env) : undefined,
+  };
+  return Object.freeze(config);
+}
+
+/** What the CLI needs: where the admin API is and which token to present. */
+export interface ClientConfig {
+  readonly server: string | undefined;
+  readonly token: string | undefined;
+  readonly configFile: string;
+}
+
+/** Reads the CLI's environment: PAI_SERVER / PAI_TOKEN, and the config file that `pai serve` writes. */
+export function loadClientConfig(env: Env = process.env): ClientConfig {
+  const home = env['HOME'] || os.homedir();
+  const dataDir = path.resolve(env['PAI_DATA_DIR'] || path.join(home, '.pai'));
+  return Object.freeze({
+    server: env['PAI_SERVER'] || undefined,
+    token: env['PAI_TOKEN'] || undefined,
+    configFile: path.resolve(env['PAI_CONFIG'] || path.join(dataDir, 'config.yaml')),
+  });
+}

@@ -1,0 +1,95 @@
+/**
+ * The SecretStore interface: one contract, two implementations (local SQLite, Vault KV v2),
+ * exercised by one shared contract suite (test/store-contract.ts).
+ *
+ * Secrets hold values (bytes) that only `readSecret` returns. Documents hold the resources
+ * (agents, providers, modelproviders) and tokens as JSON; they are not secret, but they live in
+ * the same store so that one backend serves a whole deployment.
+ *
+ * Every method throws PaiError: `invalid` for bad names or data, `not_found`, `already_exists`,
+ * `conflict` (compare-and-set lost), `too_large`, `integrity` (a sealed record failed to open),
+ * `store_unavailable` (backend down, sealed, timed out).
+ */
+
+/** Secret data: key → value bytes. */
+export type SecretData = ReadonlyMap<string, Buffer>;
+
+export interface KeyInfo {
+  readonly name: string;
+  /** Value length in bytes. */
+  readonly size: number;
+}
+
+export interface SecretMeta {
+  readonly name: string;
+  /** Sorted by name. */
+  readonly keys: readonly KeyInfo[];
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  /** Increases on every write of this secret. */
+  readonly version: number;
+}
+
+export interface SecretRecord {
+  readonly meta: SecretMeta;
+  readonly data: SecretData;
+}
+
+/** Kinds of JSON documents kept in the store. */
+export const DOC_KINDS = ['agents', 'providers', 'modelproviders', 'tokens'] as const;
+export type DocKind = (typeof DOC_KINDS)[number];
+
+export interface DocRecord {
+  readonly kind: DocKind;
+  readonly name: string;
+  /** The JSON body as stored (a plain object). */
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly version: number;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface WriteOptions {
+  /**
+   * Compare-and-set: the write succeeds only if the current version equals this
+   * (0 = must not exist). A mismatch throws `conflict`.
+   */
+  readonly ifVersion?: number;
+}
+
+export interface SecretPatch {
+  readonly set: SecretData;
+  readonly remove: readonly string[];
+}
+
+export interface SecretStore {
+  readonly backend: 'local' | 'vault';
+
+  /** Creates a secret; throws `already_exists` if the name is taken. */
+  createSecret(name: string, data: SecretData): Promise<SecretMeta>;
+  /** Replaces all keys of an existing secret; throws `not_found` if it does not exist. */
+  replaceSecret(name: string, data: SecretData, opts?: WriteOptions): Promise<SecretMeta>;
+  /** Sets and removes keys; `not_found` if missing, `invalid` if a removed key is absent or nothing remains. */
+  patchSecret(name: string, patch: SecretPatch, opts?: WriteOptions): Promise<SecretMeta>;
+  /** Metadata of one secret (key names and sizes, no values). */
+  getSecretMeta(name: string): Promise<SecretMeta>;
+  /** Metadata of every secret, sorted by name. */
+  listSecrets(): Promise<SecretMeta[]>;
+  /** The values: the injector's and the env renderer's path only. */
+  readSecret(name: string): Promise<SecretRecord>;
+  /** Deletes a secret and all its versions; `not_found` if missing. */
+  deleteSecret(name: string): Promise<void>;
+
+  /** Creates or replaces a document; returns the stored record. */
+  putDoc(kind: DocKind, name: string, body: Readonly<Record<string, unknown>>, opts?: WriteOptions): Promise<DocRecord>;
+  /** One document; `not_found` if missing. */
+  getDoc(kind: DocKind, name: string): Promise<DocRecord>;
+  /** Every document of a kind, sorted by name. */
+  listDocs(kind: DocKind): Promise<DocRecord[]>;
+  /** Deletes a document; `not_found` if missing. */
+  deleteDoc(kind: DocKind, name: string): Promise<void>;
+
+  /** Resolves when the backend answers; throws `store_unavailable` otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,76 @@
+/**
+ * Checks shared by both stores, run before anything is written: names, keys, emptiness, size.
+ */
+import { PaiError } from '../errors.js';
+import { assertKey, assertName, MAX_SECRET_BYTES, quoteName } from '../resources/names.js';
+import type { KeyInfo, SecretData, SecretPatch } from './types.js';
+
+/** Throws `invalid` or `too_large` unless `data` is a storable secret named `name`. */
+export function assertSecretData(name: string, data: SecretData): void {
+  assertName(name, 'secret name');
+  if (data.size === 0) {
+    throw new PaiError('invalid', `secret ${quoteName(name)} must have at least one key`, { details: { field: 'data' } });
+  }
+  let total = 0;
+  for (const [key, value] of data) {
+    assertKey(key, name);
+    total += value.length;
+  }
+  if (total > MAX_SECRET_BYTES) {
+    throw new PaiError('too_large', `secret ${quoteName(name)} holds ${total} bytes; the limit is ${MAX_SECRET_BYTES} (1 MiB)`);
+  }
+}
+
+/** Key names and sizes of `data`, sorted by key. */
+export function keyInfos(data: SecretData): KeyInfo[] {
+  return [...data.entries()]
+    .map(([name, value]) => ({ name, size: value.length }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * Applies a patch to the current key set (names only, or names with values) and returns the
+ * resulting key → size map. Throws `invalid` if a removed key is absent, a key is both set and
+ * removed, or nothing would remain.
+ */
+export function patchedKeys(name: string, current: readonly KeyInfo[], patch: SecretPatch): KeyInfo[] {
+  const next = new Map(current.map((k) => [k.name, k.size]));
+  for (const key of patch.remove) {
+    assertKey(key, name);
+    if (patch.set.has(key)) {
+      throw new PaiError('invalid', `key ${quoteName(key)} is both set and removed in one patch of secret ${quoteName(name)}`);
+    }
+    if (!next.delete(key)) {
+      throw new PaiError('invalid', `cannot remove key ${quoteName(key)}: secret ${quoteName(name)} has no such key`, {
+        details: { field: 'remove' },
+      });
+    }
+  }
+  for (const [key, value] of patch.set) {
+    assertKey(key, name);
+    next.set(key, value.length);
+  }
+  if (next.size === 0) {
+    throw new PaiError('invalid', `secret ${quoteName(name)} must keep at least one key`, { details: { field: 'remove' } });
+  }
+  const total = [...next.values()].reduce((a, b) => a + b, 0);
+  if (total > MAX_SECRET_BYTES) {
+    throw new PaiError('too_large', `secret ${quoteName(name)} would hold ${total} bytes; the limit is ${MAX_SECRET_BYTES} (1 MiB)`);
+  }
+  return [...next.entries()]
+    .map(([k, size]) => ({ name: k, size }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Applies a patch to full data (the local store, which can read values). */
+export function patchData(name: string, current: SecretData, patch: SecretPatch): Map<string, Buffer> {
+  patchedKeys(
+    name,
+    [...current.entries()].map(([k, v]) => ({ name: k, size: v.length })),
+    patch,
+  );
+  const next = new Map(current);
+  for (const key of patch.remove) next.delete(key);
+  for (const [key, value] of patch.set) next.set(key, value);
+  return next;
+}
