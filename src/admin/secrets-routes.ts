@@ -1,0 +1,107 @@
+/**
+ * /v1/secrets routes (DESIGN §4). Responses carry key names, sizes, times and versions; never a
+ * value.
+ */
+import { PaiError } from '../errors.js';
+import type { SecretMeta } from '../store/types.js';
+import { readJson } from './http.js';
+import type { Route } from './router.js';
+import { parseSecretBody } from './secret-body.js';
+import { describeReference, type SecretsService } from './secrets-service.js';
+
+/** The list form of a secret's metadata. */
+export function secretJson(m: SecretMeta): Record<string, unknown> {
+  return {
+    name: m.name,
+    keys: m.keys.map((k) => k.name),
+    createdAt: m.createdAt.toISOString(),
+    updatedAt: m.updatedAt.toISOString(),
+    version: m.version,
+  };
+}
+
+function param(params: Readonly<Record<string, string>>, name: string): string {
+  const v = params[name];
+  if (v === undefined) throw new PaiError('internal', `route parameter ${name} missing`);
+  return v;
+}
+
+function flag(query: URLSearchParams, name: string): boolean {
+  const v = query.get(name);
+  if (v === null || v === 'false' || v === '0') return false;
+  if (v === '' || v === 'true' || v === '1') return true;
+  throw new PaiError('invalid', `query parameter ${name} must be true or false`);
+}
+
+/** The routes of the secrets API, bound to a service. */
+export function secretRoutes(service: SecretsService): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/v1/secrets',
+      roles: ['admin', 'viewer'],
+      handler: async () => ({ status: 200, json: { items: (await service.list()).map(secretJson) } }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/secrets',
+      roles: ['admin'],
+      handler: async ({ req, principal }) => {
+        const body = parseSecretBody(await readJson(req), ['name', 'data', 'binaryData']);
+        if (body.name === undefined) throw new PaiError('invalid', 'name is required', { details: { field: 'name' } });
+        return { status: 201, json: secretJson(await service.create(principal, body.name, body.data)) };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/secrets/:name',
+      roles: ['admin', 'viewer'],
+      handler: async ({ params }) => {
+        const { meta, referencedBy } = await service.describe(param(params, 'name'));
+        return {
+          status: 200,
+          json: {
+            ...secretJson(meta),
+            keySizes: Object.fromEntries(meta.keys.map((k) => [k.name, k.size])),
+            referencedBy: referencedBy.map(describeReference),
+          },
+        };
+      },
+    },
+    {
+      method: 'PUT',
+      path: '/v1/secrets/:name',
+      roles: ['admin'],
+      handler: async ({ req, params, principal }) => {
+        const name = param(params, 'name');
+        const body = parseSecretBody(await readJson(req), ['name', 'data', 'binaryData']);
+        if (body.name !== undefined && body.name !== name) {
+          throw new PaiError('invalid', 'name in the body does not match the path', { details: { field: 'name' } });
+        }
+        return { status: 200, json: secretJson(await service.replace(principal, name, body.data)) };
+      },
+    },
+    {
+      method: 'PATCH',
+      path: '/v1/secrets/:name',
+      roles: ['admin'],
+      handler: async ({ req, params, principal }) => {
+        const body = parseSecretBody(await readJson(req), ['data', 'binaryData', 'remove']);
+        if (body.data.size === 0 && body.remove.length === 0) {
+          throw new PaiError('invalid', 'a patch must set or remove at least one key', { details: { field: 'data' } });
+        }
+        return { status: 200, json: secretJson(await service.patch(principal, param(params, 'name'), body.data, body.remove)) };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/secrets/:name',
+      roles: ['admin'],
+      handler: async ({ params, query, principal }) => {
+        const name = param(params, 'name');
+        const broken = await service.delete(principal, name, flag(query, 'force'));
+        return { status: 200, json: { deleted: name, broken: broken.map(describeReference) } };
+      },
+    },
+  ];
+}

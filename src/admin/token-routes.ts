@@ -1,0 +1,85 @@
+/**
+ * /v1/tokens: create (shown once), list (never the token) and revoke API and agent tokens.
+ */
+import { ROLES, type Role, type TokenService } from '../auth/tokens.js';
+import { parseDuration } from '../config.js';
+import { PaiError } from '../errors.js';
+import { nameProblem, quoteName } from '../resources/names.js';
+import type { AuditLog } from './audit.js';
+import { readJson } from './http.js';
+import type { Route } from './router.js';
+
+const MAX_TTL_MS = 366 * 86_400_000;
+
+function parseCreate(body: Record<string, unknown>): { role: Role; agent?: string; description?: string; ttlMs?: number } {
+  for (const key of Object.keys(body)) {
+    if (!['role', 'agent', 'ttl', 'description'].includes(key)) {
+      throw new PaiError('invalid', `unknown field ${quoteName(key)} (expected role, agent, ttl, description)`, { details: { field: key } });
+    }
+  }
+  const { role, agent, ttl, description } = body;
+  if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
+    throw new PaiError('invalid', `role must be one of ${ROLES.join(', ')}`, { details: { field: 'role' } });
+  }
+  if (role === 'agent' && typeof agent !== 'string') throw new PaiError('invalid', 'agent is required for role agent', { details: { field: 'agent' } });
+  if (agent !== undefined && (typeof agent !== 'string' || nameProblem(agent) || role !== 'agent')) {
+    throw new PaiError('invalid', 'agent must be a valid agent name, and only with role agent', { details: { field: 'agent' } });
+  }
+  if (description !== undefined && (typeof description !== 'string' || description.length > 200)) {
+    throw new PaiError('invalid', 'description must be a string of at most 200 characters', { details: { field: 'description' } });
+  }
+  let ttlMs: number | undefined;
+  if (ttl !== undefined) {
+    ttlMs = typeof ttl === 'string' ? parseDuration(ttl) : undefined;
+    if (ttlMs === undefined || ttlMs <= 0 || ttlMs > MAX_TTL_MS) {
+      throw new PaiError('invalid', 'ttl must be a duration such as 30d, 12h or 90m, at most 366d', { details: { field: 'ttl' } });
+    }
+  }
+  return {
+    role: role as Role,
+    ...(typeof agent === 'string' ? { agent } : {}),
+    ...(typeof description === 'string' ? { description } : {}),
+    ...(ttlMs === undefined ? {} : { ttlMs }),
+  };
+}
+
+/** Token management routes (admin only). */
+export function tokenRoutes(tokens: TokenService, audit: AuditLog): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/v1/tokens',
+      roles: ['admin'],
+      handler: async () => ({ status: 200, json: { items: await tokens.list() } }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/tokens',
+      roles: ['admin'],
+      handler: async ({ req, principal }) => {
+        const input = parseCreate(await readJson(req));
+        const { token, info } = await tokens.create(input);
+        audit.write({
+          actor: { tokenId: principal.tokenId, role: principal.role },
+          action: 'token.create',
+          kind: 'Token',
+          name: info.id,
+          outcome: 'ok',
+          detail: { role: info.role, ...(info.agent ? { agent: info.agent } : {}) },
+        });
+        return { status: 201, json: { ...info, token } };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/tokens/:id',
+      roles: ['admin'],
+      handler: async ({ params, principal }) => {
+        const id = params['id'] ?? '';
+        await tokens.revoke(id);
+        audit.write({ actor: { tokenId: principal.tokenId, role: principal.role }, action: 'token.delete', kind: 'Token', name: id, outcome: 'ok' });
+        return { status: 200, json: { deleted: id } };
+      },
+    },
+  ];
+}

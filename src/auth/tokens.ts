@@ -1,0 +1,200 @@
+/**
+ * Bearer tokens for the admin API (roles admin, viewer, renderer) and for agents calling the LLM
+ * gateway (role agent). A token is `pai_<id>_<secret>`: the id locates the record, the record holds
+ * only a SHA-256 of the whole token (256 random bits need no slow hash), and the comparison is
+ * constant-time. The token itself is shown once, at creation, and never stored or logged.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { PaiError } from '../errors.js';
+import type { DocRecord, SecretStore } from '../store/types.js';
+
+export const ROLES = ['admin', 'viewer', 'renderer', 'agent'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface TokenInfo {
+  readonly id: string;
+  readonly role: Role;
+  /** For role agent: the agent the token speaks for. */
+  readonly agent?: string;
+  readonly description?: string;
+  readonly createdAt: string;
+  readonly expiresAt?: string;
+  readonly lastUsedAt?: string;
+}
+
+interface TokenDoc extends TokenInfo {
+  readonly hash: string;
+}
+
+/** The identity behind a verified token. */
+export interface Principal {
+  readonly tokenId: string;
+  readonly role: Role;
+  readonly agent?: string;
+}
+
+const TOKEN_RE = /^pai_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+
+function hashToken(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+function toInfo(doc: TokenDoc): TokenInfo {
+  const { hash: _hash, ...info } = doc;
+  return info;
+}
+
+function parseDoc(record: DocRecord): TokenDoc | undefined {
+  const b = record.body;
+  if (typeof b['hash'] !== 'string' || typeof b['role'] !== 'string' || !(ROLES as readonly string[]).includes(b['role'])) {
+    return undefined;
+  }
+  return b as unknown as TokenDoc;
+}
+
+export interface TokenServiceOptions {
+  readonly store: SecretStore;
+  readonly now?: () => Date;
+  /** How long a verified token record is reused without a store read (ms). */
+  readonly cacheTtlMs?: number;
+  /** Last-used times are written at most this often per token (ms). */
+  readonly lastUsedWriteMs?: number;
+}
+
+export interface CreateTokenInput {
+  readonly role: Role;
+  readonly agent?: string;
+  readonly description?: string;
+  readonly ttlMs?: number;
+}
+
+export class TokenService {
+  private readonly store: SecretStore;
+  private readonly now: () => Date;
+  private readonly cacheTtlMs: number;
+  private readonly lastUsedWriteMs: number;
+  private readonly cache = new Map<string, { doc: TokenDoc; version: number; fetchedAt: number }>();
+  private readonly lastUsed = new Map<string, number>();
+
+  constructor(options: TokenServiceOptions) {
+    this.store = options.store;
+    this.now = options.now ?? (() => new Date());
+    this.cacheTtlMs = options.cacheTtlMs ?? 5000;
+    this.lastUsedWriteMs = options.lastUsedWriteMs ?? 60_000;
+  }
+
+  /** Creates a token; returns the token text (shown once) and its record. */
+  async create(input: CreateTokenInput): Promise<{ token: string; info: TokenInfo }> {
+    const id = randomBytes(8).toString('hex');
+    const token = `pai_${id}_${randomBytes(32).toString('base64url')}`;
+    const now = this.now();
+    const doc: TokenDoc = {
+      id,
+      role: input.role,
+      ...(input.agent === undefined ? {} : { agent: input.agent }),
+      ...(input.description === undefined ? {} : { description: input.description }),
+      createdAt: now.toISOString(),
+      ...(input.ttlMs === undefined ? {} : { expiresAt: new Date(now.getTime() + input.ttlMs).toISOString() }),
+      hash: hashToken(token).toString('hex'),
+    };
+    await this.store.putDoc('tokens', `t${id}`, { ...doc }, { ifVersion: 0 });
+    return { token, info: toInfo(doc) };
+  }
+
+  /** Every token's public record, optionally of one role. */
+  async list(role?: Role): Promise<TokenInfo[]> {
+    const docs = await this.store.listDocs('tokens');
+    return docs
+      .map(parseDoc)
+      .filter((d): d is TokenDoc => d !== undefined && (role === undefined || d.role === role))
+      .map((d) => ({ ...toInfo(d), ...this.lastUsedOf(d) }));
+  }
+
+  private lastUsedOf(doc: TokenDoc): { lastUsedAt?: string } {
+    const mem = this.lastUsed.get(doc.id);
+    const stored = doc.lastUsedAt ? Date.parse(doc.lastUsedAt) : 0;
+    const latest = Math.max(mem ?? 0, stored);
+    return latest > 0 ? { lastUsedAt: new Date(latest).toISOString() } : {};
+  }
+
+  /** Revokes a token; `not_found` if there is no such id. */
+  async revoke(id: string): Promise<void> {
+    if (!/^[0-9a-f]{16}$/.test(id)) throw new PaiError('not_found', `token ${JSON.stringify(id.slice(0, 40))} not found`);
+    this.cache.delete(id);
+    await this.store.deleteDoc('tokens', `t${id}`);
+  }
+
+  /** Drops a cached record (another replica revoked it, or a test wants a fresh read). */
+  forget(id: string): void {
+    this.cache.delete(id);
+  }
+
+  private async load(id: string): Promise<{ doc: TokenDoc; version: number } | undefined> {
+    const t = this.now().getTime();
+    const hit = this.cache.get(id);
+    if (hit && t - hit.fetchedAt < this.cacheTtlMs) return hit;
+    try {
+      const record = await this.store.getDoc('tokens', `t${id}`);
+      const doc = parseDoc(record);
+      if (!doc) {
+        this.cache.delete(id);
+        return undefined;
+      }
+      const entry = { doc, version: record.version, fetchedAt: t };
+      this.cache.set(id, entry);
+      return entry;
+    } catch (err) {
+      if (err instanceof PaiError && err.code === 'not_found') {
+        this.cache.delete(id);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Verifies a presented token. Returns its principal, or throws `unauthenticated` (malformed,
+   * unknown, revoked, expired: one message for all so that a caller learns nothing) or
+   * `store_unavailable`.
+   */
+  async verify(presented: string): Promise<Principal> {
+    const m = TOKEN_RE.exec(presented);
+    const id = m?.[1];
+    const denied = new PaiError('unauthenticated', 'invalid, expired or revoked token');
+    if (!id) throw denied;
+    const entry = await this.load(id);
+    const doc = entry?.doc;
+    const expected = doc ? Buffer.from(doc.hash, 'hex') : Buffer.alloc(32);
+    const ok = timingSafeEqual(hashToken(presented), expected.length === 32 ? expected : Buffer.alloc(32));
+    if (!doc || !ok) throw denied;
+    const now = this.now().getTime();
+    if (doc.expiresAt && Date.parse(doc.expiresAt) <= now) throw denied;
+    if (entry) this.touch(entry.doc, entry.version, now);
+    return { tokenId: id, role: doc.role, ...(doc.agent === undefined ? {} : { agent: doc.agent }) };
+  }
+
+  /** Records last use in memory; persists it at most once per lastUsedWriteMs, off the request path. */
+  private touch(doc: TokenDoc, version: number, now: number): void {
+    const prev = this.lastUsed.get(doc.id) ?? (doc.lastUsedAt ? Date.parse(doc.lastUsedAt) : 0);
+    this.lastUsed.set(doc.id, now);
+    if (now - prev < this.lastUsedWriteMs) return;
+    const next: TokenDoc = { ...doc, lastUsedAt: new Date(now).toISOString() };
+    // Compare-and-set on the version read: a token revoked meanwhile is never written back.
+    this.store.putDoc('tokens', `t${doc.id}`, { ...next }, { ifVersion: version }).then(
+      (record) => {
+        const cached = this.cache.get(doc.id);
+        if (cached) this.cache.set(doc.id, { doc: next, version: record.version, fetchedAt: cached.fetchedAt });
+      },
+      () => {
+        // Best effort: last-used is informational; a failed write is retried on a later use.
+        this.lastUsed.set(doc.id, prev);
+        this.cache.delete(doc.id);
+      },
+    );
+  }
+
+  /** True when at least one admin token exists (bootstrap check). */
+  async hasAdmin(): Promise<boolean> {
+    return (await this.list('admin')).length > 0;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The CLI's HTTP client for the admin API (TCP or unix socket). API errors become CliErrors
+ * carrying the server's message; transport errors say which server could not be reached.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import YAML from 'yaml';
+import type { ClientConfig } from '../config.js';
+
+/** An error the CLI prints to stderr; exit code 1 (failure) or 2 (usage). */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+    readonly apiCode?: string,
+    readonly details?: Readonly<Record<string, unknown>>,
+  ) {
+    super(message);
+  }
+}
+
+export interface ApiResponse<T = unknown> {
+  readonly status: number;
+  readonly body: T;
+  readonly text: string;
+  readonly contentType: string;
+}
+
+export class AdminClient {
+  private constructor(
+    private readonly target: { socketPath: string } | { host: string; port: number; base: string },
+    private readonly token: string,
+    readonly server: string,
+  ) {}
+
+  /** Resolves server and token from PAI_SERVER / PAI_TOKEN, then the config file `pai serve` wrote. */
+  static fromConfig(config: ClientConfig): AdminClient {
+    let fileServer: string | undefined;
+    let fileToken: string | undefined;
+    if (!config.server || !config.token) {
+      try {
+        const parsed = YAML.parse(fs.readFileSync(config.configFile, 'utf8')) as { server?: unknown; token?: unknown } | null;
+        if (typeof parsed?.server === 'string') fileServer = parsed.server;
+        if (typeof parsed?.token === 'string') fileToken = parsed.token;
+      } catch {
+        // A missing or unreadable file is reported below as "no server configured".
+      }
+    }
+    const server = config.server ?? fileServer;
+    const token = config.token ?? fileToken;
+    if (!server || !token) {
+      throw new CliError(
+        `no ${server ? 'token' : 'server'} configured: start \`pai serve\` on this machine (it writes ${config.configFile}), ` +
+          'or set PAI_SERVER and PAI_TOKEN',
+      );
+    }
+    if (server.startsWith('unix:')) return new AdminClient({ socketPath: server.slice(5) }, token, server);
+    let url: URL;
+    try {
+      url = new URL(server);
+    } catch {
+      throw new CliError(`PAI_SERVER is not a URL: ${JSON.stringify(server)}`);
+    }
+    if (url.protocol !== 'http:') throw new CliError(`unsupported server URL scheme ${url.protocol} (use http:// or unix:/path)`);
+    return new AdminClient({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), base: url.pathname.replace(/\/$/, '') }, token, server);
+  }
+
+  /** Sends a request; returns the parsed response for 2xx, throws CliError otherwise. */
+  async request<T = unknown>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+    const res = await this.send(method, path, payload);
+    if (res.status >= 200 && res.status < 300) return res as ApiResponse<T>;
+    const err = (res.body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    const message = typeof err?.message === 'string' ? err.message : `the server answered ${res.status}`;
+    throw new CliError(message, 1, typeof err?.code === 'string' ? err.code : undefined, err as Record<string, unknown> | undefined);
+  }
+
+  private send(method: string, path: string, payload: Buffer | undefined): Promise<ApiResponse> {
+    const headers: http.OutgoingHttpHeaders = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = payload.length;
+    }
+    const base = 'base' in this.target ? this.target.base : '';
+    const options: http.RequestOptions = { method, path: base + path, headers, timeout: 30_000, ...this.target };
+    return new Promise((resolve, reject) => {
+      const req = http.request(options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const contentType = res.headers['content-type'] ?? '';
+          let parsed: unknown = undefined;
+          if (contentType.startsWith('application/json')) {
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              parsed = undefined;
+            }
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed, text, contentType });
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        const why = e.code === 'ECONNREFUSED' || e.code === 'ENOENT' ? 'connection refused (is `pai serve` running?)' : (e.code ?? e.message);
+        reject(new CliError(`cannot reach the pai admin API at ${this.server}: ${why}`));
+      });
+      req.end(payload);
+    });
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The `pai` command line (kubectl conventions): exit 0 ok, 1 failure, 2 usage error. Errors go to
+ * stderr; nothing the CLI prints holds a secret value (only `pai render env` prints values, on
+ * purpose, to stdout).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, loadClientConfig } from '../config.js';
+import { PaiError } from '../errors.js';
+import { addSecret } from './add-secret.js';
+import { AdminClient, CliError } from './client.js';
+import { type CliIo, readAll } from './io.js';
+import { outputFormat } from './output.js';
+import { resourceCommands } from './registry.js';
+import { serve } from './serve.js';
+import { type CreateTokenOptions, createToken } from './token-commands.js';
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** Builds the command tree; actions report their exit code through `setCode`. */
+function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
+  const client = (): AdminClient => AdminClient.fromConfig(io.clientConfig());
+  const program = new Command('pai')
+    .description('pai-secrets: store credentials for AI agents and inject them at the edge, so agents never hold them.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+
+  const add = program.command('add').description('add a resource (secret)');
+  add
+    .command('secret')
+    .description('create a secret from literals, files or an env file (values are write-only: they are never shown again)')
+    .argument('<name>', 'secret name (DNS-1123 label)')
+    .option('--from-literal <key=value>', 'a key and its literal value (repeatable); the value may contain "="', collect, [])
+    .option('--from-file <[key=]path>', 'a file whose bytes are the value; the key defaults to the file name; "KEY=-" reads stdin (repeatable)', collect, [])
+    .option('--from-env-file <path>', 'a file of KEY=VALUE lines (repeatable; "-" reads stdin)', collect, [])
+    .option('--overwrite', 'replace the keys of an existing secret', false)
+    .addHelpText('after', '\nExamples:\n  pai add secret gemini-key --from-literal api-key=AIzaSy...\n  pai add secret tls --from-file tls.key --from-file ca=./ca.pem\n')
+    .action(async (name: string, opts: { fromLiteral: string[]; fromFile: string[]; fromEnvFile: string[]; overwrite: boolean }) => {
+      await addSecret(client(), name, opts, io);
+    });
+
+  for (const verb of resourceCommands(program, client, io)) void verb;
+
+  program
+    .command('create')
+    .description('create a token')
+    .command('token')
+    .description('create an API token (--role) or an agent token for the LLM gateway (AGENT); printed once')
+    .argument('[agent]', 'the agent the token speaks for (role agent)')
+    .addOption(new Option('--role <role>', 'API role when no agent is given').choices(['admin', 'viewer', 'renderer']))
+    .option('--ttl <duration>', 'lifetime, e.g. 30d, 12h (default: no expiry)')
+    .option('--description <text>', 'a note shown in pai get tokens')
+    .action(async (agent: string | undefined, opts: CreateTokenOptions) => {
+      await createToken(client(), agent, opts, io);
+    });
+
+  program
+    .command('serve')
+    .description('run the admin API and the injector on this machine (embedded store unless PAI_STORE=vault)')
+    .addOption(new Option('--role <role>', 'which servers to run').choices(['all', 'admin', 'injector']).default('all'))
+    .action(async (opts: { role: string }) => {
+      setCode(await serve(opts.role, io));
+    });
+
+  const rotate = program.command('rotate').description('rotate keys');
+  rotate
+    .command('master-key')
+    .description('generate a new master key and re-wrap every data key under it in one transaction (local store)')
+    .action(async () => {
+      const res = await client().request<{ oldKeyId: string; newKeyId: string; rewrapped: number }>('POST', '/v1/admin/master-key/rotate', {});
+      io.stdout(`master key rotated: ${res.body.oldKeyId} -> ${res.body.newKeyId} (${res.body.rewrapped} secrets re-wrapped)\n`);
+    });
+
+  program.hook('preAction', (_this, action) => {
+    const o = (action.opts() as { output?: string }).output;
+    if (o !== undefined) outputFormat(o);
+  });
+  return program;
+}
+
+function errorMessage(err: unknown): { message: string; code: number } {
+  if (err instanceof CliError) return { message: err.message, code: err.exitCode };
+  if (err instanceof ConfigError) return { message: err.message, code: 1 };
+  if (err instanceof PaiError) return { message: err.message, code: 1 };
+  const e = err as { name?: unknown; code?: unknown };
+  return { message: `unexpected error (${String(e.name ?? 'Error')}${e.code ? ` ${String(e.code)}` : ''})`, code: 1 };
+}
+
+/** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => (code = c));
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    const { message, code: exit } = errorMessage(err);
+    io.stderr(`error: ${message}\n`);
+    return exit;
+  }
+}
+
+/** The real process's I/O. */
+export function processIo(): CliIo {
+  return {
+    stdout: (t) => void process.stdout.write(t),
+    stderr: (t) => void process.stderr.write(t),
+    readStdin: () => readAll(process.stdin),
+    env: process.env,
+    clientConfig: () => loadClientConfig(process.env),
+    now: () => new Date(),
+  };
+}

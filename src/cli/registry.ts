@@ -1,0 +1,68 @@
+/**
+ * `pai get|describe|delete TYPE [NAME]`: one table of resource types (with kubectl-style singular,
+ * plural and short aliases) dispatching to each type's handlers.
+ */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { type AdminClient, CliError } from './client.js';
+import type { CliIo } from './io.js';
+import { type OutputFormat, outputFormat } from './output.js';
+import { deleteSecret, describeSecret, getSecrets } from './secrets-commands.js';
+import { deleteToken, getTokens } from './token-commands.js';
+
+interface TypeHandlers {
+  readonly names: readonly string[];
+  readonly get: (client: AdminClient, name: string | undefined, format: OutputFormat, io: CliIo) => Promise<void>;
+  readonly describe?: (client: AdminClient, name: string, io: CliIo) => Promise<void>;
+  readonly delete?: (client: AdminClient, name: string, force: boolean, io: CliIo) => Promise<void>;
+}
+
+const TYPES: readonly TypeHandlers[] = [
+  { names: ['secrets', 'secret'], get: getSecrets, describe: describeSecret, delete: deleteSecret },
+  { names: ['tokens', 'token'], get: (c, _n, f, io) => getTokens(c, f, io), delete: (c, id, _f, io) => deleteToken(c, id, io) },
+];
+
+function lookup(type: string): TypeHandlers {
+  const found = TYPES.find((t) => t.names.includes(type.toLowerCase()));
+  if (!found) {
+    throw new CliError(`unknown resource type "${type}" (expected one of ${TYPES.map((t) => t.names[0]).join(', ')})`, 2);
+  }
+  return found;
+}
+
+/** Adds get, describe and delete to `program`; returns the commands added. */
+export function resourceCommands(program: Command, client: () => AdminClient, io: CliIo): Command[] {
+  const output = new Option('-o, --output <format>', 'output format: table, json, yaml or name').default('table');
+  const get = program
+    .command('get')
+    .description('list resources, or show one (never secret values)')
+    .argument('<type>', 'secrets | agents | providers | modelproviders | tokens')
+    .argument('[name]', 'one resource')
+    .addOption(output)
+    .addHelpText('after', '\nExamples:\n  pai get secrets\n  pai get secret gemini-key -o yaml\n  pai get providers -o json\n')
+    .action(async (type: string, name: string | undefined, opts: { output: string }) => {
+      await lookup(type).get(client(), name, outputFormat(opts.output), io);
+    });
+  const describe = program
+    .command('describe')
+    .description('show details of one resource (keys with byte sizes, versions, references)')
+    .argument('<type>', 'secret | agent | provider | modelprovider')
+    .argument('<name>', 'resource name')
+    .action(async (type: string, name: string) => {
+      const h = lookup(type);
+      if (!h.describe) throw new CliError(`describe is not available for ${h.names[0]}`, 2);
+      await h.describe(client(), name, io);
+    });
+  const del = program
+    .command('delete')
+    .description('delete a resource')
+    .argument('<type>', 'secret | agent | provider | modelprovider | token')
+    .argument('<name>', 'resource name (token id for tokens)')
+    .option('--force', 'delete a secret even though resources reference it (they break until it is restored)', false)
+    .action(async (type: string, name: string, opts: { force: boolean }) => {
+      const h = lookup(type);
+      if (!h.delete) throw new CliError(`delete is not available for ${h.names[0]}`, 2);
+      await h.delete(client(), name, opts.force, io);
+    });
+  return [get, describe, del];
+}

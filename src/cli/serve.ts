@@ -1,0 +1,39 @@
+/**
+ * `pai serve [--role all|admin|injector]`: runs the servers until SIGINT or SIGTERM.
+ */
+import { loadConfig } from '../config.js';
+import { createLogger } from '../log.js';
+import { type ServeRole, startServer } from '../main.js';
+import { CliError } from './client.js';
+import type { CliIo } from './io.js';
+
+const SERVE_ROLES: readonly ServeRole[] = ['all', 'admin', 'injector'];
+
+/** Starts `pai serve` and resolves with the exit code once a signal stopped it. */
+export async function serve(roleText: string, io: CliIo): Promise<number> {
+  if (!(SERVE_ROLES as readonly string[]).includes(roleText)) {
+    throw new CliError(`unknown role "${roleText}" (expected ${SERVE_ROLES.join(', ')})`, 2);
+  }
+  const role = roleText as ServeRole;
+  const config = loadConfig(io.env);
+  const logger = createLogger(config.logLevel);
+  const running = await startServer(config, { role, logger });
+  const lines = [`pai serve: role ${role}, ${config.store} store, data in ${config.dataDir}`];
+  if (running.adminAddress) lines.push(`  admin API:  ${running.adminAddress.startsWith('unix:') ? '' : 'http://'}${running.adminAddress}`);
+  if (running.injectorAddress) lines.push(`  injector:   ${running.injectorAddress}`);
+  if (running.bootstrapToken) lines.push(`  created the first admin token; the pai CLI reads it from ${config.configFile}`);
+  lines.push('ready');
+  io.stdout(lines.join('\n') + '\n');
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await running.close();
+  logger.flush();
+  return 0;
+}

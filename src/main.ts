@@ -1,0 +1,136 @@
+/**
+ * Composition root of `pai serve`: builds the store, the services and the servers from a Config,
+ * and returns a handle to stop them. Nothing else wires dependencies together.
+ */
+import fs from 'node:fs';
+import YAML from 'yaml';
+import { TokenService } from './auth/tokens.js';
+import { openAuditLog, type AuditLog } from './admin/audit.js';
+import { type AdminDeps, buildAdminRouter } from './admin/routes.js';
+import { AdminServer } from './admin/server.js';
+import { ChangeFeed } from './changes.js';
+import { type Config, formatListen } from './config.js';
+import { PaiError } from './errors.js';
+import type { Logger } from './log.js';
+import { type Metrics, createMetrics } from './metrics.js';
+import { openStore } from './store/index.js';
+import { instrumentStore } from './store/instrumented.js';
+import { ensurePrivateDir, writeFileDurably } from './store/local/files.js';
+import { LocalStore } from './store/local/sqlite-store.js';
+import type { SecretStore } from './store/types.js';
+
+export type ServeRole = 'all' | 'admin' | 'injector';
+
+export interface RunningServer {
+  readonly adminAddress: string | undefined;
+  readonly injectorAddress: string | undefined;
+  /** The admin token created on first start (undefined when one existed already). */
+  readonly bootstrapToken: string | undefined;
+  readonly store: SecretStore;
+  readonly metrics: Metrics;
+  close(): Promise<void>;
+}
+
+interface ClientConfigFile {
+  server?: string;
+  token?: string;
+}
+
+function readClientConfig(file: string): ClientConfigFile {
+  try {
+    const parsed: unknown = YAML.parse(fs.readFileSync(file, 'utf8'));
+    return typeof parsed === 'object' && parsed !== null ? (parsed as ClientConfigFile) : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Makes sure the CLI on this machine can reach the server: keeps a valid token from the config
+ * file, creates an admin token on first start, and writes `server` and `token` (0600).
+ */
+async function bootstrapClientConfig(config: Config, tokens: TokenService, adminAddress: string, logger: Logger): Promise<string | undefined> {
+  const existing = readClientConfig(config.configFile);
+  let token = existing.token;
+  let created: string | undefined;
+  if (token) {
+    try {
+      await tokens.verify(token);
+    } catch (err) {
+      if (err instanceof PaiError && err.code === 'store_unavailable') throw err;
+      token = undefined;
+    }
+  }
+  if (!token) {
+    if (await tokens.hasAdmin()) {
+      logger.info({ configFile: config.configFile }, 'admin tokens exist but none is in the config file; not creating another');
+    } else {
+      const made = await tokens.create({ role: 'admin', description: 'created by pai serve on first start' });
+      token = made.token;
+      created = made.token;
+      logger.info({ tokenId: made.info.id }, 'created the first admin token');
+    }
+  }
+  const server = adminAddress.startsWith('unix:') ? adminAddress : `http://${adminAddress}`;
+  const text =
+    '# Written by `pai serve`: where the pai CLI finds the admin API, and its token. Keep it private (0600).\n' +
+    YAML.stringify({ server, ...(token ? { token } : {}) });
+  writeFileDurably(config.configFile, text);
+  return created;
+}
+
+export interface StartOptions {
+  readonly role: ServeRole;
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  readonly now?: () => Date;
+}
+
+/** Starts the servers of `role` on `config`. Throws ConfigError / PaiError when it cannot start. */
+export async function startServer(config: Config, options: StartOptions): Promise<RunningServer> {
+  const { logger, role } = options;
+  const metrics = options.metrics ?? createMetrics();
+  ensurePrivateDir(config.dataDir);
+  const raw = await openStore(config);
+  const store = instrumentStore(raw, metrics);
+  const changes = new ChangeFeed();
+  const tokens = new TokenService({ store, ...(options.now ? { now: options.now } : {}) });
+  const closers: (() => Promise<void> | void)[] = [() => store.close()];
+  let adminAddress: string | undefined;
+  let bootstrapToken: string | undefined;
+  let audit: AuditLog | undefined;
+  try {
+    if (role === 'all' || role === 'admin') {
+      audit = openAuditLog(config.auditLogFile);
+      const auditLog = audit;
+      closers.push(() => auditLog.close());
+      const deps: AdminDeps = {
+        store,
+        tokens,
+        audit,
+        changes,
+        ...(raw instanceof LocalStore ? { localStore: raw } : {}),
+      };
+      const admin = new AdminServer({ router: buildAdminRouter(deps), tokens, metrics, logger, ready: () => store.ping() });
+      adminAddress = await admin.listen(config.adminListen);
+      closers.unshift(() => admin.close());
+      bootstrapToken = await bootstrapClientConfig(config, tokens, adminAddress, logger);
+    }
+  } catch (err) {
+    for (const close of closers) await close();
+    throw err;
+  }
+  logger.info({ role, store: config.store, admin: adminAddress, dataDir: config.dataDir }, 'pai serve started');
+  return {
+    adminAddress,
+    injectorAddress: undefined,
+    bootstrapToken,
+    store,
+    metrics,
+    async close() {
+      for (const close of closers) await close();
+    },
+  };
+}
+
+export { formatListen };

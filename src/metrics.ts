@@ -1,0 +1,84 @@
+/**
+ * The metrics of DESIGN §9 on a registry passed in (never prom-client's global default). Label
+ * values are closed sets (api, outcome, type, backend, op, result, method, route, status): never a
+ * secret name, a key or a value.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly injectorRequests: Counter<'api' | 'outcome' | 'type'>;
+  readonly injectorDuration: Histogram<'api'>;
+  readonly cacheRequests: Counter<'result'>;
+  readonly storeRequests: Counter<'backend' | 'op' | 'result'>;
+  readonly storeDuration: Histogram<'backend' | 'op'>;
+  readonly adminRequests: Counter<'method' | 'route' | 'status'>;
+  readonly adminDuration: Histogram<'route'>;
+  readonly gatewayRequests: Counter<'modelprovider' | 'outcome'>;
+  readonly tokenRequests: Counter<'endpoint' | 'result'>;
+}
+
+/** Creates every metric on a fresh registry (or the one given). */
+export function createMetrics(registry: Registry = new Registry(), withDefaults = true): Metrics {
+  if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'pai_' });
+  const registers = [registry];
+  return {
+    registry,
+    injectorRequests: new Counter({
+      name: 'pai_injector_requests_total',
+      help: 'Injector decisions by API (check, process), outcome (inject, pass, deny reason) and provider type',
+      labelNames: ['api', 'outcome', 'type'] as const,
+      registers,
+    }),
+    injectorDuration: new Histogram({
+      name: 'pai_injector_duration_seconds',
+      help: 'Time to decide one request in the injector',
+      labelNames: ['api'] as const,
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers,
+    }),
+    cacheRequests: new Counter({
+      name: 'pai_secret_cache_requests_total',
+      help: 'Secret cache lookups by result (hit, miss, stale)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    storeRequests: new Counter({
+      name: 'pai_store_requests_total',
+      help: 'Store calls by backend, operation and result (ok or error code)',
+      labelNames: ['backend', 'op', 'result'] as const,
+      registers,
+    }),
+    storeDuration: new Histogram({
+      name: 'pai_store_duration_seconds',
+      help: 'Store call latency',
+      labelNames: ['backend', 'op'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    adminRequests: new Counter({
+      name: 'pai_admin_requests_total',
+      help: 'Admin API requests by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers,
+    }),
+    adminDuration: new Histogram({
+      name: 'pai_admin_duration_seconds',
+      help: 'Admin API request latency by route pattern',
+      labelNames: ['route'] as const,
+      registers,
+    }),
+    gatewayRequests: new Counter({
+      name: 'pai_gateway_requests_total',
+      help: 'Gateway-mode decisions by model provider and outcome',
+      labelNames: ['modelprovider', 'outcome'] as const,
+      registers,
+    }),
+    tokenRequests: new Counter({
+      name: 'pai_oauth_token_requests_total',
+      help: 'OAuth token endpoint calls by endpoint kind (azure, gcp) and result',
+      labelNames: ['endpoint', 'result'] as const,
+      registers,
+    }),
+  };
+}
