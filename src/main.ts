@@ -14,6 +14,7 @@ import { PaiError } from './errors.js';
 import type { Logger } from './log.js';
 import { type Metrics, createMetrics } from './metrics.js';
 import { openStore } from './store/index.js';
+import { InjectorServer } from './injector/server.js';
 import { instrumentStore } from './store/instrumented.js';
 import { ensurePrivateDir, writeFileDurably } from './store/local/files.js';
 import { LocalStore } from './store/local/sqlite-store.js';
@@ -97,6 +98,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const tokens = new TokenService({ store, ...(options.now ? { now: options.now } : {}) });
   const closers: (() => Promise<void> | void)[] = [() => store.close()];
   let adminAddress: string | undefined;
+  let injectorAddress: string | undefined;
   let bootstrapToken: string | undefined;
   let audit: AuditLog | undefined;
   try {
@@ -116,14 +118,19 @@ export async function startServer(config: Config, options: StartOptions): Promis
       closers.unshift(() => admin.close());
       bootstrapToken = await bootstrapClientConfig(config, tokens, adminAddress, logger);
     }
+    if (role === 'all' || role === 'injector') {
+      const injector = new InjectorServer({ config, store, changes, metrics, logger });
+      injectorAddress = await injector.listen();
+      closers.unshift(() => injector.close());
+    }
   } catch (err) {
     for (const close of closers) await close();
     throw err;
   }
-  logger.info({ role, store: config.store, admin: adminAddress, dataDir: config.dataDir }, 'pai serve started');
+  logger.info({ role, store: config.store, admin: adminAddress, injector: injectorAddress, dataDir: config.dataDir }, 'pai serve started');
   return {
     adminAddress,
-    injectorAddress: undefined,
+    injectorAddress,
     bootstrapToken,
     store,
     metrics,

@@ -16,6 +16,8 @@ export async function serve(roleText: string, io: CliIo): Promise<number> {
   }
   const role = roleText as ServeRole;
   const config = loadConfig(io.env);
+  // Everything this process creates (database, keys, sockets, audit log) is private to its user.
+  process.umask(0o077);
   const logger = createLogger(config.logLevel);
   const running = await startServer(config, { role, logger });
   const lines = [`pai serve: role ${role}, ${config.store} store, data in ${config.dataDir}`];

@@ -1,0 +1,222 @@
+/**
+ * AWS Signature Version 4 over the buffered request (aws providers, bedrock model providers).
+ * The signing itself is AWS's own @smithy/signature-v4 with the pure-JS @aws-crypto/sha256-js; this
+ * file only decides what is signed and maps the result onto a HeaderMutation.
+ *
+ * Signed headers: host (the authority the upstream sees), content-type and the agent's x-amz-*
+ * headers, plus x-amz-date, x-amz-security-token (when a session token is given) and, for S3,
+ * x-amz-content-sha256 (the payload hash, so S3 checks the body). Nothing hop-by-hop or
+ * proxy-added is signed, so a proxy along the way cannot break the signature. The agent's own
+ * authorization, x-amz-date, x-amz-security-token and x-amz-content-sha256 are removed and
+ * regenerated. Query values are percent-decoded before the signer re-encodes them; "+" is a literal
+ * plus (RFC 3986), as AWS SDKs never send "+" for a space.
+ */
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { PaiError } from '../errors.js';
+import type { InjectionTarget } from '../resources/types.js';
+import { awsScopeFromHost } from './aws-scope.js';
+import { assertHeaderValue, authOf, CREDENTIAL_HEADERS, requireKey } from './mutation.js';
+import type { HeaderEntry, HeaderMutation, InjectRequest } from './mutation.js';
+
+/** The keys of an AWS secret (DESIGN §3). */
+export const AWS_KEYS = Object.freeze({
+  accessKeyId: 'access_key_id',
+  secretAccessKey: 'secret_access_key',
+  sessionToken: 'session_token',
+});
+
+/** Headers the signer owns: always removed from the agent's request, and regenerated. */
+export const AWS_SIGNING_HEADERS: readonly string[] = Object.freeze([
+  'authorization',
+  'x-amz-date',
+  'x-amz-security-token',
+  'x-amz-content-sha256',
+]);
+
+export interface AwsSignInput {
+  readonly method: string;
+  /** The authority the upstream receives as Host (with a port if it carries one). */
+  readonly host: string;
+  /** `:path`: path and query, as sent. */
+  readonly path: string;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly body: Buffer;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string | undefined;
+  /** Signing name and region; derived from `host` when not given. */
+  readonly service?: string | undefined;
+  readonly region?: string | undefined;
+  readonly now: Date;
+}
+
+export interface AwsSignature {
+  /** x-amz-date, x-amz-security-token?, x-amz-content-sha256? and, last, authorization. */
+  readonly set: readonly HeaderEntry[];
+  readonly remove: readonly string[];
+  readonly service: string;
+  readonly region: string;
+}
+
+function badRequest(message: string): PaiError {
+  return new PaiError('bad_request', message);
+}
+
+/** The host without its port, for scope derivation. */
+function hostName(authority: string): string {
+  if (authority.startsWith('[')) return authority.slice(0, authority.indexOf(']') + 1);
+  const colon = authority.lastIndexOf(':');
+  return colon === -1 ? authority : authority.slice(0, colon);
+}
+
+function decodeComponent(text: string): string {
+  if (text.indexOf('%') === -1) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw badRequest('malformed percent-encoding in the query string');
+  }
+}
+
+/** The query of `path` as the signer wants it: decoded names → value or values, in order. */
+function parseQuery(query: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  for (const piece of query.split('&')) {
+    if (piece.length === 0) continue;
+    const eq = piece.indexOf('=');
+    const name = decodeComponent(eq === -1 ? piece : piece.slice(0, eq));
+    const value = eq === -1 ? '' : decodeComponent(piece.slice(eq + 1));
+    const prior = out[name];
+    if (prior === undefined) out[name] = value;
+    else if (typeof prior === 'string') out[name] = [prior, value];
+    else prior.push(value);
+  }
+  return out;
+}
+
+/** The headers to sign, lower-cased, repeated values joined with "," as SigV4 prescribes. */
+function headersToSign(headers: readonly (readonly [string, string])[], host: string): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [rawName, value] of headers) {
+    const name = rawName.toLowerCase();
+    const signable = name === 'content-type' || (name.startsWith('x-amz-') && !AWS_SIGNING_HEADERS.includes(name));
+    if (!signable) continue;
+    const prior = out[name];
+    out[name] = prior === undefined ? value : `${prior},${value}`;
+  }
+  out.host = host;
+  return out;
+}
+
+/** Refuses aws-chunked streaming uploads: their per-chunk signatures cannot be redone here. */
+function refuseStreaming(headers: readonly (readonly [string, string])[]): void {
+  for (const [rawName, value] of headers) {
+    const name = rawName.toLowerCase();
+    if (
+      (name === 'x-amz-content-sha256' && value.startsWith('STREAMING-')) ||
+      (name === 'content-encoding' && value.toLowerCase().includes('aws-chunked'))
+    ) {
+      throw badRequest('AWS: aws-chunked streaming uploads cannot be signed by the injector; send a plain body');
+    }
+  }
+}
+
+/**
+ * Signs the request with SigV4 and returns the headers to set (authorization last) and to remove.
+ * Credentials must already be checked (see sigv4Mutation). Throws PaiError `bad_host` when service
+ * and region are not given and cannot be derived from `host`, `bad_request` for an unsignable
+ * request (malformed query, aws-chunked upload).
+ */
+export async function signAws(input: AwsSignInput): Promise<AwsSignature> {
+  let service = input.service;
+  let region = input.region;
+  if (service === undefined || region === undefined) {
+    const derived = awsScopeFromHost(hostName(input.host));
+    service ??= derived.service;
+    region ??= derived.region;
+  }
+  refuseStreaming(input.headers);
+  const q = input.path.indexOf('?');
+  const path = q === -1 ? input.path : input.path.slice(0, q);
+  const query = q === -1 ? {} : parseQuery(input.path.slice(q + 1));
+  const isS3 = service === 's3';
+  const signer = new SignatureV4({
+    service,
+    region,
+    credentials: {
+      accessKeyId: input.accessKeyId,
+      secretAccessKey: input.secretAccessKey,
+      ...(input.sessionToken === undefined ? {} : { sessionToken: input.sessionToken }),
+    },
+    sha256: Sha256,
+    // S3 signs the path as sent and wants the payload hash header; every other service signs the
+    // normalised, twice-encoded path (AWS SigV4 rules).
+    uriEscapePath: !isS3,
+    applyChecksum: isS3,
+  });
+  const request = new HttpRequest({
+    method: input.method,
+    protocol: 'https:',
+    hostname: hostName(input.host),
+    path,
+    query,
+    headers: headersToSign(input.headers, input.host),
+    body: input.body,
+  });
+  let signed: HttpRequest;
+  try {
+    signed = (await signer.sign(request, { signingDate: input.now })) as HttpRequest;
+  } catch (err) {
+    // The signer only fails on input it cannot encode (e.g. lone surrogates in the path).
+    throw new PaiError('bad_request', 'AWS: the request cannot be signed (unencodable path or query)', { cause: err });
+  }
+  const out: HeaderEntry[] = [];
+  const take = (name: string): void => {
+    const value = signed.headers[name];
+    if (value !== undefined) out.push({ name, value });
+  };
+  take('x-amz-date');
+  if (input.sessionToken !== undefined) take('x-amz-security-token');
+  if (isS3) take('x-amz-content-sha256');
+  take('authorization');
+  return { set: out, remove: AWS_SIGNING_HEADERS, service, region };
+}
+
+const SIGV4_REMOVE: readonly string[] = Object.freeze([...new Set([...CREDENTIAL_HEADERS, ...AWS_SIGNING_HEADERS])]);
+
+/**
+ * The SigV4 mutation for a sigv4 target: reads access_key_id, secret_access_key and the optional
+ * (non-empty) session_token from `values`, signs `request` with `body` at `now`. Throws `key_missing`,
+ * `bad_header_value` (a key that is not a clean ASCII value), `bad_host` or `bad_request`.
+ */
+export async function sigv4Mutation(
+  target: InjectionTarget,
+  values: ReadonlyMap<string, Buffer>,
+  request: InjectRequest,
+  body: Buffer,
+  now: Date,
+): Promise<HeaderMutation> {
+  const auth = authOf(target, 'sigv4');
+  const secret = target.secret;
+  const read = (key: string): string => assertHeaderValue(requireKey(values, secret, key), { secret, key });
+  const accessKeyId = read(AWS_KEYS.accessKeyId);
+  const secretAccessKey = read(AWS_KEYS.secretAccessKey);
+  // An empty session_token means "none" (a placeholder left by a form), not a broken value.
+  const sessionToken = (values.get(AWS_KEYS.sessionToken)?.length ?? 0) > 0 ? read(AWS_KEYS.sessionToken) : undefined;
+  const signature = await signAws({
+    method: request.method,
+    host: request.host,
+    path: request.path,
+    headers: request.headers,
+    body,
+    accessKeyId,
+    secretAccessKey,
+    sessionToken,
+    service: auth.service,
+    region: auth.region,
+    now,
+  });
+  return { set: signature.set, remove: SIGV4_REMOVE };
+}

@@ -1,0 +1,154 @@
+/**
+ * One small function per AuthStrategy variant (fly.io tokenizer habit): each takes the target, the
+ * fetched secret values and the request, and returns a HeaderMutation or throws PaiError
+ * (`key_missing`, `bad_header_value`, `bad_request`). Path-rewriting strategies (query, telegram)
+ * live in path-strategies.ts, SigV4 in sigv4.ts. Pure: no I/O, no clock.
+ */
+import { PaiError } from '../errors.js';
+import type { AuthStrategy, InjectionTarget } from '../resources/types.js';
+import { assertHeaderValue, authOf, badValue, CREDENTIAL_HEADERS, removalsWith, requireKey } from './mutation.js';
+import type { HeaderMutation, InjectRequest, StrategyOf, ValueSource } from './mutation.js';
+import { queryMutation, telegramMutation } from './path-strategies.js';
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+// Headers a credential may never be written to: framing, routing and Envoy-internal ones.
+const FORBIDDEN_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+]);
+
+interface CompiledHeader {
+  readonly name: string;
+  readonly prefix: string;
+  readonly remove: readonly string[];
+}
+
+// Per-auth precomputation: the header name and prefix are checked once, not per request.
+const compiledHeaders = new WeakMap<AuthStrategy, CompiledHeader>();
+
+function compileHeader(target: InjectionTarget, auth: StrategyOf<'header'>): CompiledHeader {
+  const cached = compiledHeaders.get(auth);
+  if (cached !== undefined) return cached;
+  const where = `${target.kind} ${JSON.stringify(target.name)}`;
+  const name = auth.header.toLowerCase();
+  if (!TOKEN.test(name) || FORBIDDEN_HEADERS.has(name) || name.startsWith('x-envoy-')) {
+    throw new PaiError('invalid', `${where}: header ${JSON.stringify(auth.header)} may not carry a credential`, {
+      details: { field: 'auth.header' },
+    });
+  }
+  for (let i = 0; i < auth.prefix.length; i++) {
+    const c = auth.prefix.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c >= 0x7f || (i === 0 && (c === 0x20 || c === 0x09))) {
+      throw new PaiError('invalid', `${where}: header prefix must be visible ASCII and not start with whitespace`, {
+        details: { field: 'auth.prefix' },
+      });
+    }
+  }
+  const compiled = { name, prefix: auth.prefix, remove: removalsWith(name) };
+  compiledHeaders.set(auth, compiled);
+  return compiled;
+}
+
+/** `<header>: <prefix><value>`. Throws `key_missing`, `bad_header_value`, or `invalid` for a bad header. */
+export function headerMutation(
+  target: InjectionTarget,
+  values: ReadonlyMap<string, Buffer>,
+  _request: InjectRequest,
+): HeaderMutation {
+  const auth = authOf(target, 'header');
+  const h = compileHeader(target, auth);
+  const value = assertHeaderValue(requireKey(values, target.secret, auth.key), { secret: target.secret, key: auth.key });
+  return { set: [{ name: h.name, value: h.prefix + value }], remove: h.remove };
+}
+
+// RFC 7617: user-id and password exclude control characters; the user-id excludes ":" too. Bytes
+// ≥ 0x80 are allowed: they are base64-encoded (UTF-8 credentials, RFC 7617 charset).
+function checkBasicPart(value: Buffer, what: ValueSource, isUser: boolean): void {
+  for (const c of value) {
+    if (c === 0x0d || c === 0x0a) throw badValue(what, 'contains a line break (CR or LF)');
+    if (c === 0) throw badValue(what, 'contains a NUL byte');
+    if (c < 0x20 || c === 0x7f) throw badValue(what, 'contains a control character');
+    if (isUser && c === 0x3a) throw badValue(what, 'contains ":" (not allowed in a Basic user name)');
+  }
+}
+
+const BASIC_SEPARATOR = Buffer.from(':');
+
+/** `Authorization: Basic base64(username:password)`. Throws `key_missing` or `bad_header_value`. */
+export function basicMutation(
+  target: InjectionTarget,
+  values: ReadonlyMap<string, Buffer>,
+  _request: InjectRequest,
+): HeaderMutation {
+  const auth = authOf(target, 'basic');
+  const user = requireKey(values, target.secret, auth.usernameKey);
+  const password = requireKey(values, target.secret, auth.passwordKey);
+  checkBasicPart(user, { secret: target.secret, key: auth.usernameKey }, true);
+  checkBasicPart(password, { secret: target.secret, key: auth.passwordKey }, false);
+  if (user.length === 0) throw badValue({ secret: target.secret, key: auth.usernameKey }, 'is empty');
+  const encoded = Buffer.concat([user, BASIC_SEPARATOR, password]).toString('base64');
+  return { set: [{ name: 'authorization', value: `Basic ${encoded}` }], remove: CREDENTIAL_HEADERS };
+}
+
+/**
+ * `Authorization: Bearer <accessToken>` for azure and gcp targets; the token was fetched (and is
+ * cached) elsewhere, since that is I/O. Throws `bad_header_value` if the token is unusable.
+ */
+export function oauthBearerMutation(target: InjectionTarget, accessToken: string): HeaderMutation {
+  const strategy = target.auth.strategy;
+  if (strategy !== 'azure' && strategy !== 'gcp') authOf(target, 'azure');
+  const value = assertHeaderValue(accessToken, { secret: target.secret, key: `${strategy} access token` });
+  return { set: [{ name: 'authorization', value: `Bearer ${value}` }], remove: CREDENTIAL_HEADERS };
+}
+
+/** True when the target cannot be injected through ext_authz Check: it rewrites `:path` or signs the body. */
+export function needsExtProc(target: InjectionTarget): boolean {
+  const s = target.auth.strategy;
+  return s === 'telegram' || s === 'sigv4';
+}
+
+/** The PaiError `needs_ext_proc` an ext_authz caller returns for such a target. */
+export function needsExtProcError(target: InjectionTarget): PaiError {
+  const why = target.auth.strategy === 'sigv4' ? 'signs the request body' : 'rewrites :path';
+  return new PaiError(
+    'needs_ext_proc',
+    `${target.kind} ${JSON.stringify(target.name)} (type ${target.type}) ${why} and needs ext_proc; ext_authz cannot inject it`,
+    { details: { kind: target.kind, name: target.name, type: target.type } },
+  );
+}
+
+/**
+ * The mutation for any target but sigv4 (use sigv4Mutation, which needs the body and `now`).
+ * azure and gcp need `accessToken`. Throws what the strategy throws, or `internal` on misuse.
+ */
+export function mutationFor(
+  target: InjectionTarget,
+  values: ReadonlyMap<string, Buffer>,
+  request: InjectRequest,
+  accessToken?: string,
+): HeaderMutation {
+  switch (target.auth.strategy) {
+    case 'header':
+      return headerMutation(target, values, request);
+    case 'basic':
+      return basicMutation(target, values, request);
+    case 'query':
+      return queryMutation(target, values, request);
+    case 'telegram':
+      return telegramMutation(target, values, request);
+    case 'azure':
+    case 'gcp':
+      if (accessToken === undefined) throw new PaiError('internal', `${target.auth.strategy} target needs an access token`);
+      return oauthBearerMutation(target, accessToken);
+    case 'sigv4':
+      throw new PaiError('internal', 'sigv4 targets are signed with sigv4Mutation (body and time needed)');
+  }
+}

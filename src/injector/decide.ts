@@ -1,0 +1,149 @@
+/**
+ * The injection decision shared by ext_authz Check and ext_proc Process (DESIGN §6): identity from
+ * the sidecar config, the agent's targets, the canonical host, the matched target, the secret
+ * (cached), and the strategy's mutation. Every failure is a `deny` carrying a PaiError whose code
+ * gives the status and the metric reason; nothing here ever puts a value in a message.
+ */
+import { PaiError, isPaiError, toPaiError } from '../errors.js';
+import { formatAuthority, requestHost } from '../inject/host.js';
+import type { HeaderMutation, InjectRequest } from '../inject/mutation.js';
+import { mutationFor, needsExtProc, needsExtProcError } from '../inject/strategies.js';
+import { quoteName } from '../resources/names.js';
+import type { InjectionTarget } from '../resources/types.js';
+import type { SecretRecord } from '../store/types.js';
+import type { AgentDirectory, AgentView } from './agents.js';
+import type { LoadingCache } from './loading-cache.js';
+
+export type InjectorApi = 'check' | 'process';
+
+export interface DecisionInput {
+  readonly api: InjectorApi;
+  /** The agent named by the sidecar's config; undefined when the request carries none. */
+  readonly agent: string | undefined;
+  /** Request headers as (name, value) pairs, pseudo-headers included. */
+  readonly headers: readonly (readonly [string, string])[];
+  readonly method: string;
+  /** `:path`: path and query. */
+  readonly path: string;
+  readonly scheme: 'http' | 'https';
+}
+
+export type Decision =
+  | { readonly kind: 'pass'; readonly agent: string; readonly host: string }
+  | {
+      readonly kind: 'inject';
+      readonly agent: string;
+      readonly host: string;
+      readonly target: InjectionTarget;
+      readonly mutation: HeaderMutation;
+      readonly values: ReadonlyMap<string, Buffer>;
+    }
+  | {
+      /** SigV4: the body is needed before the request can be signed (ext_proc only). */
+      readonly kind: 'sign';
+      readonly agent: string;
+      readonly host: string;
+      readonly target: InjectionTarget;
+      readonly values: ReadonlyMap<string, Buffer>;
+      readonly request: InjectRequest;
+    }
+  | {
+      readonly kind: 'deny';
+      readonly error: PaiError;
+      readonly agent?: string;
+      readonly host?: string;
+      readonly target?: InjectionTarget;
+    };
+
+/** Fetches OAuth access tokens (azure, gcp) for a target; cached by the implementation. */
+export interface AccessTokenSource {
+  get(target: InjectionTarget, values: ReadonlyMap<string, Buffer>): Promise<string>;
+}
+
+export interface DeciderDeps {
+  readonly agents: AgentDirectory;
+  readonly secrets: LoadingCache<SecretRecord>;
+  readonly accessTokens?: AccessTokenSource;
+}
+
+function secretMissing(target: InjectionTarget): PaiError {
+  return new PaiError(
+    'secret_missing',
+    `secret ${quoteName(target.secret)} used by ${target.kind} ${quoteName(target.name)} does not exist`,
+    { details: { secret: target.secret, kind: target.kind, name: target.name } },
+  );
+}
+
+export class Decider {
+  constructor(private readonly deps: DeciderDeps) {}
+
+  /** Decides one request; never throws (failures are `deny` decisions). */
+  async decide(input: DecisionInput): Promise<Decision> {
+    const agentName = input.agent;
+    if (!agentName) {
+      return {
+        kind: 'deny',
+        error: new PaiError('no_identity', 'the request carries no agent identity: the sidecar route must name the agent (pai.agent)'),
+      };
+    }
+    let view: AgentView;
+    try {
+      const v = this.deps.agents.get(agentName);
+      view = v instanceof Promise ? await v : v;
+    } catch (err) {
+      return { kind: 'deny', error: toPaiError(err), agent: agentName };
+    }
+    let host: string;
+    let authority: string;
+    try {
+      const canonical = requestHost(input.headers, input.scheme);
+      host = canonical.host;
+      authority = formatAuthority(canonical);
+    } catch (err) {
+      return { kind: 'deny', error: toPaiError(err), agent: agentName };
+    }
+    const target = view.match(host);
+    if (!target) {
+      if (view.agent.egress === 'deny') {
+        const error = new PaiError('egress_denied', `agent ${quoteName(agentName)} may reach only its providers' hosts; ${host} is not one`, {
+          details: { host },
+        });
+        return { kind: 'deny', error, agent: agentName, host };
+      }
+      return { kind: 'pass', agent: agentName, host };
+    }
+    try {
+      return await this.inject(input, agentName, host, authority, target);
+    } catch (err) {
+      return { kind: 'deny', error: toPaiError(err), agent: agentName, host, target };
+    }
+  }
+
+  private async inject(input: DecisionInput, agent: string, host: string, authority: string, target: InjectionTarget): Promise<Decision> {
+    if (input.api === 'check' && needsExtProc(target)) throw needsExtProcError(target);
+    let record: SecretRecord;
+    try {
+      record = await this.deps.secrets.get(target.secret);
+    } catch (err) {
+      throw isPaiError(err, 'not_found') ? secretMissing(target) : err;
+    }
+    const values = record.data;
+    for (const key of target.requiredKeys) {
+      if (!values.has(key)) {
+        throw new PaiError('key_missing', `secret ${quoteName(target.secret)} has no key ${quoteName(key)} (needed by ${target.kind} ${quoteName(target.name)})`, {
+          details: { secret: target.secret, key },
+        });
+      }
+    }
+    const request: InjectRequest = { method: input.method, path: input.path, headers: input.headers, host: authority };
+    const strategy = target.auth.strategy;
+    if (strategy === 'sigv4') return { kind: 'sign', agent, host, target, values, request };
+    let accessToken: string | undefined;
+    if (strategy === 'azure' || strategy === 'gcp') {
+      if (!this.deps.accessTokens) throw new PaiError('internal', `${strategy} token exchange is not configured in this injector`);
+      accessToken = await this.deps.accessTokens.get(target, values);
+    }
+    const mutation = mutationFor(target, values, request, accessToken);
+    return { kind: 'inject', agent, host, target, mutation, values };
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The injector's gRPC server: ext_authz Check, ext_proc Process and grpc.health.v1 on a unix
+ * socket (mode 0600, the default), or on TCP with mTLS only. Plain TCP exists solely behind the
+ * loudly named benchmark switch, on loopback, with a warning at start.
+ */
+import fs from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { type Config, INSECURE_TCP_VAR, formatListen } from '../config.js';
+import type { ChangeFeed } from '../changes.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { SecretRecord, SecretStore } from '../store/types.js';
+import { AgentDirectory } from './agents.js';
+import { type AccessTokenSource, Decider } from './decide.js';
+import { ExtAuthzService } from './ext-authz.js';
+import { LoadingCache } from './loading-cache.js';
+import { decisionObserver } from './observe.js';
+import { loadEnvoyServices } from './protos.js';
+
+export interface InjectorDeps {
+  readonly config: Config;
+  readonly store: SecretStore;
+  readonly changes: ChangeFeed;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly accessTokens?: AccessTokenSource;
+  /** Store reads on the request path give up after this long (Envoy's own timeout is ~200 ms). */
+  readonly storeTimeoutMs?: number;
+}
+
+/** Extra services mounted on the same server (ext_proc, gateway) register here. */
+export interface ServiceRegistrar {
+  addToServer(server: grpc.Server, parts: InjectorParts): void;
+}
+
+/** The shared pieces every injector service decides with. */
+export interface InjectorParts {
+  readonly decider: Decider;
+  readonly secrets: LoadingCache<SecretRecord>;
+  readonly agents: AgentDirectory;
+  readonly observer: ReturnType<typeof decisionObserver>;
+}
+
+const MAX_MESSAGE = 16 * 1024 * 1024;
+
+function credentials(config: Config, logger: Logger): grpc.ServerCredentials {
+  const listen = config.injectorListen;
+  if (listen.kind === 'unix') return grpc.ServerCredentials.createInsecure();
+  const tls = config.injectorTls;
+  if (tls) {
+    return grpc.ServerCredentials.createSsl(
+      fs.readFileSync(tls.clientCaFile),
+      [{ cert_chain: fs.readFileSync(tls.certFile), private_key: fs.readFileSync(tls.keyFile) }],
+      true,
+    );
+  }
+  logger.warn(
+    { listen: formatListen(listen), variable: INSECURE_TCP_VAR },
+    'INSECURE: the injector listens on plain TCP. Anyone who can connect can read injected credentials. ' +
+      'This is for benchmarks on a developer machine only, never for a pod.',
+  );
+  return grpc.ServerCredentials.createInsecure();
+}
+
+export class InjectorServer {
+  readonly server: grpc.Server;
+  readonly parts: InjectorParts;
+  private readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly deps: InjectorDeps,
+    extra: readonly ServiceRegistrar[] = [],
+  ) {
+    const { config, store, changes, metrics, logger } = deps;
+    const timeout = deps.storeTimeoutMs ?? 150;
+    const maxStaleMs = Math.max(config.cacheTtlMs * 10, 5 * 60_000);
+    const secrets = new LoadingCache<SecretRecord>({
+      load: (name) => store.readSecret(name),
+      ttlMs: config.cacheTtlMs,
+      maxStaleMs,
+      loadTimeoutMs: timeout,
+      onLookup: (result) => metrics.cacheRequests.inc({ result }),
+    });
+    const agents = new AgentDirectory({ store, changes, ttlMs: config.cacheTtlMs, loadTimeoutMs: timeout, maxStaleMs });
+    this.unsubscribe = changes.subscribe((c) => {
+      if (c.type === 'secret') secrets.invalidate(c.name);
+    });
+    const decider = new Decider({ agents, secrets, ...(deps.accessTokens ? { accessTokens: deps.accessTokens } : {}) });
+    const observer = decisionObserver(metrics, logger);
+    this.parts = { decider, secrets, agents, observer };
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': MAX_MESSAGE,
+      'grpc.max_send_message_length': MAX_MESSAGE,
+    });
+    const { auth } = loadEnvoyServices();
+    const authz = new ExtAuthzService(decider, observer);
+    this.server.addService(auth.envoy.service.auth.v3.Authorization.service, { Check: authz.check });
+    this.health.addToServer(this.server);
+    for (const registrar of extra) registrar.addToServer(this.server, this.parts);
+  }
+
+  /** Binds the configured address; resolves with its text form. */
+  async listen(): Promise<string> {
+    const { config, logger } = this.deps;
+    const listen = config.injectorListen;
+    let target: string;
+    if (listen.kind === 'unix') {
+      if (fs.existsSync(listen.path)) {
+        if (!fs.lstatSync(listen.path).isSocket()) throw new Error(`${listen.path} exists and is not a socket; refusing to replace it`);
+        fs.rmSync(listen.path);
+      }
+      target = `unix:${listen.path}`;
+    } else {
+      target = `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`;
+    }
+    const creds = credentials(config, logger);
+    const port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(target, creds, (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    if (listen.kind === 'unix') fs.chmodSync(listen.path, 0o600);
+    this.health.setStatus('', 'SERVING');
+    this.health.setStatus('envoy.service.auth.v3.Authorization', 'SERVING');
+    this.health.setStatus('envoy.service.ext_proc.v3.ExternalProcessor', 'SERVING');
+    return listen.kind === 'unix' ? target : `${listen.host}:${port}`;
+  }
+
+  /** Stops serving: health goes NOT_SERVING, in-flight calls finish (bounded), the socket is removed. */
+  async close(graceMs = 2000): Promise<void> {
+    this.unsubscribe?.();
+    this.health.setStatus('', 'NOT_SERVING');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    const listen = this.deps.config.injectorListen;
+    if (listen.kind === 'unix') fs.rmSync(listen.path, { force: true });
+  }
+}
