@@ -9,7 +9,10 @@ import type { SecretStore } from '../store/types.js';
 import type { AuditLog } from './audit.js';
 import { Router, type Route } from './router.js';
 import { secretRoutes } from './secrets-routes.js';
-import { type ReferenceGuard, SecretsService } from './secrets-service.js';
+import { SecretsService } from './secrets-service.js';
+import { envRoute } from './env-render.js';
+import { resourceRoutes } from './resource-routes.js';
+import { ResourcesService } from './resources-service.js';
 import { tokenRoutes } from './token-routes.js';
 
 export interface AdminDeps {
@@ -46,10 +49,13 @@ function rotateRoute(deps: AdminDeps): Route {
 
 /** Builds the router of the admin API. */
 export function buildAdminRouter(deps: AdminDeps): Router {
-  const references: ReferenceGuard = {
-    referrers: () => Promise.resolve([]),
-    brokenBy: () => Promise.resolve([]),
-  };
-  const secrets = new SecretsService({ store: deps.store, audit: deps.audit, changes: deps.changes, references });
-  return new Router().add(...secretRoutes(secrets), ...tokenRoutes(deps.tokens, deps.audit), rotateRoute(deps));
+  const resources = new ResourcesService({ store: deps.store, audit: deps.audit, changes: deps.changes });
+  const secrets = new SecretsService({ store: deps.store, audit: deps.audit, changes: deps.changes, references: resources });
+  return new Router().add(
+    ...secretRoutes(secrets),
+    ...resourceRoutes(resources),
+    envRoute(deps.store, resources, deps.audit),
+    ...tokenRoutes(deps.tokens, deps.audit),
+    rotateRoute(deps),
+  );
 }

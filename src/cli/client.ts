@@ -20,6 +20,13 @@ export class CliError extends Error {
   }
 }
 
+/** The CliError for a non-2xx answer: the server's message and code (`{"error": {...}}`). */
+function apiError(res: ApiResponse): CliError {
+  const err = (res.body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  const message = typeof err?.message === 'string' ? err.message : `the server answered ${res.status}`;
+  return new CliError(message, 1, typeof err?.code === 'string' ? err.code : undefined, err as Record<string, unknown> | undefined);
+}
+
 export interface ApiResponse<T = unknown> {
   readonly status: number;
   readonly body: T;
@@ -71,12 +78,17 @@ export class AdminClient {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     const res = await this.send(method, path, payload);
     if (res.status >= 200 && res.status < 300) return res as ApiResponse<T>;
-    const err = (res.body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    const message = typeof err?.message === 'string' ? err.message : `the server answered ${res.status}`;
-    throw new CliError(message, 1, typeof err?.code === 'string' ? err.code : undefined, err as Record<string, unknown> | undefined);
+    throw apiError(res);
   }
 
-  private send(method: string, path: string, payload: Buffer | undefined): Promise<ApiResponse> {
+  /** Like request, but returns the body's raw bytes (values must not pass through a text decoder). */
+  async requestRaw(method: string, path: string): Promise<Buffer> {
+    const res = await this.send(method, path, undefined);
+    if (res.status >= 200 && res.status < 300) return res.raw;
+    throw apiError(res);
+  }
+
+  private send(method: string, path: string, payload: Buffer | undefined): Promise<ApiResponse & { raw: Buffer }> {
     const headers: http.OutgoingHttpHeaders = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
     if (payload) {
       headers['content-type'] = 'application/json';
@@ -90,7 +102,8 @@ export class AdminClient {
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
+          const raw = Buffer.concat(chunks);
+          const text = raw.toString('utf8');
           const contentType = res.headers['content-type'] ?? '';
           let parsed: unknown = undefined;
           if (contentType.startsWith('application/json')) {
@@ -100,7 +113,7 @@ export class AdminClient {
               parsed = undefined;
             }
           }
-          resolve({ status: res.statusCode ?? 0, body: parsed, text, contentType });
+          resolve({ status: res.statusCode ?? 0, body: parsed, text, contentType, raw });
         });
       });
       req.on('timeout', () => req.destroy(new Error('timed out')));

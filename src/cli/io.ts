@@ -6,6 +6,8 @@ import type { ClientConfig } from '../config.js';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
+  /** Writes bytes unchanged (rendered env values may be any bytes). */
+  readonly stdoutBytes: (data: Buffer) => void;
   readonly stderr: (text: string) => void;
   /** Reads all of standard input (for `-` arguments). */
   readonly readStdin: () => Promise<Buffer>;

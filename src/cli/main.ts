@@ -7,9 +7,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, loadClientConfig } from '../config.js';
 import { PaiError } from '../errors.js';
 import { addSecret } from './add-secret.js';
+import { apply } from './apply.js';
+import { renderEnv } from './render.js';
 import { AdminClient, CliError } from './client.js';
 import { type CliIo, readAll } from './io.js';
-import { outputFormat } from './output.js';
 import { resourceCommands } from './registry.js';
 import { serve } from './serve.js';
 import { type CreateTokenOptions, createToken } from './token-commands.js';
@@ -43,6 +44,27 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   for (const verb of resourceCommands(program, client, io)) void verb;
 
   program
+    .command('apply')
+    .description('create or update agents, providers and model providers from YAML or JSON documents')
+    .option('-f, --filename <file>', 'a file of one or more documents ("-" reads stdin; repeatable)', collect, [])
+    .option('--dry-run', 'validate every document and its references; write nothing', false)
+    .addHelpText('after', '\nExamples:\n  pai apply -f agents.yaml\n  cat provider.json | pai apply -f -\n')
+    .action(async (opts: { filename: string[]; dryRun: boolean }) => {
+      await apply(client(), opts.filename, opts.dryRun, io);
+    });
+
+  program
+    .command('render')
+    .description('render values for an agent (audited)')
+    .command('env')
+    .description("print an agent's spec.env with the secret values, for its launcher (renderer or admin token)")
+    .argument('<agent>', 'agent name')
+    .addOption(new Option('-o, --output <format>', 'dotenv (sourceable by sh) or json').choices(['dotenv', 'json']).default('dotenv'))
+    .action(async (agent: string, opts: { output: string }) => {
+      await renderEnv(client(), agent, opts.output, io);
+    });
+
+  program
     .command('create')
     .description('create a token')
     .command('token')
@@ -72,10 +94,6 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       io.stdout(`master key rotated: ${res.body.oldKeyId} -> ${res.body.newKeyId} (${res.body.rewrapped} secrets re-wrapped)\n`);
     });
 
-  program.hook('preAction', (_this, action) => {
-    const o = (action.opts() as { output?: string }).output;
-    if (o !== undefined) outputFormat(o);
-  });
   return program;
 }
 
@@ -109,6 +127,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
 export function processIo(): CliIo {
   return {
     stdout: (t) => void process.stdout.write(t),
+    stdoutBytes: (b) => void process.stdout.write(b),
     stderr: (t) => void process.stderr.write(t),
     readStdin: () => readAll(process.stdin),
     env: process.env,

@@ -7,6 +7,7 @@ import { Option } from 'commander';
 import { type AdminClient, CliError } from './client.js';
 import type { CliIo } from './io.js';
 import { type OutputFormat, outputFormat } from './output.js';
+import { deleteResource, describeResource, getResources } from './resource-commands.js';
 import { deleteSecret, describeSecret, getSecrets } from './secrets-commands.js';
 import { deleteToken, getTokens } from './token-commands.js';
 
@@ -19,6 +20,19 @@ interface TypeHandlers {
 
 const TYPES: readonly TypeHandlers[] = [
   { names: ['secrets', 'secret'], get: getSecrets, describe: describeSecret, delete: deleteSecret },
+  { names: ['agents', 'agent'], get: getResources('agents'), describe: describeResource('agents'), delete: deleteResource('agents') },
+  {
+    names: ['providers', 'provider'],
+    get: getResources('providers'),
+    describe: describeResource('providers'),
+    delete: deleteResource('providers'),
+  },
+  {
+    names: ['modelproviders', 'modelprovider', 'mp'],
+    get: getResources('modelproviders'),
+    describe: describeResource('modelproviders'),
+    delete: deleteResource('modelproviders'),
+  },
   { names: ['tokens', 'token'], get: (c, _n, f, io) => getTokens(c, f, io), delete: (c, id, _f, io) => deleteToken(c, id, io) },
 ];
 

@@ -162,12 +162,13 @@ function canonicalIpv6(authority: string, scheme: 'http' | 'https'): CanonicalHo
 function parsePort(authority: string, start: number, scheme: 'http' | 'https'): number | undefined {
   const n = authority.length - start;
   if (n === 0) throw badHost('empty port');
+  if (authority.indexOf(':', start) !== -1) throw badHost('more than one ":" in authority');
   if (n > 5) throw badHost('bad port');
   if (n > 1 && authority.charCodeAt(start) === 0x30) throw badHost('bad port (leading zero)');
   let port = 0;
   for (let i = start; i < authority.length; i++) {
     const c = authority.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) throw badHost(c === 0x3a ? 'more than one ":" in authority' : 'bad port');
+    if (c < 0x30 || c > 0x39) throw badHost('bad port');
     port = port * 10 + (c - 0x30);
   }
   if (port === 0 || port > 65535) throw badHost('port out of range');

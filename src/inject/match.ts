@@ -39,9 +39,9 @@ function parsePattern(target: InjectionTarget, raw: string): HostPattern {
   return { exact: !wildcard, name };
 }
 
-/** True for an IPv4 literal (last label all digits) or a bracketed IPv6 literal. */
+/** True for an IPv4 literal (last label all digits) or a bracketed IPv6 literal (and for "", never matchable). */
 function isIpLiteral(host: string): boolean {
-  if (host.charCodeAt(0) === 0x5b) return true;
+  if (host.length === 0 || host.charCodeAt(0) === 0x5b) return true;
   const last = host.charCodeAt(host.length - 1);
   if (last < 0x30 || last > 0x39) return false;
   for (let i = host.length - 2; i >= 0; i--) {

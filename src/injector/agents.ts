@@ -6,9 +6,9 @@
 import type { ChangeFeed } from '../changes.js';
 import { PaiError, isPaiError } from '../errors.js';
 import { compileMatcher, type HostMatcher } from '../inject/match.js';
-import { targetOf } from '../resources/defaults.js';
 import { quoteName } from '../resources/names.js';
-import type { Agent, InjectionTarget, ModelProvider, Provider, ResolvedAgent } from '../resources/types.js';
+import { resolveAgent } from '../resources/resolve.js';
+import type { Agent, ModelProvider, Provider, ResolvedAgent } from '../resources/types.js';
 import { parseResource } from '../resources/validate.js';
 import type { DocKind, SecretStore } from '../store/types.js';
 import { LoadingCache } from './loading-cache.js';
@@ -62,17 +62,15 @@ export async function loadAgentView(store: SecretStore, name: string): Promise<A
     Promise.all(mpNames.map((n) => optional<ModelProvider>(loadResource(store, 'modelproviders', 'ModelProvider', n)))),
     Promise.all(pNames.map((n) => optional<Provider>(loadResource(store, 'providers', 'Provider', n)))),
   ]);
-  const targets: InjectionTarget[] = [];
-  const unresolved: string[] = [];
-  mps.forEach((mp, i) => (mp ? targets.push(targetOf(mp)) : unresolved.push(`ModelProvider/${mpNames[i] ?? ''}`)));
-  ps.forEach((p, i) => (p ? targets.push(targetOf(p)) : unresolved.push(`Provider/${pNames[i] ?? ''}`)));
-  const resolved: ResolvedAgent = {
-    name,
-    egress: agent.spec.egress ?? 'allow',
-    targets,
-    env: agent.spec.env ?? [],
+  const byName = <T extends ModelProvider | Provider>(list: (T | undefined)[]): Map<string, T> =>
+    new Map(list.filter((r): r is T => r !== undefined).map((r) => [r.metadata.name, r]));
+  const resolution = resolveAgent(agent, byName(ps), byName(mps));
+  return {
+    agent: resolution.agent,
+    match: compileMatcher(resolution.agent.targets),
+    unresolved: resolution.broken.map((b) => `${b.field}: ${b.message}`),
+    modelProviders: new Set(mpNames),
   };
-  return { agent: resolved, match: compileMatcher(targets), unresolved, modelProviders: new Set(mpNames) };
 }
 
 export class AgentDirectory {

@@ -1,0 +1,87 @@
+/**
+ * /v1/{agents,providers,modelproviders}[/{name}]: apply (PUT, `?dryRun=true` validates only), get,
+ * list and delete. Responses wrap the resource as stored (round-trippable through apply) with its
+ * times and version beside it.
+ */
+import { PaiError } from '../errors.js';
+import { quoteName } from '../resources/names.js';
+import { KIND_PLURAL, type ResourcePlural } from '../resources/types.js';
+import { parseResource } from '../resources/validate.js';
+import { readJson } from './http.js';
+import { PLURAL_KIND, type ResourcesService, type StoredResource } from './resources-service.js';
+import type { Route, RouteContext } from './router.js';
+
+const PLURALS: readonly ResourcePlural[] = ['agents', 'providers', 'modelproviders'];
+
+function flag(ctx: RouteContext, name: string): boolean {
+  const v = ctx.query.get(name);
+  if (v === null || v === 'false' || v === '0') return false;
+  if (v === '' || v === 'true' || v === '1') return true;
+  throw new PaiError('invalid', `query parameter ${name} must be true or false`);
+}
+
+/** The API form of a stored resource. */
+export function storedJson(s: StoredResource): Record<string, unknown> {
+  return {
+    resource: s.resource,
+    createdAt: s.record.createdAt.toISOString(),
+    updatedAt: s.record.updatedAt.toISOString(),
+    version: s.record.version,
+  };
+}
+
+function routesFor(plural: ResourcePlural, service: ResourcesService): Route[] {
+  const kind = PLURAL_KIND[plural];
+  return [
+    {
+      method: 'GET',
+      path: `/v1/${plural}`,
+      roles: ['admin', 'viewer'],
+      handler: async () => ({ status: 200, json: { items: (await service.list(plural)).map(storedJson) } }),
+    },
+    {
+      method: 'GET',
+      path: `/v1/${plural}/:name`,
+      roles: ['admin', 'viewer'],
+      handler: async ({ params }) => ({ status: 200, json: storedJson(await service.get(plural, params['name'] ?? '')) }),
+    },
+    {
+      method: 'PUT',
+      path: `/v1/${plural}/:name`,
+      roles: ['admin'],
+      handler: async (ctx) => {
+        const name = ctx.params['name'] ?? '';
+        const dryRun = flag(ctx, 'dryRun');
+        const resource = parseResource(await readJson(ctx.req), 'request body');
+        if (KIND_PLURAL[resource.kind] !== plural) {
+          throw new PaiError('invalid', `kind ${resource.kind} does not belong under /v1/${plural} (expected ${kind})`, { details: { field: 'kind' } });
+        }
+        if (resource.metadata.name !== name) {
+          throw new PaiError('invalid', `metadata.name ${quoteName(resource.metadata.name)} does not match the path name ${quoteName(name)}`, {
+            details: { field: 'metadata.name' },
+          });
+        }
+        const { result, record } = await service.apply(ctx.principal, resource, dryRun);
+        return {
+          status: result === 'created' && !dryRun ? 201 : 200,
+          json: { result, dryRun, resource, ...(record ? { version: record.version } : {}) },
+        };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: `/v1/${plural}/:name`,
+      roles: ['admin'],
+      handler: async ({ params, principal }) => {
+        const name = params['name'] ?? '';
+        await service.delete(principal, plural, name);
+        return { status: 200, json: { deleted: `${kind}/${name}` } };
+      },
+    },
+  ];
+}
+
+/** The resource routes of every kind. */
+export function resourceRoutes(service: ResourcesService): Route[] {
+  return PLURALS.flatMap((p) => routesFor(p, service));
+}

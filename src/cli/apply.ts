@@ -1,0 +1,109 @@
+/**
+ * `pai apply -f FILE|- [-f …] [--dry-run]`: multi-document YAML or JSON. Every document is
+ * validated locally first (nothing is applied if one is invalid); the valid set is then applied
+ * ModelProviders and Providers before Agents, and the outcome of each document is printed
+ * (`provider/github created|configured|unchanged`). A failure names which documents were applied
+ * and which were not.
+ */
+import fs from 'node:fs';
+import { isPaiError } from '../errors.js';
+import { parseManifests } from '../resources/manifest.js';
+import { KIND_PLURAL, type Resource } from '../resources/types.js';
+import { parseResource } from '../resources/validate.js';
+import { type AdminClient, CliError } from './client.js';
+import type { CliIo } from './io.js';
+
+const RANK = { ModelProvider: 0, Provider: 1, Agent: 2 } as const;
+
+interface Doc {
+  readonly label: string;
+  readonly resource: Resource;
+}
+
+async function readSource(file: string, io: CliIo): Promise<string> {
+  if (file === '-') return (await io.readStdin()).toString('utf8');
+  try {
+    const st = fs.statSync(file);
+    if (st.size > 10 * 1024 * 1024) throw new CliError(`${file} is larger than 10 MiB; refusing to read it`);
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+function problemText(err: unknown): string {
+  if (isPaiError(err)) {
+    const problems = err.details?.['problems'];
+    if (Array.isArray(problems) && problems.length > 0) {
+      return problems.map((p: { field?: string; message?: string }) => `\n    ${p.field || '(document)'}: ${p.message ?? ''}`).join('');
+    }
+    return ` ${err.message}`;
+  }
+  return ' invalid document';
+}
+
+/** Parses and validates every document of every file; throws CliError listing all problems. */
+async function loadDocs(files: readonly string[], io: CliIo): Promise<Doc[]> {
+  const docs: Doc[] = [];
+  const errors: string[] = [];
+  for (const file of files) {
+    const source = file === '-' ? 'stdin' : file;
+    let raw: unknown[];
+    try {
+      raw = parseManifests(await readSource(file, io), source);
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      errors.push(`${source}:${problemText(err)}`);
+      continue;
+    }
+    raw.forEach((doc, i) => {
+      const where = `document ${i + 1} of ${source}`;
+      try {
+        docs.push({ label: where, resource: parseResource(doc, where) });
+      } catch (err) {
+        errors.push(`${where}:${problemText(err)}`);
+      }
+    });
+  }
+  if (errors.length > 0) throw new CliError(`nothing was applied; fix these documents first:\n  ${errors.join('\n  ')}`);
+  if (docs.length === 0) throw new CliError('no documents to apply', 2);
+  const seen = new Set<string>();
+  for (const d of docs) {
+    const id = `${d.resource.kind}/${d.resource.metadata.name}`;
+    if (seen.has(id)) throw new CliError(`nothing was applied: ${id} appears twice (again in ${d.label})`);
+    seen.add(id);
+  }
+  return docs;
+}
+
+/** Runs `pai apply`. */
+export async function apply(client: AdminClient, files: readonly string[], dryRun: boolean, io: CliIo): Promise<void> {
+  if (files.length === 0) throw new CliError('give at least one -f FILE (or -f - for stdin)', 2);
+  const docs = (await loadDocs(files, io)).sort((a, b) => RANK[a.resource.kind] - RANK[b.resource.kind]);
+  const applied: string[] = [];
+  const failed: string[] = [];
+  for (const { resource, label } of docs) {
+    const plural = KIND_PLURAL[resource.kind];
+    const id = `${resource.kind.toLowerCase()}/${resource.metadata.name}`;
+    try {
+      const res = await client.request<{ result: string }>(
+        'PUT',
+        `/v1/${plural}/${encodeURIComponent(resource.metadata.name)}${dryRun ? '?dryRun=true' : ''}`,
+        resource,
+      );
+      io.stdout(`${id} ${res.body.result}${dryRun ? ' (dry run)' : ''}\n`);
+      applied.push(id);
+    } catch (err) {
+      if (!(err instanceof CliError) || err.apiCode === undefined) throw err;
+      io.stderr(`error: ${id} (${label}): ${err.message}\n`);
+      failed.push(id);
+    }
+  }
+  if (failed.length > 0) {
+    throw new CliError(
+      `${failed.length} of ${docs.length} documents were not applied (${failed.join(', ')})` +
+        (applied.length > 0 ? `; applied: ${applied.join(', ')}` : '; none was applied'),
+    );
+  }
+}

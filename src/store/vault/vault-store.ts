@@ -1,0 +1,357 @@
+/**
+ * The SecretStore on Vault KV v2. Layout under the mount: secrets at `secrets/<name>` (values
+ * encoded as codec.ts says), documents at `resources/<kind>/<name>` as
+ * `{"createdAt": "<ISO time>", "body": {…}}` (the kind comes from DOC_KINDS: agents, providers,
+ * modelproviders, tokens).
+ *
+ * Who reads what: the admin role writes secrets and reads only metadata (key names and sizes come
+ * from the custom_metadata key index); patches use KV v2 PATCH, so no value is ever read to
+ * change one. The injector and renderer read `data/` only, so readSecret and getDoc need nothing
+ * else. Every write is check-and-set: creates with cas 0, replaces and patches with the version
+ * just read; losing a race is `already_exists` or `conflict`, never an overwrite. Delete removes
+ * the metadata, and with it every version.
+ *
+ * The index is written by a second call after the data; between the two (or forever, if the
+ * writer died there) the metadata lags. Describe and list then report the current version with
+ * the newest indexed key set (never a value); a patch refuses with `conflict` until a replace
+ * rewrites the index.
+ */
+import fs from 'node:fs/promises';
+import { ConfigError, type Config, type VaultConfig } from '../../config.js';
+import { PaiError } from '../../errors.js';
+import { assertName, nameProblem, quoteName } from '../../resources/names.js';
+import { assertSecretData, keyInfos, patchedKeys } from '../validate.js';
+import type { DocKind, DocRecord, KeyInfo, SecretData, SecretMeta, SecretPatch, SecretRecord, SecretStore, WriteOptions } from '../types.js';
+import { DOC_KINDS } from '../types.js';
+import { VaultSession } from './auth.js';
+import { CREATED_KEY, decodeData, encodeValue, indexEntries, indexPatch, parseIndex } from './codec.js';
+import { toStoreError } from './failures.js';
+import { VaultHttp } from './http.js';
+import { isCasMismatch, isGone, KvClient, type MetaRead } from './kv.js';
+
+export interface VaultStoreOptions {
+  /** Clock for token lifetimes and deletion times (ms since epoch); tests pass a fake one. */
+  readonly now?: () => number;
+}
+
+/** Parallel metadata reads while listing. */
+const LIST_CONCURRENCY = 8;
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+function assertKind(kind: string): asserts kind is DocKind {
+  if (!(DOC_KINDS as readonly string[]).includes(kind)) throw new PaiError('invalid', `unknown document kind ${quoteName(kind)}`);
+}
+
+function checkVersion(subject: string, current: number, opts: WriteOptions | undefined): void {
+  if (opts?.ifVersion !== undefined && opts.ifVersion !== current) {
+    throw new PaiError(
+      'conflict',
+      `${subject} was changed concurrently (expected version ${opts.ifVersion}, found ${current || 'none'}); read it again and retry`,
+    );
+  }
+}
+
+const secretSubject = (name: string): string => `secret ${quoteName(name)}`;
+const docSubject = (kind: DocKind, name: string): string => `${kind.replace(/s$/, '')} ${quoteName(name)}`;
+
+export class VaultStore implements SecretStore {
+  readonly backend = 'vault' as const;
+  private readonly now: () => number;
+
+  private constructor(
+    private readonly cfg: VaultConfig,
+    private readonly http: VaultHttp,
+    private readonly session: VaultSession,
+    private readonly kv: KvClient,
+    now: () => number,
+  ) {
+    this.now = now;
+  }
+
+  /**
+   * Connects and authenticates. Throws ConfigError for an unreadable VAULT_CACERT or credentials
+   * Vault rejects; an unreachable or sealed Vault is not fatal here (calls answer store_unavailable).
+   */
+  static async open(cfg: VaultConfig, options: VaultStoreOptions = {}): Promise<VaultStore> {
+    let ca: string | undefined;
+    if (cfg.caCertFile !== undefined) {
+      try {
+        ca = await fs.readFile(cfg.caCertFile, 'utf8');
+      } catch {
+        throw new ConfigError('VAULT_CACERT', `cannot read the CA bundle ${cfg.caCertFile}`);
+      }
+    }
+    const now = options.now ?? Date.now;
+    const http = new VaultHttp({ addr: cfg.addr, namespace: cfg.namespace, ca, requestTimeoutMs: cfg.requestTimeoutMs });
+    const session = new VaultSession(http, cfg, cfg.retryBudgetMs, { now });
+    const kv = new KvClient(session, cfg.mount, now);
+    try {
+      await session.start();
+    } catch (err) {
+      session.close();
+      http.close();
+      throw err;
+    }
+    return new VaultStore(cfg, http, session, kv, now);
+  }
+
+  private async run<T>(op: string, subject: string, fn: (deadline: number) => Promise<T>): Promise<T> {
+    try {
+      return await fn(performance.now() + this.cfg.retryBudgetMs);
+    } catch (err) {
+      throw toStoreError(err, op, subject);
+    }
+  }
+
+  private async liveMeta(name: string, deadline: number): Promise<MetaRead> {
+    const meta = await this.kv.readMeta(`secrets/${name}`, deadline);
+    if (!meta || isGone(meta)) throw new PaiError('not_found', `${secretSubject(name)} not found`);
+    return meta;
+  }
+
+  private metaOf(name: string, meta: MetaRead): SecretMeta {
+    const index = parseIndex(meta.custom);
+    let keys = index.get(meta.currentVersion);
+    for (const v of [...index.keys()].sort((a, b) => b - a)) {
+      if (keys) break;
+      if (v < meta.currentVersion) keys = index.get(v);
+    }
+    const created = meta.custom[CREATED_KEY];
+    return {
+      name,
+      keys: keys ?? [],
+      createdAt: created ? new Date(created) : meta.createdTime,
+      updatedAt: meta.versions.get(meta.currentVersion)?.createdTime ?? meta.updatedTime,
+      version: meta.currentVersion,
+    };
+  }
+
+  /** Second step of every secret write: the key index for the version just written. */
+  private async writeIndex(
+    name: string,
+    version: number,
+    keys: readonly KeyInfo[],
+    current: Readonly<Record<string, string>>,
+    created: Date | undefined,
+    deadline: number,
+  ): Promise<void> {
+    try {
+      await this.kv.patchMeta(`secrets/${name}`, indexPatch(name, version, keys, current, created), deadline);
+    } catch (err) {
+      const why = toStoreError(err, 'index update', secretSubject(name)).message;
+      throw new PaiError(
+        'store_unavailable',
+        `${secretSubject(name)} was written (version ${version}) but its key index was not updated: ${why}; write it again to repair the listing`,
+        { cause: err },
+      );
+    }
+  }
+
+  private static encode(data: SecretData): Record<string, unknown> {
+    return Object.fromEntries([...data].map(([k, v]) => [k, encodeValue(v)]));
+  }
+
+  createSecret(name: string, data: SecretData): Promise<SecretMeta> {
+    assertSecretData(name, data);
+    const keys = keyInfos(data);
+    indexEntries(name, 1, keys);
+    const subject = secretSubject(name);
+    return this.run('create', subject, async (deadline) => {
+      const path = `secrets/${name}`;
+      const encoded = VaultStore.encode(data);
+      let current: Readonly<Record<string, string>> = {};
+      let written;
+      try {
+        written = await this.kv.writeData(path, encoded, 0, deadline);
+      } catch (err) {
+        if (!isCasMismatch(err)) throw err;
+        // Taken, unless its current version was deleted outside pai: then the name is free.
+        const meta = await this.kv.readMeta(path, deadline);
+        if (!meta || !isGone(meta)) throw new PaiError('already_exists', `${subject} already exists`);
+        current = meta.custom;
+        written = await this.kv.writeData(path, encoded, meta.currentVersion, deadline).catch((again: unknown) => {
+          throw isCasMismatch(again) ? new PaiError('already_exists', `${subject} already exists`) : again;
+        });
+      }
+      await this.writeIndex(name, written.version, keys, current, written.createdTime, deadline);
+      return { name, keys, createdAt: written.createdTime, updatedAt: written.createdTime, version: written.version };
+    });
+  }
+
+  replaceSecret(name: string, data: SecretData, opts?: WriteOptions): Promise<SecretMeta> {
+    assertSecretData(name, data);
+    const keys = keyInfos(data);
+    indexEntries(name, 1, keys);
+    return this.run('replace', secretSubject(name), async (deadline) => {
+      const meta = await this.liveMeta(name, deadline);
+      checkVersion(secretSubject(name), meta.currentVersion, opts);
+      const written = await this.kv.writeData(`secrets/${name}`, VaultStore.encode(data), meta.currentVersion, deadline);
+      await this.writeIndex(name, written.version, keys, meta.custom, undefined, deadline);
+      return { ...this.metaOf(name, meta), keys, updatedAt: written.createdTime, version: written.version };
+    });
+  }
+
+  patchSecret(name: string, patch: SecretPatch, opts?: WriteOptions): Promise<SecretMeta> {
+    assertName(name, 'secret name');
+    const subject = secretSubject(name);
+    return this.run('patch', subject, async (deadline) => {
+      const meta = await this.liveMeta(name, deadline);
+      checkVersion(subject, meta.currentVersion, opts);
+      const currentKeys = parseIndex(meta.custom).get(meta.currentVersion);
+      if (!currentKeys) {
+        throw new PaiError(
+          'conflict',
+          `the key index of ${subject} does not describe its version ${meta.currentVersion} (a write is in progress or ` +
+            'was interrupted); retry, or replace all its keys to repair it',
+        );
+      }
+      const keys = patchedKeys(name, currentKeys, patch);
+      indexEntries(name, meta.currentVersion + 1, keys);
+      const body: Record<string, unknown> = {};
+      for (const key of patch.remove) body[key] = null;
+      for (const [key, value] of patch.set) body[key] = encodeValue(value);
+      const written = await this.kv.patchData(`secrets/${name}`, body, meta.currentVersion, deadline);
+      await this.writeIndex(name, written.version, keys, meta.custom, undefined, deadline);
+      return { ...this.metaOf(name, meta), keys, updatedAt: written.createdTime, version: written.version };
+    });
+  }
+
+  getSecretMeta(name: string): Promise<SecretMeta> {
+    assertName(name, 'secret name');
+    return this.run('describe', secretSubject(name), async (deadline) => this.metaOf(name, await this.liveMeta(name, deadline)));
+  }
+
+  listSecrets(): Promise<SecretMeta[]> {
+    return this.run('list', 'secrets', async (deadline) => {
+      const names = (await this.kv.list('secrets/', deadline)).filter((n) => nameProblem(n) === undefined);
+      const metas = await mapLimit(names, LIST_CONCURRENCY, async (name) => {
+        const meta = await this.kv.readMeta(`secrets/${name}`, deadline);
+        return meta && !isGone(meta) ? this.metaOf(name, meta) : undefined;
+      });
+      return metas.filter((m): m is SecretMeta => m !== undefined).sort(byName);
+    });
+  }
+
+  readSecret(name: string): Promise<SecretRecord> {
+    assertName(name, 'secret name');
+    return this.run('read', secretSubject(name), async (deadline) => {
+      const read = await this.kv.readData(`secrets/${name}`, deadline);
+      if (!read) throw new PaiError('not_found', `${secretSubject(name)} not found`);
+      const data = decodeData(name, read.data);
+      const created = read.custom[CREATED_KEY];
+      const meta: SecretMeta = {
+        name,
+        keys: keyInfos(data),
+        createdAt: created ? new Date(created) : read.createdTime,
+        updatedAt: read.createdTime,
+        version: read.version,
+      };
+      return { meta, data };
+    });
+  }
+
+  deleteSecret(name: string): Promise<void> {
+    assertName(name, 'secret name');
+    return this.run('delete', secretSubject(name), async (deadline) => {
+      await this.liveMeta(name, deadline);
+      await this.kv.deleteMeta(`secrets/${name}`, deadline);
+    });
+  }
+
+  private docOf(kind: DocKind, name: string, read: { data: Readonly<Record<string, unknown>>; version: number; createdTime: Date }): DocRecord {
+    const body = read.data['body'];
+    const created = read.data['createdAt'];
+    if (body === null || typeof body !== 'object' || Array.isArray(body) || typeof created !== 'string') {
+      throw new PaiError('integrity', `${docSubject(kind, name)} in Vault is not in pai's format (written outside pai?)`);
+    }
+    return { kind, name, body: body as Record<string, unknown>, version: read.version, createdAt: new Date(created), updatedAt: read.createdTime };
+  }
+
+  putDoc(kind: DocKind, name: string, body: Readonly<Record<string, unknown>>, opts?: WriteOptions): Promise<DocRecord> {
+    assertKind(kind);
+    assertName(name, `${kind} name`);
+    const subject = docSubject(kind, name);
+    const stored = JSON.parse(JSON.stringify(body)) as Record<string, unknown>;
+    return this.run('write', subject, async (deadline) => {
+      const path = `resources/${kind}/${name}`;
+      // Without ifVersion the caller asked for last-writer-wins: re-read and retry a lost race a few times.
+      for (let attempt = 0; ; attempt++) {
+        const read = await this.kv.readData(path, deadline);
+        const cas = read ? read.version : ((await this.kv.readMeta(path, deadline))?.currentVersion ?? 0);
+        checkVersion(subject, read ? read.version : 0, opts);
+        const createdAt = read ? this.docOf(kind, name, read).createdAt : new Date(this.now());
+        try {
+          const written = await this.kv.writeData(path, { createdAt: createdAt.toISOString(), body: stored }, cas, deadline);
+          return { kind, name, body: stored, version: written.version, createdAt, updatedAt: written.createdTime };
+        } catch (err) {
+          if (!isCasMismatch(err) || opts?.ifVersion !== undefined || attempt >= 2) throw err;
+        }
+      }
+    });
+  }
+
+  getDoc(kind: DocKind, name: string): Promise<DocRecord> {
+    assertKind(kind);
+    assertName(name, `${kind} name`);
+    return this.run('read', docSubject(kind, name), async (deadline) => {
+      const read = await this.kv.readData(`resources/${kind}/${name}`, deadline);
+      if (!read) throw new PaiError('not_found', `${docSubject(kind, name)} not found`);
+      return this.docOf(kind, name, read);
+    });
+  }
+
+  listDocs(kind: DocKind): Promise<DocRecord[]> {
+    assertKind(kind);
+    return this.run('list', kind, async (deadline) => {
+      const names = (await this.kv.list(`resources/${kind}/`, deadline)).filter((n) => nameProblem(n) === undefined);
+      const docs = await mapLimit(names, LIST_CONCURRENCY, async (name) => {
+        const read = await this.kv.readData(`resources/${kind}/${name}`, deadline);
+        return read ? this.docOf(kind, name, read) : undefined;
+      });
+      return docs.filter((d): d is DocRecord => d !== undefined).sort(byName);
+    });
+  }
+
+  deleteDoc(kind: DocKind, name: string): Promise<void> {
+    assertKind(kind);
+    assertName(name, `${kind} name`);
+    return this.run('delete', docSubject(kind, name), async (deadline) => {
+      const path = `resources/${kind}/${name}`;
+      const meta = await this.kv.readMeta(path, deadline);
+      if (!meta || isGone(meta)) throw new PaiError('not_found', `${docSubject(kind, name)} not found`);
+      await this.kv.deleteMeta(path, deadline);
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.run('ping', 'Vault', async (deadline) => {
+      await this.session.call({ method: 'GET', path: 'auth/token/lookup-self' }, deadline);
+    });
+  }
+
+  close(): Promise<void> {
+    this.session.close();
+    this.http.close();
+    return Promise.resolve();
+  }
+}
+
+/** Opens the Vault store described by `config.vault` (PAI_STORE=vault). Throws ConfigError when it cannot start. */
+export function openVaultStore(config: Config): Promise<VaultStore> {
+  if (!config.vault) throw new ConfigError('PAI_STORE', 'vault selected but the Vault settings (VAULT_ADDR, …) are missing');
+  return VaultStore.open(config.vault);
+}
