@@ -40,7 +40,7 @@ function badHost(reason: string): PaiError {
 
 /**
  * The canonical form of `authority` (the `:authority` or `Host` value) under `scheme`.
- * Throws PaiError `bad_host` naming the problem (never echoing more than the offending port).
+ * Throws PaiError `bad_host` naming the problem; the message quotes at most the one offending character.
  */
 export function canonicalAuthority(authority: string, scheme: 'http' | 'https'): CanonicalHost {
   const len = authority.length;

@@ -34,7 +34,10 @@ export interface InjectRequest {
   /** `:path` as received: path and query. */
   readonly path: string;
   readonly headers: readonly (readonly [string, string])[];
-  /** The authority the upstream will see (canonical host, and port when not the default). */
+  /**
+   * The authority the upstream receives as Host. SigV4 signs it verbatim, so pass the `:authority`
+   * Envoy forwards (header strategies do not read it).
+   */
   readonly host: string;
 }
 

@@ -130,17 +130,8 @@ function refuseStreaming(headers: readonly (readonly [string, string])[]): void 
  * request (malformed query, aws-chunked upload).
  */
 export async function signAws(input: AwsSignInput): Promise<AwsSignature> {
-  let service = input.service;
-  let region = input.region;
-  if (service === undefined || region === undefined) {
-    const derived = awsScopeFromHost(hostName(input.host));
-    service ??= derived.service;
-    region ??= derived.region;
-  }
+  const { service, region } = resolveScope(input);
   refuseStreaming(input.headers);
-  const q = input.path.indexOf('?');
-  const path = q === -1 ? input.path : input.path.slice(0, q);
-  const query = q === -1 ? {} : parseQuery(input.path.slice(q + 1));
   const isS3 = service === 's3';
   const signer = new SignatureV4({
     service,
@@ -156,39 +147,50 @@ export async function signAws(input: AwsSignInput): Promise<AwsSignature> {
     uriEscapePath: !isS3,
     applyChecksum: isS3,
   });
-  const request = new HttpRequest({
-    method: input.method,
-    protocol: 'https:',
-    hostname: hostName(input.host),
-    path,
-    query,
-    headers: headersToSign(input.headers, input.host),
-    body: input.body,
-  });
   let signed: HttpRequest;
   try {
-    signed = (await signer.sign(request, { signingDate: input.now })) as HttpRequest;
+    signed = (await signer.sign(toSmithyRequest(input), { signingDate: input.now })) as HttpRequest;
   } catch (err) {
     // The signer only fails on input it cannot encode (e.g. lone surrogates in the path).
     throw new PaiError('bad_request', 'AWS: the request cannot be signed (unencodable path or query)', { cause: err });
   }
-  const out: HeaderEntry[] = [];
+  const set: HeaderEntry[] = [];
   const take = (name: string): void => {
     const value = signed.headers[name];
-    if (value !== undefined) out.push({ name, value });
+    if (value !== undefined) set.push({ name, value });
   };
   take('x-amz-date');
   if (input.sessionToken !== undefined) take('x-amz-security-token');
   if (isS3) take('x-amz-content-sha256');
   take('authorization');
-  return { set: out, remove: AWS_SIGNING_HEADERS, service, region };
+  return { set, remove: AWS_SIGNING_HEADERS, service, region };
+}
+
+function resolveScope(input: AwsSignInput): { service: string; region: string } {
+  if (input.service !== undefined && input.region !== undefined) return { service: input.service, region: input.region };
+  const derived = awsScopeFromHost(hostName(input.host));
+  return { service: input.service ?? derived.service, region: input.region ?? derived.region };
+}
+
+function toSmithyRequest(input: AwsSignInput): HttpRequest {
+  const q = input.path.indexOf('?');
+  return new HttpRequest({
+    method: input.method,
+    protocol: 'https:',
+    hostname: hostName(input.host),
+    path: q === -1 ? input.path : input.path.slice(0, q),
+    query: q === -1 ? {} : parseQuery(input.path.slice(q + 1)),
+    headers: headersToSign(input.headers, input.host),
+    body: input.body,
+  });
 }
 
 const SIGV4_REMOVE: readonly string[] = Object.freeze([...new Set([...CREDENTIAL_HEADERS, ...AWS_SIGNING_HEADERS])]);
 
 /**
  * The SigV4 mutation for a sigv4 target: reads access_key_id, secret_access_key and the optional
- * (non-empty) session_token from `values`, signs `request` with `body` at `now`. Throws `key_missing`,
+ * (non-empty) session_token from `values`, signs `request` with `body` at `now` (`request.host` is
+ * signed as Host: it must be the authority the upstream receives). Throws `key_missing`,
  * `bad_header_value` (a key that is not a clean ASCII value), `bad_host` or `bad_request`.
  */
 export async function sigv4Mutation(
