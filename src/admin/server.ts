@@ -28,7 +28,10 @@ function bearer(req: IncomingMessage): string {
   const header = req.headers.authorization;
   const m = header ? /^Bearer ([\x21-\x7e]{1,512})$/.exec(header) : null;
   if (!m?.[1]) {
-    throw new PaiError('unauthenticated', header ? 'malformed Authorization header (expected "Bearer <token>")' : 'missing bearer token');
+    throw new PaiError(
+      'unauthenticated',
+      header ? 'malformed Authorization header (expected "Bearer <token>")' : 'missing bearer token',
+    );
   }
   return m[1];
 }
@@ -51,63 +54,72 @@ export class AdminServer {
     this.server.keepAliveTimeout = 5_000;
   }
 
-  private async route(req: IncomingMessage, url: URL): Promise<{ result: RouteResult; label: string; actor: string }> {
+  /**
+   * Routes one request. `seen` is filled in as soon as the route and the caller are known, so that
+   * a request that fails afterwards (403, 404 of a secret, 409, 422) is still counted and logged
+   * under its route and actor.
+   */
+  private async route(req: IncomingMessage, url: URL, seen: { label: string; actor: string }): Promise<RouteResult> {
     const path = url.pathname;
-    if (path === '/healthz' && req.method === 'GET') return { result: { status: 200, json: { status: 'ok' } }, label: path, actor: '-' };
+    if (path === '/healthz' && req.method === 'GET') {
+      seen.label = path;
+      return { status: 200, json: { status: 'ok' } };
+    }
     if (path === '/readyz' && req.method === 'GET') {
+      seen.label = path;
       try {
         await this.deps.ready();
-        return { result: { status: 200, json: { status: 'ready' } }, label: path, actor: '-' };
+        return { status: 200, json: { status: 'ready' } };
       } catch (err) {
         throw new PaiError('store_unavailable', 'not ready: the store is unavailable', { cause: err });
       }
     }
     if (path === '/metrics' && req.method === 'GET') {
-      const principal = await this.deps.tokens.verify(bearer(req));
+      seen.label = path;
+      seen.actor = (await this.deps.tokens.verify(bearer(req))).tokenId;
       const text = await this.deps.metrics.registry.metrics();
-      return {
-        result: { status: 200, text, contentType: this.deps.metrics.registry.contentType },
-        label: path,
-        actor: principal.tokenId,
-      };
+      return { status: 200, text, contentType: this.deps.metrics.registry.contentType };
     }
     const { route, params } = this.deps.router.match(req.method ?? 'GET', path);
+    seen.label = route.path;
     let principal = ANONYMOUS;
     if (route.roles.length > 0) {
       principal = await this.deps.tokens.verify(bearer(req));
+      seen.actor = principal.tokenId;
       if (!route.roles.includes(principal.role)) {
         throw new PaiError('forbidden', `role ${principal.role} may not ${route.method} ${route.path}`);
       }
     }
-    const result = await route.handler({ req, params, query: url.searchParams, principal });
-    return { result, label: route.path, actor: principal.tokenId };
+    return route.handler({ req, params, query: url.searchParams, principal });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
-    let label = 'unmatched';
-    let actor = '-';
+    const seen = { label: 'unmatched', actor: '-' };
     let status = 500;
     try {
       const url = new URL(req.url ?? '/', 'http://admin.invalid');
-      const out = await this.route(req, url);
-      label = out.label;
-      actor = out.actor;
-      status = out.result.status;
-      if ('json' in out.result) sendJson(res, status, out.result.json);
-      else sendText(res, status, out.result.contentType, out.result.text);
+      const result = await this.route(req, url, seen);
+      status = result.status;
+      if ('json' in result) sendJson(res, status, result.json);
+      else sendText(res, status, result.contentType, result.text);
     } catch (err) {
       const e = toPaiError(err);
       status = e.status;
-      if (e.code === 'internal') this.deps.logger.error({ code: e.code, route: label, ...safeCause(e) }, 'admin request failed');
+      if (e.code === 'internal') {
+        this.deps.logger.error({ code: e.code, route: seen.label, ...safeCause(e) }, 'admin request failed');
+      }
       if (!req.complete) res.setHeader('connection', 'close');
       sendError(res, e);
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const method = (req.method ?? 'GET').slice(0, 10);
-      this.deps.metrics.adminRequests.inc({ method, route: label, status: String(status) });
-      this.deps.metrics.adminDuration.observe({ route: label }, seconds);
-      this.deps.logger.debug({ method, route: label, status, actor, ms: Math.round(seconds * 1000) }, 'admin request');
+      this.deps.metrics.adminRequests.inc({ method, route: seen.label, status: String(status) });
+      this.deps.metrics.adminDuration.observe({ route: seen.label }, seconds);
+      this.deps.logger.debug(
+        { method, route: seen.label, status, actor: seen.actor, ms: Math.round(seconds * 1000) },
+        'admin request',
+      );
     }
   }
 

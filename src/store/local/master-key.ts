@@ -54,7 +54,10 @@ export function loadMasterKey(files: MasterKeyFiles, check: Buffer | undefined, 
   }
   const expected = expectedId ? ` (it expects key id ${expectedId})` : '';
   if (!current) {
-    throw new ConfigError(VAR, `master key file ${files.keyFile} is missing, but the database already holds secrets sealed with a master key${expected}`);
+    throw new ConfigError(
+      VAR,
+      `master key file ${files.keyFile} is missing, but the database already holds secrets sealed with a master key${expected}`,
+    );
   }
   throw new ConfigError(
     VAR,
@@ -63,18 +66,31 @@ export function loadMasterKey(files: MasterKeyFiles, check: Buffer | undefined, 
 }
 
 /**
- * Runs a rotation: stages a new key in `.next`, calls `commit(newKey)` (which must re-wrap every
- * data key and replace the key check in one transaction), then promotes the new key file.
- * Returns the new key. If `commit` throws, the staged key is removed and the old key stays.
+ * Runs a rotation from the key in use (`current`): stages a new key in `.next`, calls
+ * `commit(newKey)` (which must re-wrap every data key and replace the key check in one
+ * transaction), then promotes the new key file. Returns the new key. If `commit` throws, the
+ * staged key is removed and the old key stays.
  */
-export function rotateKeyFiles(files: MasterKeyFiles, step: (s: RotationStep) => void, commit: (newKey: Buffer) => void): Buffer {
+export function rotateKeyFiles(
+  files: MasterKeyFiles,
+  current: Buffer,
+  step: (s: RotationStep) => void,
+  commit: (newKey: Buffer) => void,
+): Buffer {
   const next = nextKeyPath(files.keyFile);
   try {
     fs.accessSync(path.dirname(files.keyFile), fs.constants.W_OK);
   } catch (err) {
-    throw new PaiError('internal', `cannot rotate the master key: the directory of ${files.keyFile} is not writable`, { cause: err });
+    throw new PaiError('internal', `cannot rotate the master key: the directory of ${files.keyFile} is not writable`, {
+      cause: err,
+    });
   }
-  if (fs.existsSync(next)) fs.rmSync(next);
+  if (fs.existsSync(next)) {
+    // A staged key equal to the one in use is from a rotation that committed but failed to promote
+    // its file: finish that promotion, never delete the only copy of the key the database needs.
+    if (readKeyFile(next, VAR).equals(current)) promote(files);
+    else fs.rmSync(next);
+  }
   const newKey = generateKeyFile(next);
   step('next-key-written');
   try {

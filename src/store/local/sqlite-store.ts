@@ -166,6 +166,8 @@ export class LocalStore implements SecretStore {
     return keyId(this.masterKey);
   }
 
+  // The SecretStore methods below are `async` although they do synchronous work: a validation or
+  // database error must reject the returned promise, never throw at the call (callers use .then).
   private run<T>(op: string, fn: () => T): T {
     try {
       return fn();
@@ -210,54 +212,62 @@ export class LocalStore implements SecretStore {
     return { name, keys: keyInfos(data), createdAt: new Date(createdAt), updatedAt: new Date(updated), version };
   }
 
-  createSecret(name: string, data: SecretData): Promise<SecretMeta> {
+  async createSecret(name: string, data: SecretData): Promise<SecretMeta> {
     assertSecretData(name, data);
     return Promise.resolve(
       this.run('create secret', () =>
-        this.db.transaction(() => {
-          if (this.secretRow(name)) throw new PaiError('already_exists', `secret ${quoteName(name)} already exists`);
-          const tomb = this.db.prepare('SELECT last_version FROM tombstones WHERE name = ?').get(name) as
-            | { last_version: number }
-            | undefined;
-          return this.writeSecret(name, (tomb?.last_version ?? 0) + 1, this.now().getTime(), data);
-        }).immediate(),
+        this.db
+          .transaction(() => {
+            if (this.secretRow(name)) throw new PaiError('already_exists', `secret ${quoteName(name)} already exists`);
+            const tomb = this.db.prepare('SELECT last_version FROM tombstones WHERE name = ?').get(name) as
+              { last_version: number } | undefined;
+            return this.writeSecret(name, (tomb?.last_version ?? 0) + 1, this.now().getTime(), data);
+          })
+          .immediate(),
       ),
     );
   }
 
-  replaceSecret(name: string, data: SecretData, opts?: WriteOptions): Promise<SecretMeta> {
+  async replaceSecret(name: string, data: SecretData, opts?: WriteOptions): Promise<SecretMeta> {
     assertSecretData(name, data);
     return Promise.resolve(
       this.run('replace secret', () =>
-        this.db.transaction(() => {
-          const row = this.requireSecretRow(name);
-          checkVersion(`secret ${quoteName(name)}`, row.version, opts);
-          return this.writeSecret(name, row.version + 1, row.created_at, data);
-        }).immediate(),
+        this.db
+          .transaction(() => {
+            const row = this.requireSecretRow(name);
+            checkVersion(`secret ${quoteName(name)}`, row.version, opts);
+            return this.writeSecret(name, row.version + 1, row.created_at, data);
+          })
+          .immediate(),
       ),
     );
   }
 
-  patchSecret(name: string, patch: SecretPatch, opts?: WriteOptions): Promise<SecretMeta> {
+  async patchSecret(name: string, patch: SecretPatch, opts?: WriteOptions): Promise<SecretMeta> {
     assertName(name, 'secret name');
     return Promise.resolve(
       this.run('patch secret', () =>
-        this.db.transaction(() => {
-          const row = this.requireSecretRow(name);
-          checkVersion(`secret ${quoteName(name)}`, row.version, opts);
-          const current = openSecret(this.masterKey, name, row.version, { wrappedKey: row.wrapped_key, ciphertext: row.ciphertext });
-          const next = patchData(name, current, patch);
-          return this.writeSecret(name, row.version + 1, row.created_at, next);
-        }).immediate(),
+        this.db
+          .transaction(() => {
+            const row = this.requireSecretRow(name);
+            checkVersion(`secret ${quoteName(name)}`, row.version, opts);
+            const current = openSecret(this.masterKey, name, row.version, {
+              wrappedKey: row.wrapped_key,
+              ciphertext: row.ciphertext,
+            });
+            const next = patchData(name, current, patch);
+            return this.writeSecret(name, row.version + 1, row.created_at, next);
+          })
+          .immediate(),
       ),
     );
   }
 
-  getSecretMeta(name: string): Promise<SecretMeta> {
+  async getSecretMeta(name: string): Promise<SecretMeta> {
     return Promise.resolve(this.run('read secret metadata', () => this.metaOf(this.requireSecretRow(name))));
   }
 
-  listSecrets(): Promise<SecretMeta[]> {
+  async listSecrets(): Promise<SecretMeta[]> {
     return Promise.resolve(
       this.run('list secrets', () => {
         const rows = this.db
@@ -268,25 +278,32 @@ export class LocalStore implements SecretStore {
     );
   }
 
-  readSecret(name: string): Promise<SecretRecord> {
+  async readSecret(name: string): Promise<SecretRecord> {
     return Promise.resolve(
       this.run('read secret', () => {
         const row = this.requireSecretRow(name);
-        return { meta: this.metaOf(row), data: openSecret(this.masterKey, name, row.version, { wrappedKey: row.wrapped_key, ciphertext: row.ciphertext }) };
+        return {
+          meta: this.metaOf(row),
+          data: openSecret(this.masterKey, name, row.version, { wrappedKey: row.wrapped_key, ciphertext: row.ciphertext }),
+        };
       }),
     );
   }
 
-  deleteSecret(name: string): Promise<void> {
+  async deleteSecret(name: string): Promise<void> {
     return Promise.resolve(
       this.run('delete secret', () =>
-        this.db.transaction(() => {
-          const row = this.requireSecretRow(name);
-          this.db.prepare('DELETE FROM secrets WHERE name = ?').run(name);
-          this.db
-            .prepare('INSERT INTO tombstones (name, last_version) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET last_version = excluded.last_version')
-            .run(name, row.version);
-        }).immediate(),
+        this.db
+          .transaction(() => {
+            const row = this.requireSecretRow(name);
+            this.db.prepare('DELETE FROM secrets WHERE name = ?').run(name);
+            this.db
+              .prepare(
+                'INSERT INTO tombstones (name, last_version) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET last_version = excluded.last_version',
+              )
+              .run(name, row.version);
+          })
+          .immediate(),
       ),
     );
   }
@@ -302,37 +319,39 @@ export class LocalStore implements SecretStore {
     };
   }
 
-  putDoc(kind: DocKind, name: string, body: Readonly<Record<string, unknown>>, opts?: WriteOptions): Promise<DocRecord> {
+  async putDoc(kind: DocKind, name: string, body: Readonly<Record<string, unknown>>, opts?: WriteOptions): Promise<DocRecord> {
     assertKind(kind);
     assertName(name, `${kind} name`);
     const json = JSON.stringify(body);
     return Promise.resolve(
       this.run(`write ${kind}`, () =>
-        this.db.transaction(() => {
-          const row = this.db.prepare('SELECT * FROM docs WHERE kind = ? AND name = ?').get(kind, name) as DocRow | undefined;
-          checkVersion(`${kind}/${name}`, row?.version, opts);
-          const now = this.now().getTime();
-          const next: DocRow = {
-            kind,
-            name,
-            version: (row?.version ?? 0) + 1,
-            body: json,
-            created_at: row?.created_at ?? now,
-            updated_at: now,
-          };
-          this.db
-            .prepare(
-              `INSERT INTO docs (kind, name, version, body, created_at, updated_at) VALUES (@kind, @name, @version, @body, @created_at, @updated_at)
+        this.db
+          .transaction(() => {
+            const row = this.db.prepare('SELECT * FROM docs WHERE kind = ? AND name = ?').get(kind, name) as DocRow | undefined;
+            checkVersion(`${kind}/${name}`, row?.version, opts);
+            const now = this.now().getTime();
+            const next: DocRow = {
+              kind,
+              name,
+              version: (row?.version ?? 0) + 1,
+              body: json,
+              created_at: row?.created_at ?? now,
+              updated_at: now,
+            };
+            this.db
+              .prepare(
+                `INSERT INTO docs (kind, name, version, body, created_at, updated_at) VALUES (@kind, @name, @version, @body, @created_at, @updated_at)
                ON CONFLICT (kind, name) DO UPDATE SET version = excluded.version, body = excluded.body, updated_at = excluded.updated_at`,
-            )
-            .run(next);
-          return this.docOf(next);
-        }).immediate(),
+              )
+              .run(next);
+            return this.docOf(next);
+          })
+          .immediate(),
       ),
     );
   }
 
-  getDoc(kind: DocKind, name: string): Promise<DocRecord> {
+  async getDoc(kind: DocKind, name: string): Promise<DocRecord> {
     assertKind(kind);
     assertName(name, `${kind} name`);
     return Promise.resolve(
@@ -344,7 +363,7 @@ export class LocalStore implements SecretStore {
     );
   }
 
-  listDocs(kind: DocKind): Promise<DocRecord[]> {
+  async listDocs(kind: DocKind): Promise<DocRecord[]> {
     assertKind(kind);
     return Promise.resolve(
       this.run(`list ${kind}`, () =>
@@ -353,7 +372,7 @@ export class LocalStore implements SecretStore {
     );
   }
 
-  deleteDoc(kind: DocKind, name: string): Promise<void> {
+  async deleteDoc(kind: DocKind, name: string): Promise<void> {
     assertKind(kind);
     assertName(name, `${kind} name`);
     return Promise.resolve(
@@ -364,7 +383,7 @@ export class LocalStore implements SecretStore {
     );
   }
 
-  ping(): Promise<void> {
+  async ping(): Promise<void> {
     return Promise.resolve(this.run('ping', () => void this.db.prepare('SELECT 1').get()));
   }
 
@@ -383,21 +402,25 @@ export class LocalStore implements SecretStore {
     const oldKey = this.masterKey;
     const step = this.onRotationStep ?? (() => undefined);
     let rewrapped = 0;
-    const newKey = rotateKeyFiles(this.files, step, (candidate) => {
+    const newKey = rotateKeyFiles(this.files, oldKey, step, (candidate) => {
       this.run('rotate master key', () =>
-        this.db.transaction(() => {
-          const rows = this.db.prepare('SELECT name, version, wrapped_key FROM secrets').all() as SecretRow[];
-          const update = this.db.prepare('UPDATE secrets SET wrapped_key = ? WHERE name = ?');
-          for (const row of rows) {
-            update.run(rewrapKey(oldKey, candidate, row.name, row.version, row.wrapped_key), row.name);
-          }
-          const put = this.db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)');
-          put.run('key_check', makeKeyCheck(candidate));
-          put.run('key_id', Buffer.from(keyId(candidate)));
-          rewrapped = rows.length;
-          step('before-commit');
-        }).immediate(),
+        this.db
+          .transaction(() => {
+            const rows = this.db.prepare('SELECT name, version, wrapped_key FROM secrets').all() as SecretRow[];
+            const update = this.db.prepare('UPDATE secrets SET wrapped_key = ? WHERE name = ?');
+            for (const row of rows) {
+              update.run(rewrapKey(oldKey, candidate, row.name, row.version, row.wrapped_key), row.name);
+            }
+            const put = this.db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)');
+            put.run('key_check', makeKeyCheck(candidate));
+            put.run('key_id', Buffer.from(keyId(candidate)));
+            rewrapped = rows.length;
+            step('before-commit');
+          })
+          .immediate(),
       );
+      // Committed: the database opens only with the new key now, even if promoting its file fails.
+      this.masterKey = candidate;
     });
     this.masterKey = newKey;
     return { oldKeyId: keyId(oldKey), newKeyId: keyId(newKey), rewrapped };
