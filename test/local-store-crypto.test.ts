@@ -155,6 +155,13 @@ test('a record whose version column is changed fails with integrity', async (t) 
   await assertIntegrityError(t, store, 'bumped');
 });
 
+test('an edited key listing (names or sizes in clear) fails with integrity on the next read of the values', async (t) => {
+  const { dataDir, store } = freshStore();
+  await store.createSecret('listed', new Map([['real', Buffer.from('v')]]));
+  raw(dataDir, (db) => db.prepare(`UPDATE secrets SET keys = '[{"name":"other","size":1}]' WHERE name = 'listed'`).run());
+  await assertIntegrityError(t, store, 'listed');
+});
+
 test('values are stored as exact bytes and never in clear in the database file', async (t) => {
   const { dataDir, store } = freshStore();
   const marker = Buffer.from('plain-marker-7f3a9c21e5d8b406');

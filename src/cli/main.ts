@@ -9,10 +9,10 @@ import { PaiError } from '../errors.js';
 import { addSecret } from './add-secret.js';
 import { apply } from './apply.js';
 import { renderEnv } from './render.js';
+import { type RenderGatewayOptions, renderGateway } from './render-gateway.js';
 import { AdminClient, CliError } from './client.js';
 import { type CliIo, readAll } from './io.js';
 import { resourceCommands } from './registry.js';
-import { serve } from './serve.js';
 import { type CreateTokenOptions, createToken } from './token-commands.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -53,15 +53,43 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       await apply(client(), opts.filename, opts.dryRun, io);
     });
 
-  program
+  const render = program
     .command('render')
-    .description('render values for an agent (audited)')
+    .description("render an agent's env values (audited), or the LLM gateway's Envoy config");
+  render
     .command('env')
     .description("print an agent's spec.env with the secret values, for its launcher (renderer or admin token)")
     .argument('<agent>', 'agent name')
     .addOption(new Option('-o, --output <format>', 'dotenv (sourceable by sh) or json').choices(['dotenv', 'json']).default('dotenv'))
     .action(async (agent: string, opts: { output: string }) => {
       await renderEnv(client(), agent, opts.output, io);
+    });
+  render
+    .command('gateway')
+    .description("print the shared LLM gateway's Envoy bootstrap: one route and cluster per ModelProvider (no values)")
+    .addOption(new Option('-o, --output <format>', 'yaml or json').choices(['yaml', 'json']).default('yaml'))
+    .option('--port <port>', 'the TCP port agents connect to', '8080')
+    .option('--injector-socket <path>', "the injector's unix socket as Envoy's container mounts it", '/var/run/pai/injector.sock')
+    .addOption(
+      new Option(
+        '--client-cert <mode>',
+        'agent identity: required (certificates), optional (certificate or agent token), none (tokens)',
+      )
+        .choices(['required', 'optional', 'none'])
+        .default('required'),
+    )
+    .option(
+      '--trust-domain <domain>',
+      "SPIFFE trust domain of agent certificates (the injector's PAI_SPIFFE_TRUST_DOMAIN)",
+      'pai',
+    )
+    .option('--tls-dir <dir>', 'where tls.crt, tls.key and agents-ca.crt are mounted', '/etc/pai/gateway')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  pai render gateway > envoy-gateway.yaml\n  pai render gateway --client-cert none --port 8443\n',
+    )
+    .action(async (opts: RenderGatewayOptions) => {
+      await renderGateway(client(), opts, io);
     });
 
   program
@@ -82,6 +110,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description('run the admin API and the injector on this machine (embedded store unless PAI_STORE=vault)')
     .addOption(new Option('--role <role>', 'which servers to run').choices(['all', 'admin', 'injector']).default('all'))
     .action(async (opts: { role: string }) => {
+      // Loaded on demand: the servers' modules (gRPC, SQLite, Envoy protos) would slow every other command.
+      const { serve } = await import('./serve.js');
       setCode(await serve(opts.role, io));
     });
 

@@ -282,10 +282,14 @@ export class LocalStore implements SecretStore {
     return Promise.resolve(
       this.run('read secret', () => {
         const row = this.requireSecretRow(name);
-        return {
-          meta: this.metaOf(row),
-          data: openSecret(this.masterKey, name, row.version, { wrappedKey: row.wrapped_key, ciphertext: row.ciphertext }),
-        };
+        const meta = this.metaOf(row);
+        const data = openSecret(this.masterKey, name, row.version, { wrappedKey: row.wrapped_key, ciphertext: row.ciphertext });
+        // The clear key listing is not under the seal; check it against the sealed data, so that an
+        // edited listing is caught on the first read of the values.
+        if (JSON.stringify(keyInfos(data)) !== JSON.stringify(meta.keys)) {
+          throw new PaiError('integrity', `secret ${quoteName(name)} (version ${row.version}) failed its integrity check: its key listing does not match its sealed data`);
+        }
+        return { meta, data };
       }),
     );
   }
