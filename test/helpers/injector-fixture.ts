@@ -1,0 +1,173 @@
+/**
+ * The injector suites' shared fixture: one target of every kind of DESIGN §3 (each value a fresh
+ * canary), four agents, and two targets broken on purpose, all set up through the admin API.
+ */
+import { resource, type Stack } from './injector.js';
+
+/** The secret values a fixture was seeded with (each a fresh canary, so any leak is findable). */
+export interface FixtureValues {
+  readonly openai: string;
+  readonly compat: string;
+  readonly anthropic: string;
+  readonly gemini: string;
+  readonly azure: string;
+  readonly github: string;
+  readonly bearer: string;
+  readonly custom: string;
+  readonly username: string;
+  readonly password: string;
+  readonly query: string;
+  readonly ip: string;
+  readonly wild: string;
+  readonly telegram: string;
+  readonly awsKeyId: string;
+  readonly awsSecret: string;
+  readonly crlf: string;
+  readonly lf: string;
+  readonly nul: string;
+  readonly doomed: string;
+  readonly shrunk: string;
+  /** The key of `shrunk` that remains after `token` is removed. */
+  readonly shrunkOther: string;
+}
+
+/** Every host the fixture's targets cover (or deliberately do not). */
+export const HOSTS = {
+  openai: 'api.openai.com',
+  compat: 'llm.compat.example',
+  anthropic: 'api.anthropic.com',
+  gemini: 'generativelanguage.googleapis.com',
+  azure: 'pai-test.openai.azure.com',
+  bedrock: 'bedrock-runtime.us-east-1.amazonaws.com',
+  github: 'api.github.com',
+  githubUploads: 'uploads.github.com',
+  bearer: 'bearer.example.com',
+  custom: 'custom.example.com',
+  basic: 'basic.example.com',
+  query: 'query.example.com',
+  ip: '10.20.30.40',
+  wildSuffix: 'wild.example.com',
+  telegram: 'api.telegram.org',
+  s3: 's3.us-east-1.amazonaws.com',
+  crlf: 'crlf.example.com',
+  lf: 'lf.example.com',
+  nul: 'nul.example.com',
+  doomed: 'doomed.example.com',
+  shrunk: 'shrunk.example.com',
+  unmatched: 'unmatched.example.org',
+} as const;
+
+export interface Fixture {
+  readonly values: FixtureValues;
+  /** Every value as text (the NUL one included), for leak searches. */
+  readonly all: readonly string[];
+}
+
+const httpProvider = (name: string, hosts: string[], auth: Record<string, unknown>): Record<string, unknown> =>
+  resource('Provider', name, { type: 'http', hosts, auth });
+
+/**
+ * Seeds the store of `stack` through its admin API with one target of every kind (DESIGN §3) and
+ * four agents: `bot` (all but bedrock), `strict-bot` (github only, egress deny), `lonely-bot`
+ * (nothing bound) and `bedrock-bot`. Then breaks two on purpose: secret `doomed` is force-deleted
+ * (secret_missing) and key `token` of `shrunk` is removed behind the admin API's back (key_missing).
+ * `canary` makes every value (see helpers/canary.ts).
+ */
+export async function seedFixture(stack: Stack, canary: (label: string) => string): Promise<Fixture> {
+  const v: FixtureValues = {
+    openai: canary('openai'),
+    compat: canary('compat'),
+    anthropic: canary('anthropic'),
+    gemini: canary('gemini'),
+    azure: canary('azure'),
+    github: canary('github'),
+    bearer: canary('bearer'),
+    custom: canary('custom'),
+    username: canary('user'),
+    password: `${canary('pass')}:with colon`,
+    // Characters a URL query must carry encoded.
+    query: `${canary('query')}+/=&%`,
+    ip: canary('ip'),
+    wild: canary('wild'),
+    telegram: `123456789:${canary('telegram').replace(/[^A-Za-z0-9_-]/g, '_')}`,
+    awsKeyId: canary('akid'),
+    awsSecret: canary('aws'),
+    crlf: `${canary('crlf')}\r\nx-injected: 1`,
+    lf: `${canary('lf')}\n`,
+    nul: `${canary('nul')}\0tail`,
+    doomed: canary('doomed'),
+    shrunk: canary('shrunk'),
+    shrunkOther: canary('shrunk-other'),
+  };
+  const a = stack.admin;
+  const secrets: [string, Record<string, string | Buffer>][] = [
+    ['openai-key', { 'api-key': v.openai }],
+    ['compat-key', { 'api-key': v.compat }],
+    ['anthropic-key', { 'api-key': v.anthropic }],
+    ['gemini-key', { 'api-key': v.gemini }],
+    ['azure-key', { 'api-key': v.azure }],
+    ['github-pat', { token: v.github }],
+    ['bearer-token', { token: v.bearer }],
+    ['custom-token', { token: v.custom }],
+    ['basic-creds', { username: v.username, password: v.password }],
+    ['query-key', { token: v.query }],
+    ['ip-token', { token: v.ip }],
+    ['wild-token', { token: v.wild }],
+    ['telegram-bot', { token: v.telegram }],
+    ['aws-keys', { access_key_id: v.awsKeyId, secret_access_key: v.awsSecret }],
+    ['crlf-value', { token: v.crlf }],
+    ['lf-value', { token: v.lf }],
+    ['nul-value', { token: Buffer.from(v.nul, 'latin1') }],
+    ['doomed', { token: v.doomed }],
+    ['shrunk', { token: v.shrunk, other: v.shrunkOther }],
+  ];
+  for (const [name, data] of secrets) await a.createSecret(name, data);
+  const mp = (name: string, spec: Record<string, unknown>): Record<string, unknown> => resource('ModelProvider', name, spec);
+  const modelProviders = [
+    mp('openai', { type: 'openai', apiKeySecretRef: { name: 'openai-key', key: 'api-key' } }),
+    mp('compat', {
+      type: 'openai-compatible',
+      baseUrl: `https://${HOSTS.compat}/v1`,
+      apiKeySecretRef: { name: 'compat-key', key: 'api-key' },
+    }),
+    mp('anthropic', { type: 'anthropic', apiKeySecretRef: { name: 'anthropic-key', key: 'api-key' } }),
+    mp('gemini', { type: 'gemini', apiKeySecretRef: { name: 'gemini-key', key: 'api-key' } }),
+    mp('azure', {
+      type: 'azure-openai',
+      baseUrl: `https://${HOSTS.azure}`,
+      apiKeySecretRef: { name: 'azure-key', key: 'api-key' },
+    }),
+    mp('bedrock', { type: 'bedrock', apiKeySecretRef: { name: 'aws-keys' } }),
+  ];
+  const providers = [
+    resource('Provider', 'github', { type: 'github', auth: { secretRef: 'github-pat' } }),
+    httpProvider('bearer-api', [HOSTS.bearer], { secretRef: 'bearer-token' }),
+    httpProvider('custom-api', [HOSTS.custom], { secretRef: 'custom-token', header: 'X-Custom-Token', prefix: 'Token ' }),
+    httpProvider('basic-api', [HOSTS.basic], { secretRef: 'basic-creds', scheme: 'basic' }),
+    httpProvider('query-api', [HOSTS.query], { secretRef: 'query-key', scheme: 'query', param: 'key' }),
+    httpProvider('ip-api', [HOSTS.ip], { secretRef: 'ip-token' }),
+    httpProvider('wild-api', [`*.${HOSTS.wildSuffix}`], { secretRef: 'wild-token' }),
+    resource('Provider', 'telegram', { type: 'telegram', auth: { secretRef: 'telegram-bot' } }),
+    resource('Provider', 'aws', { type: 'aws', auth: { secretRef: 'aws-keys' } }),
+    httpProvider('crlf-api', [HOSTS.crlf], { secretRef: 'crlf-value' }),
+    httpProvider('lf-api', [HOSTS.lf], { secretRef: 'lf-value' }),
+    httpProvider('nul-api', [HOSTS.nul], { secretRef: 'nul-value' }),
+    httpProvider('doomed-api', [HOSTS.doomed], { secretRef: 'doomed' }),
+    httpProvider('shrunk-api', [HOSTS.shrunk], { secretRef: 'shrunk' }),
+  ];
+  const name = (doc: Record<string, unknown>): string => (doc['metadata'] as { name: string }).name;
+  await a.apply(...modelProviders, ...providers);
+  await a.apply(
+    resource('Agent', 'bot', {
+      modelProviders: modelProviders.map(name).filter((n) => n !== 'bedrock'),
+      providers: providers.map(name),
+    }),
+    resource('Agent', 'strict-bot', { providers: ['github'], egress: 'deny' }),
+    resource('Agent', 'lonely-bot', {}),
+    resource('Agent', 'bedrock-bot', { modelProviders: ['bedrock'] }),
+  );
+  await a.expect(200, 'DELETE', '/v1/secrets/doomed?force=true');
+  // The admin API refuses to drop a key that a Provider needs; the store does not ask.
+  await stack.running.store.patchSecret('shrunk', { set: new Map(), remove: ['token'] });
+  return { values: v, all: Object.values(v) };
+}
