@@ -4,17 +4,19 @@
  * secret name, a key or a value.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram } from './metrics-fast.js';
 
 export interface Metrics {
   readonly registry: Registry;
-  readonly injectorRequests: Counter<'api' | 'outcome' | 'type'>;
-  readonly injectorDuration: Histogram<'api'>;
-  readonly cacheRequests: Counter<'result'>;
+  /** Per-request metrics of the injector: the fast kind (no label hashing per call). */
+  readonly injectorRequests: FastCounter;
+  readonly injectorDuration: FastHistogram;
+  readonly cacheRequests: FastCounter;
   readonly storeRequests: Counter<'backend' | 'op' | 'result'>;
   readonly storeDuration: Histogram<'backend' | 'op'>;
   readonly adminRequests: Counter<'method' | 'route' | 'status'>;
   readonly adminDuration: Histogram<'route'>;
-  readonly gatewayRequests: Counter<'modelprovider' | 'outcome'>;
+  readonly gatewayRequests: FastCounter;
   readonly tokenRequests: Counter<'endpoint' | 'result'>;
 }
 
@@ -24,25 +26,20 @@ export function createMetrics(registry: Registry = new Registry(), withDefaults 
   const registers = [registry];
   return {
     registry,
-    injectorRequests: new Counter({
-      name: 'pai_injector_requests_total',
-      help: 'Injector decisions by API (check, process), outcome (inject, pass, deny reason) and provider type',
-      labelNames: ['api', 'outcome', 'type'] as const,
-      registers,
-    }),
-    injectorDuration: new Histogram({
-      name: 'pai_injector_duration_seconds',
-      help: 'Time to decide one request in the injector',
-      labelNames: ['api'] as const,
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
-      registers,
-    }),
-    cacheRequests: new Counter({
-      name: 'pai_secret_cache_requests_total',
-      help: 'Secret cache lookups by result (hit, miss, stale)',
-      labelNames: ['result'] as const,
-      registers,
-    }),
+    injectorRequests: new FastCounter(
+      'pai_injector_requests_total',
+      'Injector decisions by API (check, process), outcome (inject, pass, sign, or the deny reason) and provider type',
+      ['api', 'outcome', 'type'],
+      registry,
+    ),
+    injectorDuration: new FastHistogram(
+      'pai_injector_duration_seconds',
+      'Time to decide one request in the injector',
+      ['api'],
+      [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registry,
+    ),
+    cacheRequests: new FastCounter('pai_secret_cache_requests_total', 'Secret cache lookups by result (hit, miss, stale)', ['result'], registry),
     storeRequests: new Counter({
       name: 'pai_store_requests_total',
       help: 'Store calls by backend, operation and result (ok or error code)',
@@ -68,12 +65,12 @@ export function createMetrics(registry: Registry = new Registry(), withDefaults 
       labelNames: ['route'] as const,
       registers,
     }),
-    gatewayRequests: new Counter({
-      name: 'pai_gateway_requests_total',
-      help: 'Gateway-mode decisions by model provider and outcome',
-      labelNames: ['modelprovider', 'outcome'] as const,
-      registers,
-    }),
+    gatewayRequests: new FastCounter(
+      'pai_gateway_requests_total',
+      'Gateway-mode decisions by model provider and outcome',
+      ['modelprovider', 'outcome'],
+      registry,
+    ),
     tokenRequests: new Counter({
       name: 'pai_oauth_token_requests_total',
       help: 'OAuth token endpoint calls by endpoint kind (azure, gcp) and result',

@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { CounterChild, HistogramChild } from '../metrics-fast.js';
 import type { Decision, InjectorApi } from './decide.js';
 
 export interface DecisionObserver {
@@ -18,13 +19,33 @@ export function outcomeOf(d: Decision): string {
 /** An observer writing metrics and debug logs. */
 export function decisionObserver(metrics: Metrics, logger: Logger): DecisionObserver {
   const debug = (): boolean => logger.isLevelEnabled('debug');
+  // Label sets are resolved once per (api, outcome, type), not per request.
+  const counters = new Map<string, CounterChild>();
+  const durations = new Map<string, HistogramChild>();
+  const counter = (api: string, outcome: string, type: string): CounterChild => {
+    const key = `${api}\u0000${outcome}\u0000${type}`;
+    let child = counters.get(key);
+    if (!child) {
+      child = metrics.injectorRequests.child({ api, outcome, type });
+      counters.set(key, child);
+    }
+    return child;
+  };
+  const duration = (api: string): HistogramChild => {
+    let child = durations.get(api);
+    if (!child) {
+      child = metrics.injectorDuration.child({ api });
+      durations.set(api, child);
+    }
+    return child;
+  };
   return {
     observe(api, d, startedNs) {
       const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
       const target = d.kind === 'pass' ? undefined : d.target;
       const outcome = outcomeOf(d);
-      metrics.injectorRequests.inc({ api, outcome, type: target?.type ?? 'none' });
-      metrics.injectorDuration.observe({ api }, seconds);
+      counter(api, outcome, target?.type ?? 'none').inc();
+      duration(api).observe(seconds);
       if (d.kind === 'deny' && (d.error.code === 'internal' || d.error.code === 'integrity')) {
         logger.error({ api, agent: d.agent, host: d.host, outcome }, 'injector denied a request after an internal failure');
       } else if (debug()) {
