@@ -54,6 +54,10 @@ export interface Config {
   readonly configFile: string;
   /** Largest request body the ext_proc path buffers for signing, in bytes. */
   readonly maxSignedBodyBytes: number;
+  /** Timeout of one OAuth token request (azure, gcp), the answer included (PAI_TOKEN_TIMEOUT). */
+  readonly tokenTimeoutMs: number;
+  /** Gateway mode: the SPIFFE trust domain of agent identities `spiffe://<domain>/agent/<name>` (PAI_SPIFFE_TRUST_DOMAIN). */
+  readonly spiffeTrustDomain: string;
   readonly vault: VaultConfig | undefined;
 }
 
@@ -180,6 +184,19 @@ function loadInjectorTls(env: Env): InjectorTlsConfig | undefined {
   return Object.freeze({ certFile, keyFile, clientCaFile });
 }
 
+/** PAI_SPIFFE_TRUST_DOMAIN: a SPIFFE trust domain name (lower-case letters, digits, ".", "-", "_"). */
+function trustDomainVar(env: Env): string {
+  const raw = env['PAI_SPIFFE_TRUST_DOMAIN'];
+  if (raw === undefined || raw === '') return 'pai';
+  if (!/^[a-z0-9._-]{1,255}$/.test(raw)) {
+    throw new ConfigError(
+      'PAI_SPIFFE_TRUST_DOMAIN',
+      `expected a SPIFFE trust domain such as "pai" or "example.org", got "${raw}"`,
+    );
+  }
+  return raw;
+}
+
 /** The env variable that allows plain TCP for the injector; loud on purpose. */
 export const INSECURE_TCP_VAR = 'PAI_INJECTOR_INSECURE_LOOPBACK_TCP_FOR_BENCHMARKS_ONLY';
 
@@ -225,6 +242,8 @@ export function loadConfig(env: Env = process.env): Config {
     auditLogFile: path.resolve(env['PAI_AUDIT_LOG'] || path.join(dataDir, 'audit.log')),
     configFile: path.join(dataDir, 'config.yaml'),
     maxSignedBodyBytes: sizeVar(env, 'PAI_MAX_SIGNED_BODY', 10 * 1024 * 1024),
+    tokenTimeoutMs: durationVar(env, 'PAI_TOKEN_TIMEOUT', 3000),
+    spiffeTrustDomain: trustDomainVar(env),
     vault: store === 'vault' ? loadVault(env) : undefined,
   };
   return Object.freeze(config);

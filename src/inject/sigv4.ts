@@ -1,7 +1,8 @@
 /**
  * AWS Signature Version 4 over the buffered request (aws providers, bedrock model providers).
- * The signing itself is AWS's own @smithy/signature-v4 with the pure-JS @aws-crypto/sha256-js; this
- * file only decides what is signed and maps the result onto a HeaderMutation.
+ * The signing itself is AWS's own @smithy/signature-v4, given a node:crypto SHA-256 (NodeSha256
+ * below: 10-35x faster than the pure-JS @aws-crypto/sha256-js on a 1 MiB body, bench/ext-proc.ts);
+ * this file only decides what is signed and maps the result onto a HeaderMutation.
  *
  * Signed headers: host (the authority the upstream sees), content-type and the agent's x-amz-*
  * headers, plus x-amz-date, x-amz-security-token (when a session token is given) and, for S3,
@@ -11,7 +12,7 @@
  * regenerated. Query values are percent-decoded before the signer re-encodes them; "+" is a literal
  * plus (RFC 3986), as AWS SDKs never send "+" for a space.
  */
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { type Hash, type Hmac, createHash, createHmac } from 'node:crypto';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { PaiError } from '../errors.js';
@@ -58,6 +59,45 @@ export interface AwsSignature {
   readonly remove: readonly string[];
   readonly service: string;
   readonly region: string;
+}
+
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+
+function bytesOf(data: SourceData): Uint8Array {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(data);
+}
+
+/**
+ * SHA-256 and HMAC-SHA-256 over node:crypto in the shape @smithy/signature-v4 expects of its
+ * `sha256` option (smithy's ChecksumConstructor: `new (secret?)`, update, async digest, reset).
+ * Computation only; no I/O.
+ */
+export class NodeSha256 {
+  private readonly key: Buffer | undefined;
+  private hash: Hash | Hmac;
+
+  constructor(secret?: SourceData) {
+    this.key = secret === undefined ? undefined : Buffer.from(bytesOf(secret));
+    this.hash = this.fresh();
+  }
+
+  private fresh(): Hash | Hmac {
+    return this.key === undefined ? createHash('sha256') : createHmac('sha256', this.key);
+  }
+
+  update(data: SourceData): void {
+    this.hash.update(bytesOf(data));
+  }
+
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(new Uint8Array(this.hash.digest()));
+  }
+
+  reset(): void {
+    this.hash = this.fresh();
+  }
 }
 
 function badRequest(message: string): PaiError {
@@ -141,7 +181,7 @@ export async function signAws(input: AwsSignInput): Promise<AwsSignature> {
       secretAccessKey: input.secretAccessKey,
       ...(input.sessionToken === undefined ? {} : { sessionToken: input.sessionToken }),
     },
-    sha256: Sha256,
+    sha256: NodeSha256,
     // S3 signs the path as sent and wants the payload hash header; every other service signs the
     // normalised, twice-encoded path (AWS SigV4 rules).
     uriEscapePath: !isS3,

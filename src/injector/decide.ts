@@ -55,9 +55,12 @@ export type Decision =
       readonly target?: InjectionTarget;
     };
 
-/** Fetches OAuth access tokens (azure, gcp) for a target; cached by the implementation. */
+/**
+ * Fetches OAuth access tokens (azure, gcp) for a target; cached by the implementation, with the
+ * secret's version in the cache key (a rotated secret gets a new token). Throws PaiError.
+ */
 export interface AccessTokenSource {
-  get(target: InjectionTarget, values: ReadonlyMap<string, Buffer>): Promise<string>;
+  get(target: InjectionTarget, values: ReadonlyMap<string, Buffer>, secretVersion: number): Promise<string>;
 }
 
 export interface DeciderDeps {
@@ -141,7 +144,7 @@ export class Decider {
     let accessToken: string | undefined;
     if (strategy === 'azure' || strategy === 'gcp') {
       if (!this.deps.accessTokens) throw new PaiError('internal', `${strategy} token exchange is not configured in this injector`);
-      accessToken = await this.deps.accessTokens.get(target, values);
+      accessToken = await this.deps.accessTokens.get(target, values, record.meta.version);
     }
     const mutation = mutationFor(target, values, request, accessToken);
     return { kind: 'inject', agent, host, target, mutation, values };

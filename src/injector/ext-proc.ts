@@ -1,0 +1,270 @@
+/**
+ * envoy.service.ext_proc.v3.ExternalProcessor/Process: one bidirectional stream per HTTP request.
+ *
+ * Protocol, as Envoy's ext_proc filter drives it (external_processor.proto, ext_proc.cc):
+ * - The first message is request_headers, with the route's identity in `attributes`
+ *   (ext-proc-identity.ts). The injector decides and answers with exactly one response of the
+ *   matching type: a HeadersResponse carrying the header mutation (and a `:path` rewrite for
+ *   telegram and query credentials), or an ImmediateResponse denial with the same JSON body,
+ *   status and x-pai-deny-reason header as a Check denial.
+ * - SigV4 needs the body: the headers answer carries `mode_override` with request_body_mode
+ *   BUFFERED (Envoy must set allow_mode_override), Envoy then sends the whole body in one
+ *   request_body message, and the BodyResponse carries the signature headers. The body is never
+ *   changed, so content-length stays as the agent sent it: with BUFFERED body and SENT headers
+ *   Envoy keeps content-length and leaves it to the processor to match a *mutated* body, which
+ *   does not happen here (processing_mode.proto, BodySendMode). A request whose headers end the
+ *   stream (no body) is signed at once over the empty body, since Envoy will send no body message.
+ *   A body over `maxSignedBodyBytes` (PAI_MAX_SIGNED_BODY) is denied 413 `body_too_large`, from the
+ *   declared content-length already at the headers when possible.
+ * - Messages the injector never asks for (response headers or bodies, trailers, a body it did not
+ *   request) get an empty response of the matching type; a second request_headers or a message
+ *   with no content is a protocol error and is denied. A stream that ends early is dropped quietly.
+ * - When a decision is slow (a cold store read, an OAuth token exchange), the injector asks Envoy
+ *   once per message to wait longer (override_message_timeout, bounded by the filter's
+ *   max_message_timeout: 5 s in envoy/sidecar-ext-proc.yaml).
+ * Nothing here throws into grpc-js: every failure becomes a denial.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { PaiError, toPaiError } from '../errors.js';
+import { awsScopeFromHost } from '../inject/aws-scope.js';
+import type { HeaderMutation } from '../inject/mutation.js';
+import { sigv4Mutation } from '../inject/sigv4.js';
+import type { InjectionTarget } from '../resources/types.js';
+import type { ProcessingRequest__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
+import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
+import type { Decision, Decider } from './decide.js';
+import { agentFromAttributes } from './ext-proc-identity.js';
+import {
+  type HeaderPairs,
+  bodyResponse,
+  bufferBodyResponse,
+  declaredLength,
+  emptyResponseFor,
+  extendTimeout,
+  headerPairs,
+  headersResponse,
+  immediateDenial,
+  processInput,
+  rawAuthority,
+} from './ext-proc-messages.js';
+import type { DecisionObserver } from './observe.js';
+import { loadEnvoyServices } from './protos.js';
+import type { InjectorParts, ServiceRegistrar } from './server.js';
+
+export interface ExtProcOptions {
+  /** Largest request body signed (PAI_MAX_SIGNED_BODY); a larger one is denied 413. */
+  readonly maxSignedBodyBytes: number;
+  /** The signing clock. */
+  readonly now?: () => Date;
+  /** After this long without an answer, ask Envoy to wait `extendedTimeoutMs` (default 250 ms). */
+  readonly slowAfterMs?: number;
+  /** The extension asked for; at most the filter's max_message_timeout (default 5 s). */
+  readonly extendedTimeoutMs?: number;
+}
+
+type Call = grpc.ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
+type SignDecision = Extract<Decision, { kind: 'sign' }>;
+
+function tooLarge(bytes: number, limit: number): PaiError {
+  return new PaiError(
+    'body_too_large',
+    `the request body (${bytes} bytes) is larger than the ${limit} bytes the injector signs (PAI_MAX_SIGNED_BODY)`,
+    {
+      details: { limit },
+    },
+  );
+}
+
+/** The target with SigV4 service and region filled in from the canonical host when it names none. */
+function scoped(target: InjectionTarget, host: string): InjectionTarget {
+  const auth = target.auth;
+  if (auth.strategy !== 'sigv4' || (auth.service !== undefined && auth.region !== undefined)) return target;
+  // Derived from the canonical (lower-case, port-free) host, while the raw authority is what gets signed.
+  const derived = awsScopeFromHost(host);
+  return {
+    ...target,
+    auth: { strategy: 'sigv4', service: auth.service ?? derived.service, region: auth.region ?? derived.region },
+  };
+}
+
+/** The state of one Process stream: one HTTP request. */
+class ProcessStream {
+  private state: 'headers' | 'body' | 'done' = 'headers';
+  private closed = false;
+  private queue: Promise<void> = Promise.resolve();
+  private started = process.hrtime.bigint();
+  private pending: { readonly decision: SignDecision; readonly pairs: HeaderPairs } | undefined;
+
+  constructor(
+    private readonly call: Call,
+    private readonly decider: Decider,
+    private readonly observer: DecisionObserver,
+    private readonly options: Required<ExtProcOptions>,
+  ) {
+    call.on('data', (msg: ProcessingRequest__Output) => {
+      this.queue = this.queue.then(() => this.handle(msg)).catch((err: unknown) => this.deny(toPaiError(err)));
+    });
+    call.on('end', () => {
+      this.queue = this.queue.finally(() => {
+        this.closed = true;
+        call.end();
+      });
+    });
+    call.on('error', () => {
+      this.closed = true;
+    });
+    call.on('cancelled', () => {
+      this.closed = true;
+    });
+  }
+
+  private write(response: ProcessingResponse): void {
+    if (this.closed) return;
+    try {
+      this.call.write(response);
+    } catch {
+      this.closed = true;
+    }
+  }
+
+  private observe(d: Decision): void {
+    this.observer.observe('process', d, this.started);
+  }
+
+  /** Answers with an ImmediateResponse denial; `about` is the decision it concerns (for metrics and logs). */
+  private deny(
+    error: PaiError,
+    about?: { readonly agent?: string; readonly host?: string; readonly target?: InjectionTarget },
+  ): void {
+    this.state = 'done';
+    this.pending = undefined;
+    const d: Decision = {
+      kind: 'deny',
+      error,
+      ...(about?.agent === undefined ? {} : { agent: about.agent }),
+      ...(about?.host === undefined ? {} : { host: about.host }),
+      ...(about?.target === undefined ? {} : { target: about.target }),
+    };
+    this.observe(d);
+    this.write(immediateDenial(error));
+  }
+
+  private async handle(msg: ProcessingRequest__Output): Promise<void> {
+    if (this.closed || msg.observability_mode === true) return;
+    switch (msg.request) {
+      case 'request_headers':
+        if (this.state !== 'headers') return this.deny(new PaiError('bad_request', 'ext_proc stream sent request_headers twice'));
+        return this.onHeaders(msg);
+      case 'request_body':
+        if (this.state !== 'body') return this.write(bodyResponse());
+        return this.onBody(msg.request_body?.body ?? Buffer.alloc(0));
+      case 'response_headers':
+      case 'response_body':
+      case 'request_trailers':
+      case 'response_trailers':
+        return this.write(emptyResponseFor(msg.request));
+      default:
+        return this.deny(new PaiError('bad_request', 'ext_proc message carries neither headers, body nor trailers'));
+    }
+  }
+
+  /** Runs `work`; if it takes longer than slowAfterMs, asks Envoy once to extend its message timeout. */
+  private async patiently<T>(work: Promise<T>): Promise<T> {
+    const timer = setTimeout(() => this.write(extendTimeout(this.options.extendedTimeoutMs)), this.options.slowAfterMs);
+    try {
+      return await work;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async onHeaders(msg: ProcessingRequest__Output): Promise<void> {
+    this.started = process.hrtime.bigint();
+    const pairs = headerPairs(msg.request_headers);
+    let d: Decision;
+    try {
+      d = await this.patiently(this.decider.decide(processInput(pairs, agentFromAttributes(msg.attributes))));
+    } catch (err) {
+      return this.deny(toPaiError(err));
+    }
+    if (this.closed) return;
+    switch (d.kind) {
+      case 'pass':
+        this.state = 'done';
+        this.observe(d);
+        return this.write(headersResponse());
+      case 'inject':
+        this.state = 'done';
+        this.observe(d);
+        return this.write(headersResponse(d.mutation));
+      case 'deny':
+        return this.deny(d.error, d);
+      case 'sign':
+        return this.onSign(d, pairs, msg.request_headers?.end_of_stream === true);
+    }
+  }
+
+  private async onSign(d: SignDecision, pairs: HeaderPairs, endOfStream: boolean): Promise<void> {
+    const limit = this.options.maxSignedBodyBytes;
+    const declared = declaredLength(pairs);
+    if (declared !== undefined && declared > limit) return this.deny(tooLarge(declared, limit), d);
+    if (endOfStream) {
+      // No body will follow: sign the empty body now, in the headers answer.
+      const m = await this.sign(d, pairs, Buffer.alloc(0));
+      if (m) this.write(headersResponse(m));
+      return;
+    }
+    this.state = 'body';
+    this.pending = { decision: d, pairs };
+    this.write(bufferBodyResponse());
+  }
+
+  private async onBody(body: Buffer): Promise<void> {
+    const pending = this.pending;
+    if (!pending) return this.write(bodyResponse());
+    const limit = this.options.maxSignedBodyBytes;
+    if (body.length > limit) return this.deny(tooLarge(body.length, limit), pending.decision);
+    const m = await this.patiently(this.sign(pending.decision, pending.pairs, body));
+    if (m) this.write(bodyResponse(m));
+  }
+
+  /** Signs and records the outcome; undefined after a denial was sent instead. */
+  private async sign(d: SignDecision, pairs: HeaderPairs, body: Buffer): Promise<HeaderMutation | undefined> {
+    this.state = 'done';
+    this.pending = undefined;
+    let mutation: HeaderMutation;
+    try {
+      const request = { ...d.request, host: rawAuthority(pairs) ?? d.request.host };
+      mutation = await sigv4Mutation(scoped(d.target, d.host), d.values, request, body, this.options.now());
+    } catch (err) {
+      this.deny(toPaiError(err), d);
+      return undefined;
+    }
+    this.observe({ kind: 'inject', agent: d.agent, host: d.host, target: d.target, mutation, values: d.values });
+    return mutation;
+  }
+}
+
+/** The ExternalProcessor service, mounted on the injector's server through InjectorServer's registrars. */
+export class ExtProcService implements ServiceRegistrar {
+  private readonly options: Required<ExtProcOptions>;
+
+  constructor(options: ExtProcOptions) {
+    this.options = {
+      maxSignedBodyBytes: options.maxSignedBodyBytes,
+      now: options.now ?? (() => new Date()),
+      slowAfterMs: options.slowAfterMs ?? 250,
+      extendedTimeoutMs: options.extendedTimeoutMs ?? 5000,
+    };
+  }
+
+  /** Registers Process on `server`, deciding with the shared parts. */
+  addToServer(server: grpc.Server, parts: InjectorParts): void {
+    const { extProc } = loadEnvoyServices();
+    server.addService(extProc.envoy.service.ext_proc.v3.ExternalProcessor.service, {
+      Process: (call: Call) => {
+        new ProcessStream(call, parts.decider, parts.observer, this.options);
+      },
+    });
+  }
+}
