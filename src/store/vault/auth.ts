@@ -83,7 +83,8 @@ export class VaultSession {
       return await this.http.call({ ...req, token: state.token }, deadline);
     } catch (err) {
       if (!isForbidden(err)) throw err;
-      if (this.cfg.auth === 'token') throw err.withHint((await this.tokenValid(state.token, deadline)) ? 'policy' : 'token_invalid');
+      if (this.cfg.auth === 'token')
+        throw err.withHint((await this.tokenValid(state.token, deadline)) ? 'policy' : 'token_invalid');
       const fresh = await this.relogin(state, deadline);
       try {
         return await this.http.call({ ...req, token: fresh.token }, deadline);
@@ -148,7 +149,11 @@ export class VaultSession {
       body = await this.http.call({ method: 'GET', path: 'auth/token/lookup-self', token }, deadline);
     } catch (err) {
       if (!isForbidden(err)) throw err;
-      throw this.rejected('VAULT_TOKEN', 'Vault rejected VAULT_TOKEN (permission denied): it is invalid, expired or revoked', err);
+      throw this.rejected(
+        'VAULT_TOKEN',
+        'Vault rejected VAULT_TOKEN (permission denied): it is invalid, expired or revoked',
+        err,
+      );
     }
     const data = record(body, 'data');
     const ttl = typeof data?.['ttl'] === 'number' ? data['ttl'] : 0;
@@ -190,7 +195,11 @@ export class VaultSession {
       return (await fs.readFile(file, 'utf8')).trim();
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      throw this.rejected(variable, `cannot read ${variable} file ${file} (${typeof code === 'string' ? code : 'error'})`, undefined);
+      throw this.rejected(
+        variable,
+        `cannot read ${variable} file ${file} (${typeof code === 'string' ? code : 'error'})`,
+        undefined,
+      );
     }
   }
 
@@ -205,7 +214,10 @@ export class VaultSession {
     const expired = state.expiresAt !== undefined && this.now() >= state.expiresAt;
     try {
       if (state.renewable && !expired) {
-        const res = await this.http.call({ method: 'POST', path: 'auth/token/renew-self', body: {}, token: state.token }, deadline);
+        const res = await this.http.call(
+          { method: 'POST', path: 'auth/token/renew-self', body: {}, token: state.token },
+          deadline,
+        );
         const auth = record(res, 'auth');
         const ttl = typeof auth?.['lease_duration'] === 'number' ? auth['lease_duration'] : 0;
         const renewed = this.stateFrom(state.token, ttl, auth?.['renewable'] === true, state.firstTtlMs);
@@ -214,14 +226,18 @@ export class VaultSession {
       if (this.cfg.auth === 'token') return { ...state, renewAt: undefined };
       return await this.login(deadline);
     } catch (err) {
-      // Keep a token that still works; the next call's 403 (if any) recovers or reports.
-      if (!expired) return state;
-      throw err;
+      if (expired || state.expiresAt === undefined) throw err;
+      // Keep a token that still works and try again after a quarter of its remaining life
+      // (not on every call); a 403 in between recovers or reports.
+      const now = this.now();
+      return { ...state, renewAt: now + Math.max(1000, (state.expiresAt - now) / 4) };
     }
   }
 
+  /** Logs in again unless another caller already replaced the token that got the 403. */
   private async relogin(stale: TokenState, deadline: number): Promise<TokenState> {
-    if (this.state !== stale && this.state !== undefined) return this.state;
+    if (this.pending) await this.pending.catch(() => undefined);
+    if (this.state !== undefined && this.state.token !== stale.token) return this.state;
     return this.single(() => this.login(deadline));
   }
 

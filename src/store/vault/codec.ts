@@ -126,7 +126,11 @@ export function parseIndex(custom: Readonly<Record<string, string>>): Map<number
       if (parsed === undefined) ok = false;
       else keys.push(...parsed);
     }
-    if (ok) out.set(version, keys.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
+    if (ok)
+      out.set(
+        version,
+        keys.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+      );
   }
   return out;
 }

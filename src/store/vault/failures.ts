@@ -19,8 +19,15 @@ function unavailable(message: string, err: VaultCallError): PaiError {
  */
 export function toStoreError(err: unknown, op: string, subject: string): PaiError {
   if (err instanceof PaiError) return err;
-  if (!(err instanceof VaultCallError)) return new PaiError('internal', `Vault store: ${op} of ${subject} failed`, { cause: err });
+  if (!(err instanceof VaultCallError))
+    return new PaiError('internal', `Vault store: ${op} of ${subject} failed`, { cause: err });
   const doing = `${op} of ${subject}`;
+  if (err.hint === 'outcome_unknown') {
+    return unavailable(
+      `Vault did not confirm the ${doing}: it may or may not have been applied; read it back before retrying`,
+      err,
+    );
+  }
   switch (err.kind) {
     case 'timeout':
       return unavailable(`Vault did not answer in time (${doing})`, err);
@@ -29,7 +36,7 @@ export function toStoreError(err: unknown, op: string, subject: string): PaiErro
     case 'tls':
       return unavailable(`TLS with Vault failed (${err.code ?? 'tls'}): check VAULT_CACERT and VAULT_ADDR (${doing})`, err);
     case 'client':
-      return new PaiError('internal', `Vault store: ${doing} failed before reaching Vault`, { cause: err });
+      return new PaiError('internal', `Vault store: ${doing} failed in the Vault client`, { cause: err });
     case 'status':
       break;
   }

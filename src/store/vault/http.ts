@@ -12,8 +12,9 @@
  * `headers`. node-vault reads VAULT_TOKEN, VAULT_NAMESPACE and VAULT_PREFIX from the environment
  * for anything left unset, and logs request bodies through `debug` (DEBUG=node-vault would print
  * secret values): both are pinned off here, so config.ts stays the only reader of the environment.
- * Retrying a write is safe because every write carries `cas`: a retry of an applied write fails the
- * check-and-set (a conflict), it never writes twice.
+ * Every write carries `cas`, so no retry can write twice; still, a data write whose fate is unknown
+ * (time-out, reset after sending) is not repeated, so that its caller hears "outcome unknown"
+ * rather than a false conflict.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -29,10 +30,16 @@ export interface VaultRequest {
   /** Sends the body as application/merge-patch+json (KV v2 PATCH). */
   readonly mergePatch?: boolean;
   readonly token?: string;
+  /**
+   * A write that may not be sent again once its fate is unknown (a time-out or a reset after it
+   * was sent): cas would turn the repeat into a false conflict. Answers from Vault (429, 5xx) and
+   * refused connections are still retried: those writes did not happen.
+   */
+  readonly once?: boolean;
 }
 
 /** What went wrong, beyond the status: read from Vault's errors, which are then dropped. */
-export type FailureHint = 'cas_mismatch' | 'cas_required' | 'sealed' | 'token_invalid' | 'policy';
+export type FailureHint = 'cas_mismatch' | 'cas_required' | 'sealed' | 'token_invalid' | 'policy' | 'outcome_unknown';
 
 export type FailureKind = 'status' | 'timeout' | 'network' | 'tls' | 'client';
 
@@ -45,7 +52,9 @@ export class VaultCallError extends Error {
     readonly hint: FailureHint | undefined,
     readonly code: string | undefined,
   ) {
-    super(`vault call failed: ${kind}${status === undefined ? '' : ` ${status}`}${code ? ` ${code}` : ''}${hint ? ` (${hint})` : ''}`);
+    super(
+      `vault call failed: ${kind}${status === undefined ? '' : ` ${status}`}${code ? ` ${code}` : ''}${hint ? ` (${hint})` : ''}`,
+    );
   }
 
   /** The same failure with a different hint (the caller knows more than the transport). */
@@ -85,6 +94,18 @@ function hintOf(status: number, errors: readonly string[]): FailureHint | undefi
 }
 
 const TLS_CODE = /CERT|SIGNATURE|TLS|SSL|ALTNAME|ISSUER/;
+/** Connection failures worth another attempt; of those, the ones where nothing was sent. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+]);
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
 /** Turns whatever node-vault/axios threw into a VaultCallError. */
 export function classify(err: unknown): VaultCallError {
@@ -97,9 +118,14 @@ export function classify(err: unknown): VaultCallError {
   if (typeof code === 'string') {
     if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') return new VaultCallError('timeout', undefined, undefined, code);
     if (TLS_CODE.test(code)) return new VaultCallError('tls', undefined, undefined, code);
-    if (/^E[A-Z_]+$/.test(code)) return new VaultCallError('network', undefined, undefined, code);
+    if (NETWORK_CODES.has(code)) return new VaultCallError('network', undefined, undefined, code);
   }
   return new VaultCallError('client', undefined, undefined, undefined);
+}
+
+/** True when the request may have reached Vault and been applied although no answer came. */
+export function isAmbiguous(err: VaultCallError): boolean {
+  return err.kind === 'timeout' || (err.kind === 'network' && !NOT_SENT.has(err.code ?? ''));
 }
 
 /** True when another attempt may succeed: 429, 5xx, a time-out or a failed connection. */
@@ -134,7 +160,7 @@ export class VaultHttp {
 
   /**
    * Performs one logical call, retrying what may succeed later until `deadline` (performance.now()
-   * time). Resolves with the parsed body (undefined for 204); throws VaultCallError.
+   * time). Resolves with the parsed body ('' for 204); throws VaultCallError.
    */
   async call(req: VaultRequest, deadline: number): Promise<unknown> {
     let last: VaultCallError | undefined;
@@ -144,8 +170,11 @@ export class VaultHttp {
       try {
         return await this.attempt(req, Math.max(1, Math.min(this.timeoutMs, remaining)));
       } catch (err) {
-        last = classify(err);
-        if (!isRetryable(last)) throw last;
+        const failure = classify(err);
+        if (!isRetryable(failure)) throw failure;
+        if (req.once && isAmbiguous(failure)) throw failure.withHint('outcome_unknown');
+        // Report what Vault said (sealed, 5xx) over a later time-out: it tells more.
+        if (failure.kind === 'status' || last?.kind !== 'status') last = failure;
         const delay = backoffDelay(attempt);
         if (performance.now() + delay >= deadline) throw last;
         await sleep(delay);

@@ -89,7 +89,8 @@ export class KvClient {
   }
 
   private url(kind: 'data' | 'metadata', path: string): string {
-    if (!SAFE_PATH.test(path)) throw new PaiError('invalid', `refusing to build a Vault path from ${JSON.stringify(path.slice(0, 80))}`);
+    if (!SAFE_PATH.test(path))
+      throw new PaiError('invalid', `refusing to build a Vault path from ${JSON.stringify(path.slice(0, 80))}`);
     return `${this.mount}/${kind}/${path}`;
   }
 
@@ -112,7 +113,12 @@ export class KvClient {
     if (!outer || !meta) throw malformed('a data read');
     const data = obj(outer['data']);
     if (!data) return undefined;
-    return { data, version: num(meta['version']), createdTime: date(meta['created_time']), custom: strings(meta['custom_metadata']) };
+    return {
+      data,
+      version: num(meta['version']),
+      createdTime: date(meta['created_time']),
+      custom: strings(meta['custom_metadata']),
+    };
   }
 
   /** The metadata of a path, or undefined when Vault has none (404). */
@@ -130,7 +136,10 @@ export class KvClient {
     for (const [k, v] of Object.entries(obj(data['versions']) ?? {})) {
       const info = obj(v);
       if (!/^\d+$/.test(k) || !info) continue;
-      versions.set(Number(k), { createdTime: date(info['created_time']), gone: this.isGoneAt(info['deletion_time'], info['destroyed']) });
+      versions.set(Number(k), {
+        createdTime: date(info['created_time']),
+        gone: this.isGoneAt(info['deletion_time'], info['destroyed']),
+      });
     }
     return {
       currentVersion: num(data['current_version']),
@@ -150,19 +159,30 @@ export class KvClient {
 
   /** Writes a new version with check-and-set `cas` (0: the path must not exist). */
   async writeData(path: string, data: Json, cas: number, deadline: number): Promise<WriteResult> {
-    const body = await this.session.call({ method: 'POST', path: this.url('data', path), body: { options: { cas }, data } }, deadline);
-    return this.written(body);
+    const req = { method: 'POST', path: this.url('data', path), body: { options: { cas }, data }, once: true } as const;
+    return this.written(await this.session.call(req, deadline));
   }
 
   /** Merge-patches the current version into a new one, with check-and-set `cas`; 404 if absent. */
   async patchData(path: string, data: Json, cas: number, deadline: number): Promise<WriteResult> {
-    const req = { method: 'PATCH', path: this.url('data', path), body: { options: { cas }, data }, mergePatch: true } as const;
+    const req = {
+      method: 'PATCH',
+      path: this.url('data', path),
+      body: { options: { cas }, data },
+      mergePatch: true,
+      once: true,
+    } as const;
     return this.written(await this.session.call(req, deadline));
   }
 
   /** Merge-patches custom_metadata (null removes an entry). */
   async patchMeta(path: string, custom: Readonly<Record<string, string | null>>, deadline: number): Promise<void> {
-    const req = { method: 'PATCH', path: this.url('metadata', path), body: { custom_metadata: custom }, mergePatch: true } as const;
+    const req = {
+      method: 'PATCH',
+      path: this.url('metadata', path),
+      body: { custom_metadata: custom },
+      mergePatch: true,
+    } as const;
     await this.session.call(req, deadline);
   }
 

@@ -1,8 +1,7 @@
 /**
  * The SecretStore on Vault KV v2. Layout under the mount: secrets at `secrets/<name>` (values
- * encoded as codec.ts says), documents at `resources/<kind>/<name>` as
- * `{"createdAt": "<ISO time>", "body": {…}}` (the kind comes from DOC_KINDS: agents, providers,
- * modelproviders, tokens).
+ * and key index encoded as codec.ts says), documents at `resources/<kind>/<name>` (documents.ts;
+ * kinds from DOC_KINDS: agents, providers, modelproviders, tokens).
  *
  * Who reads what: the admin role writes secrets and reads only metadata (key names and sizes come
  * from the custom_metadata key index); patches use KV v2 PATCH, so no value is ever read to
@@ -21,56 +20,41 @@ import { ConfigError, type Config, type VaultConfig } from '../../config.js';
 import { PaiError } from '../../errors.js';
 import { assertName, nameProblem, quoteName } from '../../resources/names.js';
 import { assertSecretData, keyInfos, patchedKeys } from '../validate.js';
-import type { DocKind, DocRecord, KeyInfo, SecretData, SecretMeta, SecretPatch, SecretRecord, SecretStore, WriteOptions } from '../types.js';
-import { DOC_KINDS } from '../types.js';
+import type {
+  DocKind,
+  DocRecord,
+  KeyInfo,
+  SecretData,
+  SecretMeta,
+  SecretPatch,
+  SecretRecord,
+  SecretStore,
+  WriteOptions,
+} from '../types.js';
 import { VaultSession } from './auth.js';
 import { CREATED_KEY, decodeData, encodeValue, indexEntries, indexPatch, parseIndex } from './codec.js';
+import { docSubject, VaultDocuments } from './documents.js';
 import { toStoreError } from './failures.js';
 import { VaultHttp } from './http.js';
 import { isCasMismatch, isGone, KvClient, type MetaRead } from './kv.js';
+import { byName, checkVersion, LIST_CONCURRENCY, mapLimit } from './shared.js';
 
 export interface VaultStoreOptions {
   /** Clock for token lifetimes and deletion times (ms since epoch); tests pass a fake one. */
   readonly now?: () => number;
 }
 
-/** Parallel metadata reads while listing. */
-const LIST_CONCURRENCY = 8;
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-
-function assertKind(kind: string): asserts kind is DocKind {
-  if (!(DOC_KINDS as readonly string[]).includes(kind)) throw new PaiError('invalid', `unknown document kind ${quoteName(kind)}`);
-}
-
-function checkVersion(subject: string, current: number, opts: WriteOptions | undefined): void {
-  if (opts?.ifVersion !== undefined && opts.ifVersion !== current) {
-    throw new PaiError(
-      'conflict',
-      `${subject} was changed concurrently (expected version ${opts.ifVersion}, found ${current || 'none'}); read it again and retry`,
-    );
-  }
-}
-
 const secretSubject = (name: string): string => `secret ${quoteName(name)}`;
-const docSubject = (kind: DocKind, name: string): string => `${kind.replace(/s$/, '')} ${quoteName(name)}`;
+
+/** When the secret was created: `pai.created` if pai wrote it, else Vault's time. */
+function createdOf(custom: Readonly<Record<string, string>>, fallback: Date): Date {
+  const recorded = new Date(custom[CREATED_KEY] ?? '');
+  return Number.isNaN(recorded.getTime()) ? fallback : recorded;
+}
 
 export class VaultStore implements SecretStore {
   readonly backend = 'vault' as const;
-  private readonly now: () => number;
+  private readonly docs: VaultDocuments;
 
   private constructor(
     private readonly cfg: VaultConfig,
@@ -79,7 +63,7 @@ export class VaultStore implements SecretStore {
     private readonly kv: KvClient,
     now: () => number,
   ) {
-    this.now = now;
+    this.docs = new VaultDocuments(kv, now);
   }
 
   /**
@@ -109,6 +93,10 @@ export class VaultStore implements SecretStore {
     return new VaultStore(cfg, http, session, kv, now);
   }
 
+  /**
+   * Runs one store operation within the retry budget; everything it throws (validation included,
+   * which runs before any Vault call) becomes a rejected PaiError.
+   */
   private async run<T>(op: string, subject: string, fn: (deadline: number) => Promise<T>): Promise<T> {
     try {
       return await fn(performance.now() + this.cfg.retryBudgetMs);
@@ -123,18 +111,14 @@ export class VaultStore implements SecretStore {
     return meta;
   }
 
+  /** Metadata of a secret from Vault's metadata: the index of the current version, else the newest older one. */
   private metaOf(name: string, meta: MetaRead): SecretMeta {
     const index = parseIndex(meta.custom);
-    let keys = index.get(meta.currentVersion);
-    for (const v of [...index.keys()].sort((a, b) => b - a)) {
-      if (keys) break;
-      if (v < meta.currentVersion) keys = index.get(v);
-    }
-    const created = meta.custom[CREATED_KEY];
+    const indexed = [...index.keys()].filter((v) => v <= meta.currentVersion).sort((a, b) => b - a)[0];
     return {
       name,
-      keys: keys ?? [],
-      createdAt: created ? new Date(created) : meta.createdTime,
+      keys: (indexed === undefined ? undefined : index.get(indexed)) ?? [],
+      createdAt: createdOf(meta.custom, meta.createdTime),
       updatedAt: meta.versions.get(meta.currentVersion)?.createdTime ?? meta.updatedTime,
       version: meta.currentVersion,
     };
@@ -166,11 +150,11 @@ export class VaultStore implements SecretStore {
   }
 
   createSecret(name: string, data: SecretData): Promise<SecretMeta> {
-    assertSecretData(name, data);
-    const keys = keyInfos(data);
-    indexEntries(name, 1, keys);
     const subject = secretSubject(name);
     return this.run('create', subject, async (deadline) => {
+      assertSecretData(name, data);
+      const keys = keyInfos(data);
+      indexEntries(name, 1, keys);
       const path = `secrets/${name}`;
       const encoded = VaultStore.encode(data);
       let current: Readonly<Record<string, string>> = {};
@@ -193,10 +177,10 @@ export class VaultStore implements SecretStore {
   }
 
   replaceSecret(name: string, data: SecretData, opts?: WriteOptions): Promise<SecretMeta> {
-    assertSecretData(name, data);
-    const keys = keyInfos(data);
-    indexEntries(name, 1, keys);
     return this.run('replace', secretSubject(name), async (deadline) => {
+      assertSecretData(name, data);
+      const keys = keyInfos(data);
+      indexEntries(name, 1, keys);
       const meta = await this.liveMeta(name, deadline);
       checkVersion(secretSubject(name), meta.currentVersion, opts);
       const written = await this.kv.writeData(`secrets/${name}`, VaultStore.encode(data), meta.currentVersion, deadline);
@@ -206,9 +190,9 @@ export class VaultStore implements SecretStore {
   }
 
   patchSecret(name: string, patch: SecretPatch, opts?: WriteOptions): Promise<SecretMeta> {
-    assertName(name, 'secret name');
     const subject = secretSubject(name);
     return this.run('patch', subject, async (deadline) => {
+      assertName(name, 'secret name');
       const meta = await this.liveMeta(name, deadline);
       checkVersion(subject, meta.currentVersion, opts);
       const currentKeys = parseIndex(meta.custom).get(meta.currentVersion);
@@ -231,8 +215,10 @@ export class VaultStore implements SecretStore {
   }
 
   getSecretMeta(name: string): Promise<SecretMeta> {
-    assertName(name, 'secret name');
-    return this.run('describe', secretSubject(name), async (deadline) => this.metaOf(name, await this.liveMeta(name, deadline)));
+    return this.run('describe', secretSubject(name), async (deadline) => {
+      assertName(name, 'secret name');
+      return this.metaOf(name, await this.liveMeta(name, deadline));
+    });
   }
 
   listSecrets(): Promise<SecretMeta[]> {
@@ -247,16 +233,15 @@ export class VaultStore implements SecretStore {
   }
 
   readSecret(name: string): Promise<SecretRecord> {
-    assertName(name, 'secret name');
     return this.run('read', secretSubject(name), async (deadline) => {
+      assertName(name, 'secret name');
       const read = await this.kv.readData(`secrets/${name}`, deadline);
       if (!read) throw new PaiError('not_found', `${secretSubject(name)} not found`);
       const data = decodeData(name, read.data);
-      const created = read.custom[CREATED_KEY];
       const meta: SecretMeta = {
         name,
         keys: keyInfos(data),
-        createdAt: created ? new Date(created) : read.createdTime,
+        createdAt: createdOf(read.custom, read.createdTime),
         updatedAt: read.createdTime,
         version: read.version,
       };
@@ -265,76 +250,27 @@ export class VaultStore implements SecretStore {
   }
 
   deleteSecret(name: string): Promise<void> {
-    assertName(name, 'secret name');
     return this.run('delete', secretSubject(name), async (deadline) => {
+      assertName(name, 'secret name');
       await this.liveMeta(name, deadline);
       await this.kv.deleteMeta(`secrets/${name}`, deadline);
     });
   }
 
-  private docOf(kind: DocKind, name: string, read: { data: Readonly<Record<string, unknown>>; version: number; createdTime: Date }): DocRecord {
-    const body = read.data['body'];
-    const created = read.data['createdAt'];
-    if (body === null || typeof body !== 'object' || Array.isArray(body) || typeof created !== 'string') {
-      throw new PaiError('integrity', `${docSubject(kind, name)} in Vault is not in pai's format (written outside pai?)`);
-    }
-    return { kind, name, body: body as Record<string, unknown>, version: read.version, createdAt: new Date(created), updatedAt: read.createdTime };
-  }
-
   putDoc(kind: DocKind, name: string, body: Readonly<Record<string, unknown>>, opts?: WriteOptions): Promise<DocRecord> {
-    assertKind(kind);
-    assertName(name, `${kind} name`);
-    const subject = docSubject(kind, name);
-    const stored = JSON.parse(JSON.stringify(body)) as Record<string, unknown>;
-    return this.run('write', subject, async (deadline) => {
-      const path = `resources/${kind}/${name}`;
-      // Without ifVersion the caller asked for last-writer-wins: re-read and retry a lost race a few times.
-      for (let attempt = 0; ; attempt++) {
-        const read = await this.kv.readData(path, deadline);
-        const cas = read ? read.version : ((await this.kv.readMeta(path, deadline))?.currentVersion ?? 0);
-        checkVersion(subject, read ? read.version : 0, opts);
-        const createdAt = read ? this.docOf(kind, name, read).createdAt : new Date(this.now());
-        try {
-          const written = await this.kv.writeData(path, { createdAt: createdAt.toISOString(), body: stored }, cas, deadline);
-          return { kind, name, body: stored, version: written.version, createdAt, updatedAt: written.createdTime };
-        } catch (err) {
-          if (!isCasMismatch(err) || opts?.ifVersion !== undefined || attempt >= 2) throw err;
-        }
-      }
-    });
+    return this.run('write', docSubject(kind, name), (deadline) => this.docs.put(kind, name, body, opts, deadline));
   }
 
   getDoc(kind: DocKind, name: string): Promise<DocRecord> {
-    assertKind(kind);
-    assertName(name, `${kind} name`);
-    return this.run('read', docSubject(kind, name), async (deadline) => {
-      const read = await this.kv.readData(`resources/${kind}/${name}`, deadline);
-      if (!read) throw new PaiError('not_found', `${docSubject(kind, name)} not found`);
-      return this.docOf(kind, name, read);
-    });
+    return this.run('read', docSubject(kind, name), (deadline) => this.docs.get(kind, name, deadline));
   }
 
   listDocs(kind: DocKind): Promise<DocRecord[]> {
-    assertKind(kind);
-    return this.run('list', kind, async (deadline) => {
-      const names = (await this.kv.list(`resources/${kind}/`, deadline)).filter((n) => nameProblem(n) === undefined);
-      const docs = await mapLimit(names, LIST_CONCURRENCY, async (name) => {
-        const read = await this.kv.readData(`resources/${kind}/${name}`, deadline);
-        return read ? this.docOf(kind, name, read) : undefined;
-      });
-      return docs.filter((d): d is DocRecord => d !== undefined).sort(byName);
-    });
+    return this.run('list', kind, (deadline) => this.docs.list(kind, deadline));
   }
 
   deleteDoc(kind: DocKind, name: string): Promise<void> {
-    assertKind(kind);
-    assertName(name, `${kind} name`);
-    return this.run('delete', docSubject(kind, name), async (deadline) => {
-      const path = `resources/${kind}/${name}`;
-      const meta = await this.kv.readMeta(path, deadline);
-      if (!meta || isGone(meta)) throw new PaiError('not_found', `${docSubject(kind, name)} not found`);
-      await this.kv.deleteMeta(path, deadline);
-    });
+    return this.run('delete', docSubject(kind, name), (deadline) => this.docs.delete(kind, name, deadline));
   }
 
   ping(): Promise<void> {
@@ -351,7 +287,7 @@ export class VaultStore implements SecretStore {
 }
 
 /** Opens the Vault store described by `config.vault` (PAI_STORE=vault). Throws ConfigError when it cannot start. */
-export function openVaultStore(config: Config): Promise<VaultStore> {
+export async function openVaultStore(config: Config): Promise<VaultStore> {
   if (!config.vault) throw new ConfigError('PAI_STORE', 'vault selected but the Vault settings (VAULT_ADDR, …) are missing');
-  return VaultStore.open(config.vault);
+  return await VaultStore.open(config.vault);
 }

@@ -1,0 +1,21 @@
+# pai-admin: the admin API (pai serve --role admin). Writes secrets but never reads a value.
+# Paths assume the KV v2 mount "pai"; setup.sh rewrites them for another PAI_VAULT_MOUNT.
+
+# Secrets: create (cas 0), replace (cas N) and KV v2 PATCH (merge patch, no read needed).
+# No "read": the admin role cannot read a secret's data. No "delete": pai deletes a secret with
+# all its versions through metadata/ below, never soft-deletes one version.
+path "pai/data/secrets/*" {
+  capabilities = ["create", "update", "patch"]
+}
+
+# Resources (agents, providers, modelproviders) and API tokens (stored hashed): JSON documents
+# that the admin API serves back, so they are read here. Written whole, with cas.
+path "pai/data/resources/*" {
+  capabilities = ["create", "read", "update"]
+}
+
+# Metadata: key names and byte sizes live in custom_metadata (read; patch to record them),
+# listing, and delete (removes every version: how pai deletes secrets and documents).
+path "pai/metadata/*" {
+  capabilities = ["read", "list", "patch", "delete"]
+}
