@@ -14,6 +14,8 @@ import { PaiError } from './errors.js';
 import type { Logger } from './log.js';
 import { type Metrics, createMetrics } from './metrics.js';
 import { openStore } from './store/index.js';
+import { ExtProcService } from './injector/ext-proc.js';
+import { OAuthTokenSource } from './injector/oauth.js';
 import { InjectorServer } from './injector/server.js';
 import { instrumentStore } from './store/instrumented.js';
 import { ensurePrivateDir, writeFileDurably } from './store/local/files.js';
@@ -119,7 +121,9 @@ export async function startServer(config: Config, options: StartOptions): Promis
       bootstrapToken = await bootstrapClientConfig(config, tokens, adminAddress, logger);
     }
     if (role === 'all' || role === 'injector') {
-      const injector = new InjectorServer({ config, store, changes, metrics, logger });
+      const accessTokens = new OAuthTokenSource({ timeoutMs: config.tokenTimeoutMs, metrics, logger });
+      const extProc = new ExtProcService({ maxSignedBodyBytes: config.maxSignedBodyBytes });
+      const injector = new InjectorServer({ config, store, changes, metrics, logger, accessTokens }, [extProc]);
       injectorAddress = await injector.listen();
       closers.unshift(() => injector.close());
     }

@@ -55,7 +55,7 @@ export function buildAdminRouter(deps: AdminDeps): Router {
     ...secretRoutes(secrets),
     ...resourceRoutes(resources),
     envRoute(deps.store, resources, deps.audit),
-    ...tokenRoutes(deps.tokens, deps.audit),
+    ...tokenRoutes(deps.tokens, deps.audit, deps.changes),
     rotateRoute(deps),
   );
 }

@@ -2,6 +2,7 @@
  * /v1/tokens: create (shown once), list (never the token) and revoke API and agent tokens.
  */
 import { ROLES, type Role, type TokenService } from '../auth/tokens.js';
+import type { ChangeFeed } from '../changes.js';
 import { parseDuration } from '../config.js';
 import { PaiError } from '../errors.js';
 import { nameProblem, quoteName } from '../resources/names.js';
@@ -14,25 +15,32 @@ const MAX_TTL_MS = 366 * 86_400_000;
 function parseCreate(body: Record<string, unknown>): { role: Role; agent?: string; description?: string; ttlMs?: number } {
   for (const key of Object.keys(body)) {
     if (!['role', 'agent', 'ttl', 'description'].includes(key)) {
-      throw new PaiError('invalid', `unknown field ${quoteName(key)} (expected role, agent, ttl, description)`, { details: { field: key } });
+      throw new PaiError('invalid', `unknown field ${quoteName(key)} (expected role, agent, ttl, description)`, {
+        details: { field: key },
+      });
     }
   }
   const { role, agent, ttl, description } = body;
   if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
     throw new PaiError('invalid', `role must be one of ${ROLES.join(', ')}`, { details: { field: 'role' } });
   }
-  if (role === 'agent' && typeof agent !== 'string') throw new PaiError('invalid', 'agent is required for role agent', { details: { field: 'agent' } });
+  if (role === 'agent' && typeof agent !== 'string')
+    throw new PaiError('invalid', 'agent is required for role agent', { details: { field: 'agent' } });
   if (agent !== undefined && (typeof agent !== 'string' || nameProblem(agent) || role !== 'agent')) {
     throw new PaiError('invalid', 'agent must be a valid agent name, and only with role agent', { details: { field: 'agent' } });
   }
   if (description !== undefined && (typeof description !== 'string' || description.length > 200)) {
-    throw new PaiError('invalid', 'description must be a string of at most 200 characters', { details: { field: 'description' } });
+    throw new PaiError('invalid', 'description must be a string of at most 200 characters', {
+      details: { field: 'description' },
+    });
   }
   let ttlMs: number | undefined;
   if (ttl !== undefined) {
     ttlMs = typeof ttl === 'string' ? parseDuration(ttl) : undefined;
     if (ttlMs === undefined || ttlMs <= 0 || ttlMs > MAX_TTL_MS) {
-      throw new PaiError('invalid', 'ttl must be a duration such as 30d, 12h or 90m, at most 366d', { details: { field: 'ttl' } });
+      throw new PaiError('invalid', 'ttl must be a duration such as 30d, 12h or 90m, at most 366d', {
+        details: { field: 'ttl' },
+      });
     }
   }
   return {
@@ -43,8 +51,11 @@ function parseCreate(body: Record<string, unknown>): { role: Role; agent?: strin
   };
 }
 
-/** Token management routes (admin only). */
-export function tokenRoutes(tokens: TokenService, audit: AuditLog): Route[] {
+/**
+ * Token management routes (admin only). A revocation is published on `changes` (doc `tokens/t<id>`,
+ * the name TokenService stores it under), so the injector in this process forgets the token at once.
+ */
+export function tokenRoutes(tokens: TokenService, audit: AuditLog, changes?: ChangeFeed): Route[] {
   return [
     {
       method: 'GET',
@@ -77,7 +88,14 @@ export function tokenRoutes(tokens: TokenService, audit: AuditLog): Route[] {
       handler: async ({ params, principal }) => {
         const id = params['id'] ?? '';
         await tokens.revoke(id);
-        audit.write({ actor: { tokenId: principal.tokenId, role: principal.role }, action: 'token.delete', kind: 'Token', name: id, outcome: 'ok' });
+        changes?.publish({ type: 'doc', kind: 'tokens', name: `t${id}` });
+        audit.write({
+          actor: { tokenId: principal.tokenId, role: principal.role },
+          action: 'token.delete',
+          kind: 'Token',
+          name: id,
+          outcome: 'ok',
+        });
         return { status: 200, json: { deleted: id } };
       },
     },

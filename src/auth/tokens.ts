@@ -59,6 +59,20 @@ export interface TokenServiceOptions {
   readonly cacheTtlMs?: number;
   /** Last-used times are written at most this often per token (ms). */
   readonly lastUsedWriteMs?: number;
+  /** A store read for a token record gives up after this long with `store_unavailable` (no limit by default). */
+  readonly loadTimeoutMs?: number;
+}
+
+/** What `verify` additionally requires of the token. */
+export interface VerifyOptions {
+  /** Only a token of this role is accepted; any other is refused like an unknown token. */
+  readonly role?: Role;
+}
+
+interface CacheEntry {
+  readonly doc: TokenDoc;
+  readonly version: number;
+  readonly fetchedAt: number;
 }
 
 export interface CreateTokenInput {
@@ -73,14 +87,20 @@ export class TokenService {
   private readonly now: () => Date;
   private readonly cacheTtlMs: number;
   private readonly lastUsedWriteMs: number;
-  private readonly cache = new Map<string, { doc: TokenDoc; version: number; fetchedAt: number }>();
+  private readonly loadTimeoutMs: number | undefined;
+  private readonly cache = new Map<string, CacheEntry>();
+  // Concurrent misses for one token share one store read (single flight).
+  private readonly inflight = new Map<string, Promise<CacheEntry | undefined>>();
   private readonly lastUsed = new Map<string, number>();
+  // When last-used was last written (or tried) per token, in this process.
+  private readonly lastWritten = new Map<string, number>();
 
   constructor(options: TokenServiceOptions) {
     this.store = options.store;
     this.now = options.now ?? (() => new Date());
     this.cacheTtlMs = options.cacheTtlMs ?? 5000;
     this.lastUsedWriteMs = options.lastUsedWriteMs ?? 60_000;
+    this.loadTimeoutMs = options.loadTimeoutMs;
   }
 
   /** Creates a token; returns the token text (shown once) and its record. */
@@ -120,75 +140,117 @@ export class TokenService {
   /** Revokes a token; `not_found` if there is no such id. */
   async revoke(id: string): Promise<void> {
     if (!/^[0-9a-f]{16}$/.test(id)) throw new PaiError('not_found', `token ${JSON.stringify(id.slice(0, 40))} not found`);
-    this.cache.delete(id);
-    await this.store.deleteDoc('tokens', `t${id}`);
-  }
-
-  /** Drops a cached record (another replica revoked it, or a test wants a fresh read). */
-  forget(id: string): void {
-    this.cache.delete(id);
-  }
-
-  private async load(id: string): Promise<{ doc: TokenDoc; version: number } | undefined> {
-    const t = this.now().getTime();
-    const hit = this.cache.get(id);
-    if (hit && t - hit.fetchedAt < this.cacheTtlMs) return hit;
+    this.forget(id);
     try {
-      const record = await this.store.getDoc('tokens', `t${id}`);
-      const doc = parseDoc(record);
-      if (!doc) {
-        this.cache.delete(id);
-        return undefined;
-      }
-      const entry = { doc, version: record.version, fetchedAt: t };
-      this.cache.set(id, entry);
-      return entry;
-    } catch (err) {
-      if (err instanceof PaiError && err.code === 'not_found') {
-        this.cache.delete(id);
-        return undefined;
-      }
-      throw err;
+      await this.store.deleteDoc('tokens', `t${id}`);
+    } finally {
+      // Again after the delete: a verify that read the record meanwhile must not keep it cached.
+      this.forget(id);
     }
   }
 
   /**
-   * Verifies a presented token. Returns its principal, or throws `unauthenticated` (malformed,
-   * unknown, revoked, expired: one message for all so that a caller learns nothing) or
-   * `store_unavailable`.
+   * Drops a cached record, and detaches a read in flight so that its (older) result is not cached:
+   * another component revoked the token, or a test wants a fresh read.
    */
-  async verify(presented: string): Promise<Principal> {
+  forget(id: string): void {
+    this.cache.delete(id);
+    this.inflight.delete(id);
+  }
+
+  private load(id: string): Promise<CacheEntry | undefined> {
+    const hit = this.cache.get(id);
+    if (hit && this.now().getTime() - hit.fetchedAt < this.cacheTtlMs) return Promise.resolve(hit);
+    let running = this.inflight.get(id);
+    if (!running) {
+      const fetching: Promise<CacheEntry | undefined> = this.fetch(id).then((entry) => {
+        // Cache only if nobody called forget(id) since this read began.
+        if (this.inflight.get(id) === fetching) {
+          this.inflight.delete(id);
+          if (entry) this.cache.set(id, entry);
+          else this.cache.delete(id);
+        }
+        return entry;
+      });
+      fetching.catch(() => {
+        if (this.inflight.get(id) === fetching) this.inflight.delete(id);
+      });
+      this.inflight.set(id, fetching);
+      running = fetching;
+    }
+    return this.withTimeout(running);
+  }
+
+  private async fetch(id: string): Promise<CacheEntry | undefined> {
+    const fetchedAt = this.now().getTime();
+    try {
+      const record = await this.store.getDoc('tokens', `t${id}`);
+      const doc = parseDoc(record);
+      return doc ? { doc, version: record.version, fetchedAt } : undefined;
+    } catch (err) {
+      if (err instanceof PaiError && err.code === 'not_found') return undefined;
+      throw err;
+    }
+  }
+
+  private withTimeout<T>(promise: Promise<T>): Promise<T> {
+    const ms = this.loadTimeoutMs;
+    if (ms === undefined) return promise;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new PaiError('store_unavailable', `the store did not answer within ${ms} ms`)), ms);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * Verifies a presented token. Returns its principal, or throws `unauthenticated` (malformed,
+   * unknown, revoked, expired, or not of `options.role`: one message for all so that a caller learns
+   * nothing) or `store_unavailable`. Only an accepted token counts as used.
+   */
+  async verify(presented: string, options: VerifyOptions = {}): Promise<Principal> {
     const m = TOKEN_RE.exec(presented);
     const id = m?.[1];
-    const denied = new PaiError('unauthenticated', 'invalid, expired or revoked token');
-    if (!id) throw denied;
+    // Made only when needed: an Error captures a stack trace, which costs more than the whole check.
+    const denied = (): PaiError => new PaiError('unauthenticated', 'invalid, expired or revoked token');
+    if (!id) throw denied();
     const entry = await this.load(id);
     const doc = entry?.doc;
     const expected = doc ? Buffer.from(doc.hash, 'hex') : Buffer.alloc(32);
     const ok = timingSafeEqual(hashToken(presented), expected.length === 32 ? expected : Buffer.alloc(32));
-    if (!doc || !ok) throw denied;
+    if (!doc || !ok) throw denied();
     const now = this.now().getTime();
-    if (doc.expiresAt && Date.parse(doc.expiresAt) <= now) throw denied;
+    if (doc.expiresAt && Date.parse(doc.expiresAt) <= now) throw denied();
+    if (options.role !== undefined && doc.role !== options.role) throw denied();
     if (entry) this.touch(entry.doc, entry.version, now);
     return { tokenId: id, role: doc.role, ...(doc.agent === undefined ? {} : { agent: doc.agent }) };
   }
 
-  /** Records last use in memory; persists it at most once per lastUsedWriteMs, off the request path. */
+  /**
+   * Records last use in memory; persists it at most once per lastUsedWriteMs per token (counted
+   * from the last write attempt, not the last use, so a busy token's time keeps moving), off the
+   * request path.
+   */
   private touch(doc: TokenDoc, version: number, now: number): void {
-    const prev = this.lastUsed.get(doc.id) ?? (doc.lastUsedAt ? Date.parse(doc.lastUsedAt) : 0);
     this.lastUsed.set(doc.id, now);
-    if (now - prev < this.lastUsedWriteMs) return;
+    const written = this.lastWritten.get(doc.id) ?? (doc.lastUsedAt ? Date.parse(doc.lastUsedAt) : 0);
+    if (now - written < this.lastUsedWriteMs) return;
+    this.lastWritten.set(doc.id, now);
     const next: TokenDoc = { ...doc, lastUsedAt: new Date(now).toISOString() };
     // Compare-and-set on the version read: a token revoked meanwhile is never written back.
     this.store.putDoc('tokens', `t${doc.id}`, { ...next }, { ifVersion: version }).then(
       (record) => {
         const cached = this.cache.get(doc.id);
-        if (cached) this.cache.set(doc.id, { doc: next, version: record.version, fetchedAt: cached.fetchedAt });
+        if (cached?.version === version)
+          this.cache.set(doc.id, { doc: next, version: record.version, fetchedAt: cached.fetchedAt });
       },
-      () => {
-        // Best effort: last-used is informational; a failed write is retried on a later use.
-        this.lastUsed.set(doc.id, prev);
-        this.cache.delete(doc.id);
+      (err: unknown) => {
+        // Best effort: last-used is informational, retried one interval later. A lost race means
+        // the record changed (another replica wrote it, or it was revoked): read it afresh next
+        // time. Any other failure (store down, a read-only store policy) keeps the cached record,
+        // so that verification never turns into a store read per request.
+        const cached = this.cache.get(doc.id);
+        if (err instanceof PaiError && err.code === 'conflict' && cached?.version === version) this.cache.delete(doc.id);
       },
     );
   }

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
+import { TokenService } from '../auth/tokens.js';
 import { type Config, INSECURE_TCP_VAR, formatListen } from '../config.js';
 import type { ChangeFeed } from '../changes.js';
 import type { Logger } from '../log.js';
@@ -14,6 +15,7 @@ import type { SecretRecord, SecretStore } from '../store/types.js';
 import { AgentDirectory } from './agents.js';
 import { type AccessTokenSource, Decider } from './decide.js';
 import { ExtAuthzService } from './ext-authz.js';
+import { GatewayDecider } from './gateway.js';
 import { LoadingCache } from './loading-cache.js';
 import { decisionObserver } from './observe.js';
 import { loadEnvoyServices } from './protos.js';
@@ -84,8 +86,12 @@ export class InjectorServer {
       onLookup: (result) => metrics.cacheRequests.inc({ result }),
     });
     const agents = new AgentDirectory({ store, changes, ttlMs: config.cacheTtlMs, loadTimeoutMs: timeout, maxStaleMs });
+    // Gateway mode's agent tokens: cached like the rest (no store read per request once warm), no
+    // stale fallback (a revoked token must stop working within the TTL even when the store is down).
+    const tokens = new TokenService({ store, cacheTtlMs: config.cacheTtlMs, loadTimeoutMs: timeout });
     this.unsubscribe = changes.subscribe((c) => {
       if (c.type === 'secret') secrets.invalidate(c.name);
+      else if (c.kind === 'tokens') tokens.forget(c.name.replace(/^t/, ''));
     });
     const decider = new Decider({ agents, secrets, ...(deps.accessTokens ? { accessTokens: deps.accessTokens } : {}) });
     const observer = decisionObserver(metrics, logger);
@@ -95,7 +101,8 @@ export class InjectorServer {
       'grpc.max_send_message_length': MAX_MESSAGE,
     });
     const { auth } = loadEnvoyServices();
-    const authz = new ExtAuthzService(decider, observer);
+    const gateway = new GatewayDecider({ tokens, agents, secrets, trustDomain: config.spiffeTrustDomain, metrics });
+    const authz = new ExtAuthzService(decider, observer, gateway);
     this.server.addService(auth.envoy.service.auth.v3.Authorization.service, { Check: authz.check });
     this.health.addToServer(this.server);
     for (const registrar of extra) registrar.addToServer(this.server, this.parts);
@@ -108,7 +115,8 @@ export class InjectorServer {
     let target: string;
     if (listen.kind === 'unix') {
       if (fs.existsSync(listen.path)) {
-        if (!fs.lstatSync(listen.path).isSocket()) throw new Error(`${listen.path} exists and is not a socket; refusing to replace it`);
+        if (!fs.lstatSync(listen.path).isSocket())
+          throw new Error(`${listen.path} exists and is not a socket; refusing to replace it`);
         fs.rmSync(listen.path);
       }
       target = `unix:${listen.path}`;

@@ -1,0 +1,196 @@
+/**
+ * Gateway-mode Check beside sidecar-mode Check, in the same run, against one real `pai serve` (the
+ * built binary) over its unix socket, with a grpc-js client (the same one the tests use), caches warm:
+ *
+ *   sidecar   context_extensions {pai.agent: bench-bot}, :authority api.openai.com
+ *   gateway   {pai.mode: gateway, pai.modelprovider: openai}, Authorization: Bearer <agent token>
+ *   gateway   the same with attributes.source.principal spiffe://pai/agent/bench-bot (mTLS client)
+ *
+ * For each: serial (one call at a time: µs per request, p50, p99) and capacity (100 calls in flight:
+ * requests/s). BENCH_ROUNDS (3; medians are reported, the order rotates per round), BENCH_SERIAL
+ * (3000), BENCH_CAPACITY (20000). Every answer is checked (OK, with the ModelProvider's key), and
+ * after the runs the server's pai_gateway_requests_total{modelprovider="openai",outcome="inject"}
+ * must equal the gateway Checks sent. Writes .bench/gateway.json. Run: `npx tsx bench/gateway.ts`
+ * (or `sh bench/run.sh gateway`; build first).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AuthorizationClient } from '../src/generated/envoy/service/auth/v3/Authorization.js';
+import type { CheckRequest } from '../src/generated/envoy/service/auth/v3/CheckRequest.js';
+import { Admin, authClient, check, checkRequest, resource } from '../test/helpers/injector.js';
+import { ROOT, adminToken, startServe, tempDir } from '../test/helpers/process.js';
+
+const env = process.env;
+const ROUNDS = Number(env['BENCH_ROUNDS'] ?? 3);
+const SERIAL = Number(env['BENCH_SERIAL'] ?? 3000);
+const CAPACITY = Number(env['BENCH_CAPACITY'] ?? 20_000);
+const IN_FLIGHT = 100;
+const OPENAI_KEY = `sk-bench-${'0123456789abcdef'.repeat(3)}`;
+
+interface Figures {
+  serialUsPerReq: number;
+  serialP50Us: number;
+  serialP99Us: number;
+  capacityRps: number;
+}
+
+type Mode = 'sidecar' | 'gateway-token' | 'gateway-cert';
+const MODES: readonly Mode[] = ['sidecar', 'gateway-token', 'gateway-cert'];
+
+const COMMON_HEADERS: [string, string][] = [
+  ['user-agent', 'OpenAI/Python 1.54.0'],
+  ['content-type', 'application/json'],
+  ['accept', 'application/json'],
+  ['content-length', '812'],
+  ['x-stainless-lang', 'python'],
+  ['x-request-id', '5f0c6f6e-4a36-4a5e-9a64-2a8f3e8f5c11'],
+];
+
+function requestFor(mode: Mode, token: string): CheckRequest {
+  if (mode === 'sidecar') {
+    return checkRequest({
+      agent: 'bench-bot',
+      method: 'POST',
+      path: '/v1/chat/completions',
+      authority: 'api.openai.com',
+      scheme: 'http',
+      headers: [...COMMON_HEADERS, ['authorization', 'Bearer agent-own']],
+    });
+  }
+  const base = checkRequest({
+    method: 'POST',
+    path: '/openai/v1/chat/completions',
+    authority: 'pai-gateway:8080',
+    scheme: 'https',
+    headers: mode === 'gateway-token' ? [...COMMON_HEADERS, ['authorization', `Bearer ${token}`]] : COMMON_HEADERS,
+    contextExtensions: { 'pai.mode': 'gateway', 'pai.modelprovider': 'openai' },
+  });
+  if (mode === 'gateway-token') return base;
+  return { attributes: { ...base.attributes, source: { principal: 'spiffe://pai/agent/bench-bot' } } };
+}
+
+async function checked(client: AuthorizationClient, request: CheckRequest): Promise<void> {
+  const res = await check(client, request);
+  const header = res.ok_response?.headers?.[0]?.header;
+  if (res.status?.code !== 0 || header?.key !== 'authorization' || header.value !== `Bearer ${OPENAI_KEY}`) {
+    throw new Error(`not injected: ${JSON.stringify(res.status)} ${res.denied_response?.body ?? ''}`);
+  }
+}
+
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
+};
+
+async function serial(client: AuthorizationClient, request: CheckRequest, n: number): Promise<Omit<Figures, 'capacityRps'>> {
+  const latencies: number[] = [];
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await checked(client, request);
+    latencies.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  const totalUs = Number(process.hrtime.bigint() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { serialUsPerReq: totalUs / n, serialP50Us: percentile(latencies, 50), serialP99Us: percentile(latencies, 99) };
+}
+
+/** `n` calls with `IN_FLIGHT` outstanding at all times; resolves with requests/s. */
+async function capacity(client: AuthorizationClient, request: CheckRequest, n: number): Promise<number> {
+  let issued = 0;
+  const started = process.hrtime.bigint();
+  const worker = async (): Promise<void> => {
+    while (issued < n) {
+      issued++;
+      await checked(client, request);
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  return n / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+async function gatewayInjected(admin: Admin): Promise<number> {
+  const text = (await admin.expect(200, 'GET', '/metrics')).text;
+  const m = /^pai_gateway_requests_total\{modelprovider="openai",outcome="inject"\} (\d+)$/m.exec(text);
+  return Number(m?.[1] ?? 0);
+}
+
+async function main(): Promise<void> {
+  const work = tempDir('pai-bench-gateway-');
+  const server = await startServe({ dataDir: path.join(work, 'data'), env: { PAI_LOG_LEVEL: 'info', PAI_CACHE_TTL: '5m' } });
+  const client = (() => {
+    const injector = /injector:\s+(\S+)/.exec(server.stdout())?.[1];
+    if (!injector) throw new Error(`no injector address in:\n${server.stdout()}`);
+    return authClient(injector);
+  })();
+  try {
+    const admin = new Admin(server.adminUrl, adminToken(server.dataDir));
+    await admin.createSecret('openai-key', { 'api-key': OPENAI_KEY });
+    await admin.apply(
+      resource('ModelProvider', 'openai', { type: 'openai', apiKeySecretRef: { name: 'openai-key', key: 'api-key' } }),
+      resource('Agent', 'bench-bot', { modelProviders: ['openai'] }),
+    );
+    const made = await admin.expect(201, 'POST', '/v1/tokens', { role: 'agent', agent: 'bench-bot' });
+    const token = (made.json as { token: string }).token;
+    const requests = Object.fromEntries(MODES.map((m) => [m, requestFor(m, token)])) as Record<Mode, CheckRequest>;
+
+    const before = await gatewayInjected(admin);
+    let gatewaySent = 0;
+    const perRound: Record<Mode, Figures[]> = { sidecar: [], 'gateway-token': [], 'gateway-cert': [] };
+    for (const mode of MODES) await capacity(client, requests[mode], 2000); // warm-up: JIT, caches
+    gatewaySent += 4000;
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = MODES.map((_, i) => MODES[(i + round) % MODES.length] ?? 'sidecar');
+      for (const mode of order) {
+        const s = await serial(client, requests[mode], SERIAL);
+        const rps = await capacity(client, requests[mode], CAPACITY);
+        perRound[mode].push({ ...s, capacityRps: rps });
+        if (mode !== 'sidecar') gatewaySent += SERIAL + CAPACITY;
+      }
+    }
+    const counted = (await gatewayInjected(admin)) - before;
+    if (counted !== gatewaySent) throw new Error(`sent ${gatewaySent} gateway Checks, the server counted ${counted}`);
+
+    const keys: (keyof Figures)[] = ['serialUsPerReq', 'serialP50Us', 'serialP99Us', 'capacityRps'];
+    const result = Object.fromEntries(
+      MODES.map((m) => [m, Object.fromEntries(keys.map((k) => [k, median(perRound[m].map((f) => f[k]))])) as unknown as Figures]),
+    ) as Record<Mode, Figures>;
+    const rows = [
+      ['mode', 'serial µs/req', 'p50', 'p99', `req/s (${IN_FLIGHT} in flight)`, 'vs sidecar'],
+      ...MODES.map((m) => {
+        const f = result[m];
+        return [
+          m,
+          f.serialUsPerReq.toFixed(0),
+          `${f.serialP50Us.toFixed(0)} µs`,
+          `${f.serialP99Us.toFixed(0)} µs`,
+          f.capacityRps.toFixed(0),
+          `${(f.capacityRps / result.sidecar.capacityRps).toFixed(2)}×`,
+        ];
+      }),
+    ];
+    const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+    console.log(
+      `\ngateway benchmark: ext_authz Check over the unix socket, grpc-js client, warm caches, median of ${ROUNDS} rounds (node ${process.version})`,
+    );
+    for (const row of rows) console.log(`  ${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ')}`);
+    console.log(`  verified: every answer injected; ${counted} gateway Checks counted by pai_gateway_requests_total\n`);
+    const outDir = path.join(ROOT, '.bench');
+    fs.mkdirSync(outDir, { recursive: true });
+    fs.writeFileSync(
+      path.join(outDir, 'gateway.json'),
+      JSON.stringify({ rounds: ROUNDS, serial: SERIAL, capacity: CAPACITY, inFlight: IN_FLIGHT, result, perRound }, null, 2) +
+        '\n',
+    );
+  } finally {
+    client.close();
+    await server.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,294 @@
+/**
+ * The shared LLM gateway's Envoy bootstrap (envoy/gateway.yaml is the worked example; docs/GATEWAY.md)
+ * rendered from ModelProviders: per ModelProvider NAME with base URL SCHEME://HOST[:PORT][/PATH] one
+ * route (prefix /NAME/ → PATH/, Host rewritten to HOST[:PORT], ext_authz context_extensions
+ * {pai.mode: gateway, pai.modelprovider: NAME}) and one cluster (modelprovider_NAME, TLS with SNI
+ * and a certificate that must name HOST). Nothing per agent: agents prove who they are per request.
+ * Pure: no I/O.
+ */
+import { Document } from 'yaml';
+import { baseUrlOf } from './defaults.js';
+import type { ModelProvider } from './types.js';
+
+export type ClientCertificateMode = 'required' | 'optional' | 'none';
+
+export interface GatewayRenderOptions {
+  /** The listener's TCP port (default 8080). */
+  readonly port?: number;
+  /** The injector's unix socket as Envoy's container mounts it (default /var/run/pai/injector.sock). */
+  readonly injectorSocket?: string;
+  /**
+   * required (default): every agent presents a client certificate (identity spiffe://TD/agent/NAME);
+   * optional: a certificate if the agent has one, else an agent token; none: agent tokens only.
+   */
+  readonly clientCertificates?: ClientCertificateMode;
+  /** The SPIFFE trust domain whose agent certificates are accepted (default pai; PAI_SPIFFE_TRUST_DOMAIN). */
+  readonly trustDomain?: string;
+  /** Where the gateway's tls.crt, tls.key and agents-ca.crt are mounted (default /etc/pai/gateway). */
+  readonly tlsDir?: string;
+}
+
+export interface RenderedGateway {
+  /** The bootstrap as a YAML text (with comments) and as a plain object (for JSON). */
+  readonly yaml: string;
+  readonly config: Record<string, unknown>;
+  /** ModelProviders left out, with the reason (names only). */
+  readonly skipped: readonly { readonly name: string; readonly reason: string }[];
+}
+
+type Obj = Record<string, unknown>;
+
+const TYPE = 'type.googleapis.com/';
+const EXT_AUTHZ = 'envoy.filters.http.ext_authz';
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+interface Upstream {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  /** The Host header the provider receives: the host, with the port when it is not the default. */
+  readonly authority: string;
+  readonly pathPrefix: string;
+  readonly tls: boolean;
+}
+
+function upstreamOf(mp: ModelProvider): Upstream {
+  const url = new URL(baseUrlOf(mp));
+  const tls = url.protocol === 'https:';
+  return {
+    name: mp.metadata.name,
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port === '' ? (tls ? 443 : 80) : Number(url.port),
+    authority: url.host,
+    pathPrefix: `${url.pathname.replace(/\/+$/, '')}/`,
+    tls,
+  };
+}
+
+const anyOf = (type: string, fields: Obj): Obj => ({ '@type': `${TYPE}${type}`, ...fields });
+
+function route(u: Upstream): Obj {
+  return {
+    name: `modelprovider_${u.name}`,
+    match: { prefix: `/${u.name}/` },
+    route: { cluster: `modelprovider_${u.name}`, prefix_rewrite: u.pathPrefix, host_rewrite_literal: u.authority, timeout: '0s' },
+    typed_per_filter_config: {
+      [EXT_AUTHZ]: anyOf('envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute', {
+        check_settings: { context_extensions: { 'pai.mode': 'gateway', 'pai.modelprovider': u.name } },
+      }),
+    },
+  };
+}
+
+const NOT_FOUND_BODY =
+  '{"error":{"code":"not_found","message":"no ModelProvider route matches this path; call /<modelprovider>/..."}}';
+
+function fallbackRoute(): Obj {
+  return {
+    name: 'no_modelprovider',
+    match: { prefix: '/' },
+    direct_response: { status: 404, body: { inline_string: NOT_FOUND_BODY } },
+    response_headers_to_add: [
+      { header: { key: 'content-type', value: 'application/json' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+    ],
+    typed_per_filter_config: {
+      [EXT_AUTHZ]: anyOf('envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute', { disabled: true }),
+    },
+  };
+}
+
+function upstreamTls(u: Upstream): Obj {
+  const ip = IPV4.test(u.host);
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: anyOf('envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext', {
+      // SNI must be a name (RFC 6066): none for an IP address, whose certificate names the IP.
+      ...(ip ? {} : { sni: u.host }),
+      common_tls_context: {
+        tls_params: { tls_minimum_protocol_version: 'TLSv1_2' },
+        validation_context: {
+          trusted_ca: { filename: '/etc/ssl/certs/ca-certificates.crt' },
+          match_typed_subject_alt_names: [{ san_type: ip ? 'IP_ADDRESS' : 'DNS', matcher: { exact: u.host } }],
+        },
+      },
+    }),
+  };
+}
+
+function cluster(u: Upstream): Obj {
+  const name = `modelprovider_${u.name}`;
+  const ip = IPV4.test(u.host);
+  return {
+    name,
+    type: ip ? 'STATIC' : 'LOGICAL_DNS',
+    ...(ip ? {} : { dns_lookup_family: 'V4_PREFERRED' }),
+    connect_timeout: '5s',
+    load_assignment: {
+      cluster_name: name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: u.host, port_value: u.port } } } }] }],
+    },
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': anyOf('envoy.extensions.upstreams.http.v3.HttpProtocolOptions', {
+        // ALPN picks h2 or HTTP/1.1 over TLS; plain http (loopback only) has no ALPN.
+        ...(u.tls
+          ? { auto_config: { http_protocol_options: {}, http2_protocol_options: {} } }
+          : { explicit_http_config: { http_protocol_options: {} } }),
+      }),
+    },
+    ...(u.tls ? { transport_socket: upstreamTls(u) } : {}),
+  };
+}
+
+function injectorCluster(socket: string): Obj {
+  return {
+    name: 'pai_injector',
+    type: 'STATIC',
+    connect_timeout: '0.25s',
+    load_assignment: {
+      cluster_name: 'pai_injector',
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: socket } } } }] }],
+    },
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': anyOf('envoy.extensions.upstreams.http.v3.HttpProtocolOptions', {
+        explicit_http_config: { http2_protocol_options: {} },
+      }),
+    },
+  };
+}
+
+function downstreamTls(mode: ClientCertificateMode, trustDomain: string, dir: string): Obj {
+  const context: Obj = {
+    tls_params: { tls_minimum_protocol_version: 'TLSv1_2' },
+    alpn_protocols: ['h2', 'http/1.1'],
+    tls_certificates: [{ certificate_chain: { filename: `${dir}/tls.crt` }, private_key: { filename: `${dir}/tls.key` } }],
+  };
+  if (mode !== 'none') {
+    // Only agent identities of the trust domain get through the handshake (the injector accepts nothing else).
+    context['validation_context'] = {
+      trusted_ca: { filename: `${dir}/agents-ca.crt` },
+      match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { prefix: `spiffe://${trustDomain}/agent/` } }],
+    };
+  }
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: anyOf('envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext', {
+      ...(mode === 'none' ? {} : { require_client_certificate: mode === 'required' }),
+      common_tls_context: context,
+    }),
+  };
+}
+
+const ACCESS_LOG_FORMAT = {
+  time: '%START_TIME%',
+  method: '%REQ(:METHOD)%',
+  route: '%ROUTE_NAME%',
+  principal: '%DOWNSTREAM_PEER_URI_SAN%',
+  status: '%RESPONSE_CODE%',
+  details: '%RESPONSE_CODE_DETAILS%',
+  flags: '%RESPONSE_FLAGS%',
+  duration_ms: '%DURATION%',
+  bytes_in: '%BYTES_RECEIVED%',
+  bytes_out: '%BYTES_SENT%',
+};
+
+function extAuthzFilter(): Obj {
+  return {
+    name: EXT_AUTHZ,
+    typed_config: anyOf('envoy.extensions.filters.http.ext_authz.v3.ExtAuthz', {
+      transport_api_version: 'V3',
+      grpc_service: { envoy_grpc: { cluster_name: 'pai_injector' }, timeout: '0.5s' },
+      failure_mode_allow: false,
+      status_on_error: { code: 'ServiceUnavailable' },
+      include_peer_certificate: true,
+      clear_route_cache: false,
+      validate_mutations: true,
+      decoder_header_mutation_rules: { allow_all_routing: false, allow_envoy: false, disallow_is_error: true },
+    }),
+  };
+}
+
+function connectionManager(upstreams: readonly Upstream[]): Obj {
+  return {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: anyOf('envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager', {
+      stat_prefix: 'llm_gateway',
+      codec_type: 'AUTO',
+      use_remote_address: true,
+      skip_xff_append: true,
+      internal_address_config: { cidr_ranges: [{ address_prefix: '192.0.2.1', prefix_len: 32 }] },
+      forward_client_cert_details: 'SANITIZE',
+      stream_idle_timeout: '300s',
+      request_headers_timeout: '10s',
+      access_log: [
+        {
+          name: 'envoy.access_loggers.stdout',
+          typed_config: anyOf('envoy.extensions.access_loggers.stream.v3.StdoutAccessLog', {
+            log_format: { json_format: ACCESS_LOG_FORMAT },
+          }),
+        },
+      ],
+      route_config: {
+        name: 'llm_gateway',
+        request_headers_to_remove: ['x-envoy-external-address'],
+        virtual_hosts: [{ name: 'model_providers', domains: ['*'], routes: [...upstreams.map(route), fallbackRoute()] }],
+      },
+      http_filters: [
+        extAuthzFilter(),
+        {
+          name: 'envoy.filters.http.router',
+          typed_config: anyOf('envoy.extensions.filters.http.router.v3.Router', { suppress_envoy_headers: true }),
+        },
+      ],
+    }),
+  };
+}
+
+const HEADER = [
+  ' pai-secrets: shared LLM gateway, rendered by `pai render gateway` (docs/GATEWAY.md).',
+  '',
+  ' Agents call https://<gateway>:PORT/<modelprovider>/… instead of the provider base URL; the injector',
+  ' (ext_authz Check over a unix socket, context_extensions pai.mode: gateway) identifies the agent by',
+  ' its client certificate or its agent token, checks spec.modelProviders, removes the token and sets',
+  ' the provider key. failure_mode_allow: false: no answer from the injector, no request upstream.',
+  ' No retry_policy and no internal_redirect_policy: a request carrying a key goes once, to one host.',
+].join('\n');
+
+/**
+ * The gateway bootstrap for `modelProviders` (sorted by name; bedrock is skipped: SigV4 needs
+ * ext_proc, which the gateway does not run). Throws PaiError `invalid` for a ModelProvider without
+ * a usable base URL.
+ */
+export function renderGatewayConfig(
+  modelProviders: readonly ModelProvider[],
+  options: GatewayRenderOptions = {},
+): RenderedGateway {
+  const mode = options.clientCertificates ?? 'required';
+  const dir = (options.tlsDir ?? '/etc/pai/gateway').replace(/\/+$/, '');
+  const sorted = [...modelProviders].sort((a, b) =>
+    a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0,
+  );
+  const skipped = sorted
+    .filter((mp) => mp.spec.type === 'bedrock')
+    .map((mp) => ({ name: mp.metadata.name, reason: 'bedrock signs requests with SigV4, which needs ext_proc' }));
+  const upstreams = sorted.filter((mp) => mp.spec.type !== 'bedrock').map(upstreamOf);
+  const config: Obj = {
+    node: { id: 'pai-gateway', cluster: 'pai-gateway' },
+    admin: { address: { pipe: { path: '/var/run/pai-envoy/admin.sock', mode: 384 } } },
+    static_resources: {
+      listeners: [
+        {
+          name: 'llm_gateway',
+          address: { socket_address: { address: '0.0.0.0', port_value: options.port ?? 8080 } },
+          filter_chains: [
+            { transport_socket: downstreamTls(mode, options.trustDomain ?? 'pai', dir), filters: [connectionManager(upstreams)] },
+          ],
+        },
+      ],
+      clusters: [...upstreams.map(cluster), injectorCluster(options.injectorSocket ?? '/var/run/pai/injector.sock')],
+    },
+  };
+  const doc = new Document(config);
+  const skippedNote = skipped.map((s) => `\n Not routed: ModelProvider ${s.name} (${s.reason}).`).join('');
+  doc.commentBefore = `${HEADER}\n Client certificates: ${mode}.${skippedNote}`;
+  return { yaml: doc.toString({ lineWidth: 0 }), config, skipped };
+}
