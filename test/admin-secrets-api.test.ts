@@ -211,6 +211,12 @@ test.serial('viewers read metadata; renderers and agents may not list secrets', 
   assertError(t, await api(t.context.base, t.context.agent, 'GET', '/v1/secrets/guarded'), 403, 'forbidden');
 });
 
+test.serial('/metrics: admin and viewer tokens only (an agent token is for the gateway, never the admin API)', async (t) => {
+  t.is((await api(t.context.base, t.context.viewer, 'GET', '/metrics')).status, 200);
+  assertError(t, await api(t.context.base, t.context.agent, 'GET', '/metrics'), 403, 'forbidden');
+  assertError(t, await api(t.context.base, t.context.renderer, 'GET', '/metrics'), 403, 'forbidden');
+});
+
 // ---- routing --------------------------------------------------------------------------------
 
 test.serial('404 for unknown paths and unknown secrets', async (t) => {

@@ -6,7 +6,7 @@
  * the store refuses the write (a read-only Vault policy).
  */
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
-import { TokenService } from '../src/auth/tokens.js';
+import { type TokenKind, TokenService } from '../src/auth/tokens.js';
 import { PaiError } from '../src/errors.js';
 import type { CheckRequest } from '../src/generated/envoy/service/auth/v3/CheckRequest.js';
 import { LocalStore } from '../src/store/local/sqlite-store.js';
@@ -73,7 +73,7 @@ test('warm gateway Checks make no store round trip (token, agent and key cached)
   for (const mp of mps) t.is((await check(injector.client, gatewayRequest(mp, token))).status?.code, 0);
   t.is((await check(injector.client, gatewayRequest('openai', undefined, 'spiffe://pai/agent/bot'))).status?.code, 0);
   const warm = { ...counts };
-  t.true((warm['getDoc:tokens'] ?? 0) >= 1, 'the cold Check did read the token record');
+  t.true((warm['getDoc:agenttokens'] ?? 0) >= 1, 'the cold Check did read the token record');
   t.is(warm['putDoc'], 1, 'one last-used write, on first use');
   const N = 300;
   for (let i = 0; i < N; i++) {
@@ -102,7 +102,7 @@ test('concurrent cold Checks with one token read its record once (single flight)
   t.teardown(() => injector.close());
   const results = await Promise.all(Array.from({ length: 50 }, () => check(injector.client, gatewayRequest('openai', token))));
   t.true(results.every((r) => r.status?.code === 0));
-  t.is(counts['getDoc:tokens'], 1);
+  t.is(counts['getDoc:agenttokens'], 1);
 });
 
 test('a token store read that hangs is answered 503 within the store timeout', async (t) => {
@@ -133,7 +133,7 @@ function clocked(store: SecretStore, faults: Parameters<typeof faultyStore>[1] =
     },
     ...faults,
   });
-  const service = (options: { lastUsedWriteMs?: number } = {}): TokenService =>
+  const service = (options: { lastUsedWriteMs?: number; kinds?: readonly TokenKind[] } = {}): TokenService =>
     new TokenService({ store: wrapped, now: () => new Date(now), cacheTtlMs: 60_000, ...options });
   return { service, reads, advance: (ms: number) => (now += ms) };
 }
@@ -183,7 +183,8 @@ test('forget() during a read in flight: the older record is not cached', async (
       return result;
     },
   });
-  const reader = slow.service();
+  // As in the injector, which reads agent tokens only (one getDoc per miss).
+  const reader = slow.service({ kinds: ['agenttokens'] });
   const first = reader.verify(token);
   while (!release) await new Promise((resolve) => setImmediate(resolve));
   // What the injector does when the admin API publishes the revocation.
@@ -216,7 +217,7 @@ test('a store that refuses the last-used write (read-only policy) still costs no
   const c = clocked(t.context.store);
   const { token } = await c.service().create({ role: 'agent', agent: 'bot' });
   const readOnly = clocked(t.context.store, { putDoc: new PaiError('forbidden', 'permission denied') });
-  const tokens = readOnly.service({ lastUsedWriteMs: 1000 });
+  const tokens = readOnly.service({ lastUsedWriteMs: 1000, kinds: ['agenttokens'] });
   for (let i = 0; i < 20; i++) {
     t.is((await tokens.verify(token)).agent, 'bot');
     await new Promise((resolve) => setImmediate(resolve));

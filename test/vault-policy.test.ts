@@ -125,6 +125,16 @@ test('pai-injector: reads secrets and resources, writes and lists nothing', asyn
   t.is((await root.readSecret('shared')).data.get('token')?.toString(), 's3cr3t', 'nothing changed');
 });
 
+test('pai-injector: reads agent tokens and updates an existing one (last used), creates and lists none', async (t) => {
+  const written = await root.putDoc('agenttokens', 'tagent1', { hash: 'def', role: 'agent' });
+  const injector = await storeFor(['pai-injector']);
+  t.deepEqual((await injector.getDoc('agenttokens', 'tagent1')).body, { hash: 'def', role: 'agent' });
+  await injector.putDoc('agenttokens', 'tagent1', { hash: 'def', role: 'agent', lastUsedAt: 'now' }, { ifVersion: written.version });
+  t.is((await root.getDoc('agenttokens', 'tagent1')).body['lastUsedAt'], 'now');
+  await denied(t, injector.putDoc('agenttokens', 'tminted', { hash: 'x', role: 'agent' }));
+  await denied(t, injector.listDocs('agenttokens'));
+});
+
 test('pai-renderer: reads secret values and documents, nothing else', async (t) => {
   const renderer = await storeFor(['pai-renderer']);
   t.is((await renderer.readSecret('shared')).data.get('token')?.toString(), 's3cr3t');

@@ -15,3 +15,10 @@ path "pai/data/resources/*" {
 path "pai/data/resources/tokens/*" {
   capabilities = ["deny"]
 }
+
+# The agents' gateway tokens (hashed): read to check them, update to record when each was last
+# used (a compare-and-set write of the same record; it grants nothing an injector, which reads
+# every credential, does not already have).
+path "pai/data/resources/agenttokens/*" {
+  capabilities = ["read", "update"]
+}

@@ -76,7 +76,11 @@ export class AdminServer {
     }
     if (path === '/metrics' && req.method === 'GET') {
       seen.label = path;
-      seen.actor = (await this.deps.tokens.verify(bearer(req))).tokenId;
+      const principal = await this.deps.tokens.verify(bearer(req));
+      seen.actor = principal.tokenId;
+      if (principal.role !== 'admin' && principal.role !== 'viewer') {
+        throw new PaiError('forbidden', `role ${principal.role} may not read /metrics`);
+      }
       const text = await this.deps.metrics.registry.metrics();
       return { status: 200, text, contentType: this.deps.metrics.registry.contentType };
     }

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { PaiError } from '../errors.js';
-import type { DocRecord, SecretStore } from '../store/types.js';
+import type { DocKind, DocRecord, SecretStore } from '../store/types.js';
 
 export const ROLES = ['admin', 'viewer', 'renderer', 'agent'] as const;
 export type Role = (typeof ROLES)[number];
@@ -61,6 +61,19 @@ export interface TokenServiceOptions {
   readonly lastUsedWriteMs?: number;
   /** A store read for a token record gives up after this long with `store_unavailable` (no limit by default). */
   readonly loadTimeoutMs?: number;
+  /**
+   * Which token records this service reads: API tokens (`tokens`), agent tokens (`agenttokens`),
+   * or both (the default, for the admin API, which creates, lists and revokes both). The
+   * injector reads agent tokens only.
+   */
+  readonly kinds?: readonly TokenKind[];
+}
+
+export type TokenKind = Extract<DocKind, 'tokens' | 'agenttokens'>;
+
+/** Where a token of `role` is stored. */
+export function tokenKindOf(role: Role): TokenKind {
+  return role === 'agent' ? 'agenttokens' : 'tokens';
 }
 
 /** What `verify` additionally requires of the token. */
@@ -70,6 +83,7 @@ export interface VerifyOptions {
 }
 
 interface CacheEntry {
+  readonly kind: TokenKind;
   readonly doc: TokenDoc;
   readonly version: number;
   readonly fetchedAt: number;
@@ -88,6 +102,7 @@ export class TokenService {
   private readonly cacheTtlMs: number;
   private readonly lastUsedWriteMs: number;
   private readonly loadTimeoutMs: number | undefined;
+  private readonly kinds: readonly TokenKind[];
   private readonly cache = new Map<string, CacheEntry>();
   // Concurrent misses for one token share one store read (single flight).
   private readonly inflight = new Map<string, Promise<CacheEntry | undefined>>();
@@ -101,6 +116,7 @@ export class TokenService {
     this.cacheTtlMs = options.cacheTtlMs ?? 5000;
     this.lastUsedWriteMs = options.lastUsedWriteMs ?? 60_000;
     this.loadTimeoutMs = options.loadTimeoutMs;
+    this.kinds = options.kinds ?? ['tokens', 'agenttokens'];
   }
 
   /** Creates a token; returns the token text (shown once) and its record. */
@@ -117,13 +133,13 @@ export class TokenService {
       ...(input.ttlMs === undefined ? {} : { expiresAt: new Date(now.getTime() + input.ttlMs).toISOString() }),
       hash: hashToken(token).toString('hex'),
     };
-    await this.store.putDoc('tokens', `t${id}`, { ...doc }, { ifVersion: 0 });
+    await this.store.putDoc(tokenKindOf(input.role), `t${id}`, { ...doc }, { ifVersion: 0 });
     return { token, info: toInfo(doc) };
   }
 
   /** Every token's public record, optionally of one role. */
   async list(role?: Role): Promise<TokenInfo[]> {
-    const docs = await this.store.listDocs('tokens');
+    const docs = (await Promise.all(this.kinds.map((kind) => this.store.listDocs(kind)))).flat();
     return docs
       .map(parseDoc)
       .filter((d): d is TokenDoc => d !== undefined && (role === undefined || d.role === role))
@@ -142,7 +158,9 @@ export class TokenService {
     if (!/^[0-9a-f]{16}$/.test(id)) throw new PaiError('not_found', `token ${JSON.stringify(id.slice(0, 40))} not found`);
     this.forget(id);
     try {
-      await this.store.deleteDoc('tokens', `t${id}`);
+      const entry = await this.fetch(id);
+      if (!entry) throw new PaiError('not_found', `token ${id} not found`);
+      await this.store.deleteDoc(entry.kind, `t${id}`);
     } finally {
       // Again after the delete: a verify that read the record meanwhile must not keep it cached.
       this.forget(id);
@@ -183,14 +201,17 @@ export class TokenService {
 
   private async fetch(id: string): Promise<CacheEntry | undefined> {
     const fetchedAt = this.now().getTime();
-    try {
-      const record = await this.store.getDoc('tokens', `t${id}`);
-      const doc = parseDoc(record);
-      return doc ? { doc, version: record.version, fetchedAt } : undefined;
-    } catch (err) {
-      if (err instanceof PaiError && err.code === 'not_found') return undefined;
-      throw err;
+    for (const kind of this.kinds) {
+      try {
+        const record = await this.store.getDoc(kind, `t${id}`);
+        const doc = parseDoc(record);
+        // A record in the wrong place (an agent token among API tokens) is not a token.
+        return doc && tokenKindOf(doc.role) === kind ? { kind, doc, version: record.version, fetchedAt } : undefined;
+      } catch (err) {
+        if (!(err instanceof PaiError && err.code === 'not_found')) throw err;
+      }
     }
+    return undefined;
   }
 
   private withTimeout<T>(promise: Promise<T>): Promise<T> {
@@ -222,7 +243,7 @@ export class TokenService {
     const now = this.now().getTime();
     if (doc.expiresAt && Date.parse(doc.expiresAt) <= now) throw denied();
     if (options.role !== undefined && doc.role !== options.role) throw denied();
-    if (entry) this.touch(entry.doc, entry.version, now);
+    if (entry) this.touch(entry, now);
     return { tokenId: id, role: doc.role, ...(doc.agent === undefined ? {} : { agent: doc.agent }) };
   }
 
@@ -231,18 +252,19 @@ export class TokenService {
    * from the last write attempt, not the last use, so a busy token's time keeps moving), off the
    * request path.
    */
-  private touch(doc: TokenDoc, version: number, now: number): void {
+  private touch(entry: CacheEntry, now: number): void {
+    const { doc, version, kind } = entry;
     this.lastUsed.set(doc.id, now);
     const written = this.lastWritten.get(doc.id) ?? (doc.lastUsedAt ? Date.parse(doc.lastUsedAt) : 0);
     if (now - written < this.lastUsedWriteMs) return;
     this.lastWritten.set(doc.id, now);
     const next: TokenDoc = { ...doc, lastUsedAt: new Date(now).toISOString() };
     // Compare-and-set on the version read: a token revoked meanwhile is never written back.
-    this.store.putDoc('tokens', `t${doc.id}`, { ...next }, { ifVersion: version }).then(
+    this.store.putDoc(kind, `t${doc.id}`, { ...next }, { ifVersion: version }).then(
       (record) => {
         const cached = this.cache.get(doc.id);
         if (cached?.version === version)
-          this.cache.set(doc.id, { doc: next, version: record.version, fetchedAt: cached.fetchedAt });
+          this.cache.set(doc.id, { kind, doc: next, version: record.version, fetchedAt: cached.fetchedAt });
       },
       (err: unknown) => {
         // Best effort: last-used is informational, retried one interval later. A lost race means

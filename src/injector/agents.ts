@@ -86,7 +86,7 @@ export class AgentDirectory {
     });
     // Any resource change may alter any agent's view (a provider's hosts, a binding): drop all.
     options.changes?.subscribe((change) => {
-      if (change.type === 'doc' && change.kind !== 'tokens') this.cache.clear();
+      if (change.type === 'doc' && change.kind !== 'tokens' && change.kind !== 'agenttokens') this.cache.clear();
     });
   }
 

@@ -78,20 +78,25 @@ export class InjectorServer {
     const { config, store, changes, metrics, logger } = deps;
     const timeout = deps.storeTimeoutMs ?? 150;
     const maxStaleMs = Math.max(config.cacheTtlMs * 10, 5 * 60_000);
+    const lookups = {
+      hit: metrics.cacheRequests.child({ result: 'hit' }),
+      miss: metrics.cacheRequests.child({ result: 'miss' }),
+      stale: metrics.cacheRequests.child({ result: 'stale' }),
+    };
     const secrets = new LoadingCache<SecretRecord>({
       load: (name) => store.readSecret(name),
       ttlMs: config.cacheTtlMs,
       maxStaleMs,
       loadTimeoutMs: timeout,
-      onLookup: (result) => metrics.cacheRequests.inc({ result }),
+      onLookup: (result) => lookups[result].inc(),
     });
     const agents = new AgentDirectory({ store, changes, ttlMs: config.cacheTtlMs, loadTimeoutMs: timeout, maxStaleMs });
     // Gateway mode's agent tokens: cached like the rest (no store read per request once warm), no
     // stale fallback (a revoked token must stop working within the TTL even when the store is down).
-    const tokens = new TokenService({ store, cacheTtlMs: config.cacheTtlMs, loadTimeoutMs: timeout });
+    const tokens = new TokenService({ store, cacheTtlMs: config.cacheTtlMs, loadTimeoutMs: timeout, kinds: ['agenttokens'] });
     this.unsubscribe = changes.subscribe((c) => {
       if (c.type === 'secret') secrets.invalidate(c.name);
-      else if (c.kind === 'tokens') tokens.forget(c.name.replace(/^t/, ''));
+      else if (c.kind === 'tokens' || c.kind === 'agenttokens') tokens.forget(c.name.replace(/^t/, ''));
     });
     const decider = new Decider({ agents, secrets, ...(deps.accessTokens ? { accessTokens: deps.accessTokens } : {}) });
     const observer = decisionObserver(metrics, logger);

@@ -36,7 +36,11 @@ export interface SecretRecord {
 }
 
 /** Kinds of JSON documents kept in the store. */
-export const DOC_KINDS = ['agents', 'providers', 'modelproviders', 'tokens'] as const;
+/**
+ * `tokens` are the admin API's tokens (admin, viewer, renderer); `agenttokens` are the agents'
+ * gateway tokens, kept apart so that an injector can be allowed to read these and not those.
+ */
+export const DOC_KINDS = ['agents', 'providers', 'modelproviders', 'tokens', 'agenttokens'] as const;
 export type DocKind = (typeof DOC_KINDS)[number];
 
 export interface DocRecord {

@@ -1,5 +1,5 @@
 /**
- * Documents (agents, providers, modelproviders, tokens) in Vault: `resources/<kind>/<name>`
+ * Documents (agents, providers, modelproviders, tokens, agenttokens) in Vault: `resources/<kind>/<name>`
  * holding `{"createdAt": "<ISO time>", "body": {…}}`. Reads need only `data/` (the injector and
  * renderer have nothing else); writes are check-and-set like secrets.
  */

@@ -1,7 +1,7 @@
 /**
  * The SecretStore on Vault KV v2. Layout under the mount: secrets at `secrets/<name>` (values
  * and key index encoded as codec.ts says), documents at `resources/<kind>/<name>` (documents.ts;
- * kinds from DOC_KINDS: agents, providers, modelproviders, tokens).
+ * kinds from DOC_KINDS: agents, providers, modelproviders, tokens, agenttokens).
  *
  * Who reads what: the admin role writes secrets and reads only metadata (key names and sizes come
  * from the custom_metadata key index); patches use KV v2 PATCH, so no value is ever read to
