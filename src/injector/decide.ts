@@ -77,11 +77,23 @@ function secretMissing(target: InjectionTarget): PaiError {
   );
 }
 
+const denyFrom = (err: unknown, agent?: string, host?: string, target?: InjectionTarget): Decision => ({
+  kind: 'deny',
+  error: toPaiError(err),
+  ...(agent === undefined ? {} : { agent }),
+  ...(host === undefined ? {} : { host }),
+  ...(target === undefined ? {} : { target }),
+});
+
+/**
+ * Decides requests. When everything a decision needs is cached (the common case), it is made
+ * synchronously and returned as a value; otherwise as a promise. Callers `await` either.
+ */
 export class Decider {
   constructor(private readonly deps: DeciderDeps) {}
 
-  /** Decides one request; never throws (failures are `deny` decisions). */
-  async decide(input: DecisionInput): Promise<Decision> {
+  /** Decides one request; never throws or rejects (failures are `deny` decisions). */
+  decide(input: DecisionInput): Decision | Promise<Decision> {
     const agentName = input.agent;
     if (!agentName) {
       return {
@@ -89,13 +101,22 @@ export class Decider {
         error: new PaiError('no_identity', 'the request carries no agent identity: the sidecar route must name the agent (pai.agent)'),
       };
     }
-    let view: AgentView;
+    let view: AgentView | Promise<AgentView>;
     try {
-      const v = this.deps.agents.get(agentName);
-      view = v instanceof Promise ? await v : v;
+      view = this.deps.agents.get(agentName);
     } catch (err) {
-      return { kind: 'deny', error: toPaiError(err), agent: agentName };
+      return denyFrom(err, agentName);
     }
+    if (view instanceof Promise) {
+      return view.then(
+        (v) => this.forAgent(input, agentName, v),
+        (err: unknown) => denyFrom(err, agentName),
+      );
+    }
+    return this.forAgent(input, agentName, view);
+  }
+
+  private forAgent(input: DecisionInput, agentName: string, view: AgentView): Decision | Promise<Decision> {
     let host: string;
     let authority: string;
     try {
@@ -103,7 +124,7 @@ export class Decider {
       host = canonical.host;
       authority = formatAuthority(canonical);
     } catch (err) {
-      return { kind: 'deny', error: toPaiError(err), agent: agentName };
+      return denyFrom(err, agentName);
     }
     const target = view.match(host);
     if (!target) {
@@ -115,38 +136,48 @@ export class Decider {
       }
       return { kind: 'pass', agent: agentName, host };
     }
-    try {
-      return await this.inject(input, agentName, host, authority, target);
-    } catch (err) {
-      return { kind: 'deny', error: toPaiError(err), agent: agentName, host, target };
-    }
+    if (input.api === 'check' && needsExtProc(target)) return denyFrom(needsExtProcError(target), agentName, host, target);
+    const cached = this.deps.secrets.peek(target.secret);
+    if (cached) return this.withRecord(input, agentName, host, authority, target, cached);
+    return this.deps.secrets.get(target.secret).then(
+      (record) => this.withRecord(input, agentName, host, authority, target, record),
+      (err: unknown) => denyFrom(isPaiError(err, 'not_found') ? secretMissing(target) : err, agentName, host, target),
+    );
   }
 
-  private async inject(input: DecisionInput, agent: string, host: string, authority: string, target: InjectionTarget): Promise<Decision> {
-    if (input.api === 'check' && needsExtProc(target)) throw needsExtProcError(target);
-    let record: SecretRecord;
+  private withRecord(
+    input: DecisionInput,
+    agent: string,
+    host: string,
+    authority: string,
+    target: InjectionTarget,
+    record: SecretRecord,
+  ): Decision | Promise<Decision> {
     try {
-      record = await this.deps.secrets.get(target.secret);
-    } catch (err) {
-      throw isPaiError(err, 'not_found') ? secretMissing(target) : err;
-    }
-    const values = record.data;
-    for (const key of target.requiredKeys) {
-      if (!values.has(key)) {
-        throw new PaiError('key_missing', `secret ${quoteName(target.secret)} has no key ${quoteName(key)} (needed by ${target.kind} ${quoteName(target.name)})`, {
-          details: { secret: target.secret, key },
-        });
+      const values = record.data;
+      for (const key of target.requiredKeys) {
+        if (!values.has(key)) {
+          throw new PaiError(
+            'key_missing',
+            `secret ${quoteName(target.secret)} has no key ${quoteName(key)} (needed by ${target.kind} ${quoteName(target.name)})`,
+            { details: { secret: target.secret, key } },
+          );
+        }
       }
+      const request: InjectRequest = { method: input.method, path: input.path, headers: input.headers, host: authority };
+      const strategy = target.auth.strategy;
+      if (strategy === 'sigv4') return { kind: 'sign', agent, host, target, values, request };
+      if (strategy === 'azure' || strategy === 'gcp') {
+        const tokens = this.deps.accessTokens;
+        if (!tokens) throw new PaiError('internal', `${strategy} token exchange is not configured in this injector`);
+        return tokens.get(target, values, record.meta.version).then(
+          (accessToken): Decision => ({ kind: 'inject', agent, host, target, mutation: mutationFor(target, values, request, accessToken), values }),
+          (err: unknown) => denyFrom(err, agent, host, target),
+        );
+      }
+      return { kind: 'inject', agent, host, target, mutation: mutationFor(target, values, request), values };
+    } catch (err) {
+      return denyFrom(err, agent, host, target);
     }
-    const request: InjectRequest = { method: input.method, path: input.path, headers: input.headers, host: authority };
-    const strategy = target.auth.strategy;
-    if (strategy === 'sigv4') return { kind: 'sign', agent, host, target, values, request };
-    let accessToken: string | undefined;
-    if (strategy === 'azure' || strategy === 'gcp') {
-      if (!this.deps.accessTokens) throw new PaiError('internal', `${strategy} token exchange is not configured in this injector`);
-      accessToken = await this.deps.accessTokens.get(target, values, record.meta.version);
-    }
-    const mutation = mutationFor(target, values, request, accessToken);
-    return { kind: 'inject', agent, host, target, mutation, values };
   }
 }

@@ -145,22 +145,54 @@ export function checkResponse(d: Decision, path: string): CheckResponse {
   }
 }
 
-/** The Authorization service implementation, bound to a decider and an observer. */
+/** Serializes a CheckResponse to its protobuf bytes (the service definition's serializer). */
+export type CheckSerializer = (response: CheckResponse) => Buffer;
+
+/**
+ * The Authorization service implementation, bound to a decider and an observer.
+ *
+ * Hot path: a header credential's OK response depends only on the target and the secret's values,
+ * so its protobuf bytes are built once per (cached secret record, target) and reused until the
+ * record leaves the cache (WeakMaps keyed by the record's data and the target). The service is
+ * registered with a serializer that passes such bytes through (see `serviceDefinition`).
+ */
 export class ExtAuthzService {
+  private readonly encoded = new WeakMap<object, WeakMap<object, Buffer>>();
+
   constructor(
     private readonly decider: Decider,
     private readonly observer: DecisionObserver,
     /** Decides routes with context_extensions `pai.mode: gateway` (the shared LLM gateway). */
     private readonly gateway?: GatewayDecider,
+    private readonly serialize?: CheckSerializer,
   ) {}
 
   /** Sidecar mode unless the route sets `pai.mode`; a mode this injector does not serve is denied. */
-  private decide(req: CheckRequest__Output, input: DecisionInput): Promise<Decision> {
+  private decide(req: CheckRequest__Output, input: DecisionInput): Decision | Promise<Decision> {
     const mode = req.attributes?.context_extensions?.[MODE_EXTENSION] || undefined;
     if (mode === undefined) return this.decider.decide(input);
     if (mode === GATEWAY_MODE && this.gateway) return this.gateway.decide(gatewayInputOf(req, input));
     const error = new PaiError('no_identity', `the route sets ${MODE_EXTENSION} to a mode this injector does not serve`);
-    return Promise.resolve({ kind: 'deny', error });
+    return { kind: 'deny', error };
+  }
+
+  /** The response to send: pre-encoded bytes for a reusable header injection, else the message. */
+  private respond(d: Decision, path: string): CheckResponse | Buffer {
+    const serialize = this.serialize;
+    const reusable = d.kind === 'inject' && (d.target.auth.strategy === 'header' || d.target.auth.strategy === 'basic');
+    if (!serialize || !reusable) return checkResponse(d, path);
+    let byTarget = this.encoded.get(d.values);
+    if (!byTarget) this.encoded.set(d.values, (byTarget = new WeakMap()));
+    let bytes = byTarget.get(d.target);
+    if (!bytes) byTarget.set(d.target, (bytes = serialize(checkResponse(d, path))));
+    return bytes;
+  }
+
+  private finish(d: Decision, path: string, started: bigint, callback: grpc.sendUnaryData<CheckResponse>): void {
+    const response = this.respond(d, path);
+    this.observer.observe('check', d, started);
+    // A Buffer is passed through by the serializer of serviceDefinition().
+    callback(null, response as CheckResponse);
   }
 
   /** The unary handler grpc-js calls. */
@@ -173,22 +205,32 @@ export class ExtAuthzService {
     try {
       input = checkInput(call.request);
     } catch (err) {
-      const d: Decision = { kind: 'deny', error: toPaiError(err) };
-      this.observer.observe('check', d, started);
-      callback(null, checkResponse(d, '/'));
+      this.finish({ kind: 'deny', error: toPaiError(err) }, '/', started, callback);
       return;
     }
-    this.decide(call.request, input).then(
-      (d) => {
-        const response = checkResponse(d, input.path);
-        this.observer.observe('check', d, started);
-        callback(null, response);
-      },
-      (err: unknown) => {
-        const d: Decision = { kind: 'deny', error: toPaiError(err) };
-        this.observer.observe('check', d, started);
-        callback(null, checkResponse(d, input.path));
-      },
+    const decided = this.decide(call.request, input);
+    if (!(decided instanceof Promise)) {
+      this.finish(decided, input.path, started, callback);
+      return;
+    }
+    decided.then(
+      (d) => this.finish(d, input.path, started, callback),
+      (err: unknown) => this.finish({ kind: 'deny', error: toPaiError(err) }, input.path, started, callback),
     );
   };
+}
+
+/**
+ * The Authorization service definition with a response serializer that sends pre-encoded
+ * CheckResponse bytes as they are, and encodes anything else with the original serializer.
+ */
+export function serviceDefinition(base: grpc.ServiceDefinition): { definition: grpc.ServiceDefinition; serialize: CheckSerializer } {
+  const method = base['Check'];
+  if (!method) throw new Error('Authorization service definition has no Check method');
+  const original = method.responseSerialize as (value: CheckResponse) => Buffer;
+  const definition: grpc.ServiceDefinition = {
+    ...base,
+    Check: { ...method, responseSerialize: (value: CheckResponse | Buffer) => (Buffer.isBuffer(value) ? value : original(value)) },
+  };
+  return { definition, serialize: original };
 }

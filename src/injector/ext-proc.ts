@@ -183,7 +183,8 @@ class ProcessStream {
     const pairs = headerPairs(msg.request_headers);
     let d: Decision;
     try {
-      d = await this.patiently(this.decider.decide(processInput(pairs, agentFromAttributes(msg.attributes))));
+      const decided = this.decider.decide(processInput(pairs, agentFromAttributes(msg.attributes)));
+      d = decided instanceof Promise ? await this.patiently(decided) : decided;
     } catch (err) {
       return this.deny(toPaiError(err));
     }

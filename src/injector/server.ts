@@ -14,7 +14,7 @@ import type { Metrics } from '../metrics.js';
 import type { SecretRecord, SecretStore } from '../store/types.js';
 import { AgentDirectory } from './agents.js';
 import { type AccessTokenSource, Decider } from './decide.js';
-import { ExtAuthzService } from './ext-authz.js';
+import { ExtAuthzService, serviceDefinition } from './ext-authz.js';
 import { GatewayDecider } from './gateway.js';
 import { LoadingCache } from './loading-cache.js';
 import { decisionObserver } from './observe.js';
@@ -107,8 +107,9 @@ export class InjectorServer {
     });
     const { auth } = loadEnvoyServices();
     const gateway = new GatewayDecider({ tokens, agents, secrets, trustDomain: config.spiffeTrustDomain, metrics });
-    const authz = new ExtAuthzService(decider, observer, gateway);
-    this.server.addService(auth.envoy.service.auth.v3.Authorization.service, { Check: authz.check });
+    const { definition, serialize } = serviceDefinition(auth.envoy.service.auth.v3.Authorization.service);
+    const authz = new ExtAuthzService(decider, observer, gateway, serialize);
+    this.server.addService(definition, { Check: authz.check });
     this.health.addToServer(this.server);
     for (const registrar of extra) registrar.addToServer(this.server, this.parts);
   }
