@@ -4,7 +4,7 @@
  * on the request. Header names in an AuthStrategy are lower-case (HTTP/2 and Envoy's form).
  */
 import { PaiError } from '../errors.js';
-import { endpointHost, normalizeEndpoint } from './hosts.js';
+import { endpointHost, endpointUrlProblem, normalizeEndpoint } from './hosts.js';
 import { quoteName } from './names.js';
 import type { AuthStrategy, InjectionTarget, ModelProvider, ModelProviderType, Provider, ProviderType } from './types.js';
 
@@ -12,16 +12,21 @@ import type { AuthStrategy, InjectionTarget, ModelProvider, ModelProviderType, P
 export const DEFAULT_SECRET_KEY = 'token';
 /** The region of a bedrock ModelProvider that names neither region nor a regional baseUrl. */
 export const DEFAULT_BEDROCK_REGION = 'us-east-1';
+/** The keys of an AWS secret (aws Provider, bedrock ModelProvider): required, and optional. */
 export const AWS_REQUIRED_KEYS = ['access_key_id', 'secret_access_key'] as const;
 export const AWS_OPTIONAL_KEYS = ['session_token'] as const;
+/** The keys of an azure Provider's secret (a service principal). */
 export const AZURE_KEYS = ['client_id', 'client_secret', 'tenant_id'] as const;
+/** The keys of an http Provider's secret with scheme basic. */
 export const BASIC_KEYS = { username: 'username', password: 'password' } as const;
+/** OAuth scopes used when `spec.auth.scope` is not given. */
 export const AZURE_DEFAULT_SCOPE = 'https://management.azure.com/.default';
 export const GCP_DEFAULT_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 /** The secret key holding a gcp service-account key when `secretKey` is not given. */
 export const GCP_KEY_FILE = 'key.json';
 /** Header used by the http type when `spec.auth.header` is not given. */
 export const DEFAULT_HTTP_HEADER = 'Authorization';
+/** The prefix of a bearer token in an Authorization header. */
 export const BEARER = 'Bearer ';
 
 /** Default baseUrl per ModelProvider type; azure-openai and openai-compatible have none (baseUrl required). */
@@ -67,13 +72,14 @@ function bedrockRegion(mp: ModelProvider): string {
  * Throws PaiError `invalid` for a type without a default and no baseUrl (parseResource rejects that).
  */
 export function baseUrlOf(mp: ModelProvider): string {
-  if (mp.spec.baseUrl !== undefined) return normalizeEndpoint(mp.spec.baseUrl);
-  const fallback = MODEL_PROVIDER_BASE_URL[mp.spec.type];
-  if (fallback === undefined) {
-    throw new PaiError('invalid', `ModelProvider ${quoteName(mp.metadata.name)}: spec.baseUrl is required for type ${mp.spec.type}`, {
-      details: { kind: 'ModelProvider', name: mp.metadata.name, field: 'spec.baseUrl' },
-    });
+  const { baseUrl, type } = mp.spec;
+  if (baseUrl !== undefined) {
+    const problem = endpointUrlProblem(baseUrl);
+    if (problem !== undefined) throw resourceError(mp, 'spec.baseUrl', problem);
+    return normalizeEndpoint(baseUrl);
   }
+  const fallback = MODEL_PROVIDER_BASE_URL[type];
+  if (fallback === undefined) throw resourceError(mp, 'spec.baseUrl', `is required for type ${type}`);
   return fallback(bedrockRegion(mp));
 }
 
@@ -91,11 +97,7 @@ function modelProviderTarget(mp: ModelProvider): InjectionTarget {
     return { ...common, secret: apiKeySecretRef.name, ...secretKeysOf(mp), auth };
   }
   const key = apiKeySecretRef.key;
-  if (key === undefined) {
-    throw new PaiError('invalid', `ModelProvider ${quoteName(mp.metadata.name)}: spec.apiKeySecretRef.key is required`, {
-      details: { kind: 'ModelProvider', name: mp.metadata.name, field: 'spec.apiKeySecretRef.key' },
-    });
-  }
+  if (key === undefined) throw resourceError(mp, 'spec.apiKeySecretRef.key', 'is required');
   const auth = { strategy: 'header', ...MODEL_PROVIDER_HEADER[type], key } as const;
   return { ...common, secret: apiKeySecretRef.name, requiredKeys: [key], optionalKeys: [], auth };
 }
@@ -157,7 +159,7 @@ function httpStrategy(p: Provider, key: string): AuthStrategy {
     case 'basic':
       return { strategy: 'basic', usernameKey: BASIC_KEYS.username, passwordKey: BASIC_KEYS.password };
     case 'query':
-      if (a.param === undefined) throw providerError(p, 'spec.auth.param', 'is required with scheme query');
+      if (a.param === undefined) throw resourceError(p, 'spec.auth.param', 'is required with scheme query');
       return { strategy: 'query', param: a.param, key };
     case 'header': {
       const header = (a.header ?? DEFAULT_HTTP_HEADER).toLowerCase();
@@ -167,19 +169,27 @@ function httpStrategy(p: Provider, key: string): AuthStrategy {
   }
 }
 
-/** PaiError `invalid` for a Provider that parseResource would have rejected (e.g. from an old stored document). */
-function providerError(p: Provider, field: string, problem: string): PaiError {
-  return new PaiError('invalid', `Provider ${quoteName(p.metadata.name)}: ${field} ${problem}`, {
-    details: { kind: 'Provider', name: p.metadata.name, field },
+/** PaiError `invalid` for a resource that parseResource would have rejected (e.g. an old stored document). */
+function resourceError(r: ModelProvider | Provider, field: string, problem: string): PaiError {
+  return new PaiError('invalid', `${r.kind} ${quoteName(r.metadata.name)}: ${field} ${problem}`, {
+    details: { kind: r.kind, name: r.metadata.name, field },
   });
 }
 
 /** The target of a Provider: its hosts (given or default, lower-case, deduplicated), secret, keys and strategy. */
 function providerTarget(p: Provider): InjectionTarget {
   const hosts = [...new Set((p.spec.hosts ?? PROVIDER_DEFAULT_HOSTS[p.spec.type]).map((h) => h.toLowerCase()))];
-  if (hosts.length === 0) throw providerError(p, 'spec.hosts', `is required for type ${p.spec.type}`);
+  if (hosts.length === 0) throw resourceError(p, 'spec.hosts', `is required for type ${p.spec.type}`);
   const { name } = p.metadata;
-  return { kind: 'Provider', name, type: p.spec.type, hosts, secret: p.spec.auth.secretRef, ...secretKeysOf(p), auth: providerStrategy(p) };
+  return {
+    kind: 'Provider',
+    name,
+    type: p.spec.type,
+    hosts,
+    secret: p.spec.auth.secretRef,
+    ...secretKeysOf(p),
+    auth: providerStrategy(p),
+  };
 }
 
 /**

@@ -41,6 +41,7 @@ export class Problems {
   }
 }
 
+/** A parsed YAML/JSON mapping, not yet validated. */
 export type Mapping = Readonly<Record<string, unknown>>;
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
@@ -186,14 +187,25 @@ export function readEnum<T extends string>(
   return readString(obj, key, path, problems, { ...opts, check }) as T | undefined;
 }
 
-/** Reads a list field; `item` reads each element (reporting under `path[i]`) and returns it or undefined. */
+/** Options of readList: whether the list is required or must be non-empty, and what makes two items duplicates. */
+export interface ListOptions<T> {
+  readonly required?: boolean;
+  readonly nonEmpty?: boolean;
+  /** Items with equal `key` are duplicates; reported under `field(itemPath)` (default the item itself). */
+  readonly unique?: { readonly key: (item: T) => string; readonly field?: (itemPath: string) => string };
+}
+
+/**
+ * Reads a list field; `item` reads each element (reporting under `path[i]`) and returns it or
+ * undefined. Returns the list when every element was read, else undefined.
+ */
 export function readList<T>(
   obj: Mapping,
   key: string,
   path: string,
   problems: Problems,
   item: (value: unknown, itemPath: string) => T | undefined,
-  opts: { required?: boolean; nonEmpty?: boolean } = {},
+  opts: ListOptions<T> = {},
 ): T[] | undefined {
   const field = fieldPath(path, key);
   const value = fieldValue(obj, key);
@@ -204,9 +216,18 @@ export function readList<T>(
   }
   if (opts.nonEmpty === true && value.length === 0) problems.add(field, 'must not be empty');
   const out: T[] = [];
+  const first = new Map<string, string>();
   value.forEach((element: unknown, i) => {
-    const read = item(element, fieldPath(field, i));
-    if (read !== undefined) out.push(read);
+    const itemPath = fieldPath(field, i);
+    const read = item(element, itemPath);
+    if (read === undefined) return;
+    out.push(read);
+    if (opts.unique === undefined) return;
+    const dupKey = opts.unique.key(read);
+    const at = opts.unique.field ?? ((p: string) => p);
+    const seen = first.get(dupKey);
+    if (seen === undefined) first.set(dupKey, at(itemPath));
+    else problems.add(at(itemPath), `duplicate of ${seen}`);
   });
   return out.length === value.length ? out : undefined;
 }
@@ -225,22 +246,6 @@ export function stringItem(problems: Problems, check: (s: string) => string | un
     }
     return value;
   };
-}
-
-/** Reports every repeated value of `items` (by `keyOf`) under `itemPath(i)`, naming the first occurrence. */
-export function reportDuplicates<T>(
-  items: readonly T[],
-  keyOf: (item: T) => string,
-  itemPath: (i: number) => string,
-  problems: Problems,
-): void {
-  const first = new Map<string, number>();
-  items.forEach((item, i) => {
-    const key = keyOf(item);
-    const seen = first.get(key);
-    if (seen === undefined) first.set(key, i);
-    else problems.add(itemPath(i), `duplicate of ${itemPath(seen)}`);
-  });
 }
 
 type DefinedKeys<T> = { [K in keyof T]-?: undefined extends T[K] ? never : K }[keyof T];

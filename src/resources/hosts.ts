@@ -8,11 +8,19 @@ const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 const IPV4 = new RegExp(`^${OCTET}(\\.${OCTET}){3}$`);
 const ALL_DIGITS = /^[0-9]+$/;
-const SPACE_OR_CONTROL = /[\u0000-\u0020\u007f]/;
 const USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i;
 
 /** Host names that plain http may reach (URL.hostname form: IPv6 in brackets). */
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** True when `text` contains a space, a C0 control character or DEL (which the URL parser would strip or encode). */
+function hasSpaceOrControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code <= 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
 
 /** The message for a name that is not a DNS name, shared by hosts and URLs. */
 const NOT_DNS =
@@ -67,13 +75,20 @@ export function isLoopbackHost(hostname: string): boolean {
 /** Why the raw text of a URL has a shape the URL parser would silently repair or hide, or undefined. */
 function rawUrlProblem(raw: string): string | undefined {
   if (raw.length > 2048) return `must be at most 2048 characters (has ${raw.length})`;
-  if (SPACE_OR_CONTROL.test(raw)) return 'must not contain spaces or control characters';
+  if (hasSpaceOrControl(raw)) return 'must not contain spaces or control characters';
   if (raw.includes('\\')) return 'must not contain "\\"';
   if (!/^https?:\/\//i.test(raw)) return 'must be an absolute https:// URL';
   if (USERINFO.test(raw)) return 'must not contain user info (credentials belong in a secret)';
   if (raw.includes('?')) return 'must not have a query';
   if (raw.includes('#')) return 'must not have a fragment';
   return undefined;
+}
+
+/** The host as written in a URL that passed rawUrlProblem (no user info): the authority without its port. */
+function rawHost(raw: string): string {
+  const authority = raw.slice(raw.indexOf('//') + 2).split('/')[0] ?? '';
+  if (authority.startsWith('[')) return authority.slice(0, authority.indexOf(']') + 1);
+  return authority.replace(/:[^:]*$/, '');
 }
 
 /**
@@ -89,6 +104,11 @@ export function endpointUrlProblem(raw: string): string | undefined {
   } catch {
     return 'must be an absolute https:// URL';
   }
+  // The URL parser rewrites some hosts (`1.2.3` → `1.2.0.3`, `0x7f.1`, IDN → punycode): require
+  // the host as it will be matched, so the manifest says what the injector does.
+  if (rawHost(raw).toLowerCase() !== url.hostname) {
+    return 'host must be written in canonical form (the URL parser rewrites it: a short or hex IPv4 address, or a non-ASCII name?)';
+  }
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
     return 'must use https (plain http is allowed only for localhost, 127.0.0.1 and [::1])';
   }
@@ -98,11 +118,11 @@ export function endpointUrlProblem(raw: string): string | undefined {
 }
 
 /**
- * The host an endpoint URL is matched by: lower-case, with the port only when it is not the
- * scheme's default (the form the injector canonicalizes `:authority` to). Throws on an invalid URL.
+ * The host an endpoint URL is matched by: lower-case, IPv6 in brackets, without a port (the
+ * injector matches hosts, not ports: src/inject/match.ts). Throws on an invalid URL.
  */
 export function endpointHost(raw: string): string {
-  return new URL(raw).host;
+  return new URL(raw).hostname;
 }
 
 /** The URL without a trailing "/" (paths kept): the form the gateway joins request paths to. */

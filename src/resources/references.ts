@@ -52,7 +52,9 @@ export function referencesOf(resource: Resource): SecretReference[] {
   switch (kind) {
     case 'ModelProvider': {
       const { requiredKeys } = secretKeysOf(resource);
-      return [{ kind, name: metadata.name, via: 'apiKeySecretRef', secret: resource.spec.apiKeySecretRef.name, keys: requiredKeys }];
+      return [
+        { kind, name: metadata.name, via: 'apiKeySecretRef', secret: resource.spec.apiKeySecretRef.name, keys: requiredKeys },
+      ];
     }
     case 'Provider': {
       const { requiredKeys } = secretKeysOf(resource);
@@ -96,7 +98,7 @@ export class ReferenceIndex {
    * The references that would break if `secret` were deleted (`remainingKeys` undefined) or left
    * with only `remainingKeys`: those needing a key not among them.
    */
-  brokenBy(secret: string, remainingKeys: readonly string[] | undefined): SecretReference[] {
+  brokenBy(secret: string, remainingKeys?: readonly string[]): SecretReference[] {
     const refs = this.referrers(secret);
     if (remainingKeys === undefined) return refs;
     const remaining = new Set(remainingKeys);
@@ -169,7 +171,8 @@ function checkAgent(agent: Agent, snapshot: ReferenceSnapshot): BrokenReference[
     }
   });
   (agent.spec.providers ?? []).forEach((p, i) => {
-    if (!snapshot.hasProvider(p)) broken.push({ kind, name, field: `spec.providers[${i}]`, message: `Provider ${quoteName(p)} does not exist` });
+    if (!snapshot.hasProvider(p))
+      broken.push({ kind, name, field: `spec.providers[${i}]`, message: `Provider ${quoteName(p)} does not exist` });
   });
   (agent.spec.env ?? []).forEach(({ name: env, secretRef }, i) => {
     const field = `spec.env[${i}].secretRef`;

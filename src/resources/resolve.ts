@@ -91,7 +91,11 @@ export function resolveAgent(
         owner.set(host, target);
         return true;
       }
-      conflicts.push({ host, kept: { kind: kept.kind, name: kept.name }, dropped: { kind: binding.kind, name: binding.name, field: binding.field } });
+      conflicts.push({
+        host,
+        kept: { kind: kept.kind, name: kept.name },
+        dropped: { kind: binding.kind, name: binding.name, field: binding.field },
+      });
       return false;
     });
     if (hosts.length > 0) targets.push(hosts.length === target.hosts.length ? target : { ...target, hosts });

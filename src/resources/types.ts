@@ -92,7 +92,10 @@ export type Provider = ResourceBase<'Provider', ProviderSpec>;
 export type Agent = ResourceBase<'Agent', AgentSpec>;
 export type Resource = ModelProvider | Provider | Agent;
 
-/** How a credential is put on a request; one variant per injection strategy. */
+/**
+ * How a credential is put on a request; one variant per injection strategy. `header` names are
+ * lower-case (as targetOf produces them); `key`, `usernameKey`, `passwordKey` are secret keys.
+ */
 export type AuthStrategy =
   | { readonly strategy: 'header'; readonly header: string; readonly prefix: string; readonly key: string }
   | { readonly strategy: 'basic'; readonly usernameKey: string; readonly passwordKey: string }
@@ -107,7 +110,7 @@ export interface InjectionTarget {
   readonly kind: 'ModelProvider' | 'Provider';
   readonly name: string;
   readonly type: ModelProviderType | ProviderType;
-  /** Canonical (lower-case) exact host names or "*.suffix" wildcards. */
+  /** Canonical (lower-case, no port) exact host names or "*.suffix" wildcards. */
   readonly hosts: readonly string[];
   /** The secret this target reads. */
   readonly secret: string;

@@ -6,7 +6,6 @@ import {
   readList,
   readMapping,
   readString,
-  reportDuplicates,
   stringItem,
   type Mapping,
   type Problems,
@@ -41,17 +40,16 @@ function readEnvVar(value: unknown, path: string, problems: Problems): EnvVarRef
 
 /** Reads a list of resource names at `spec.<key>`, without duplicates. */
 function readNames(spec: Mapping, key: string, problems: Problems): string[] | undefined {
-  const names = readList(spec, key, 'spec', problems, stringItem(problems, nameProblem));
-  if (names !== undefined) reportDuplicates(names, (n) => n, (i) => `spec.${key}[${i}]`, problems);
-  return names;
+  return readList(spec, key, 'spec', problems, stringItem(problems, nameProblem), { unique: { key: (n) => n } });
 }
 
 /** Reads an Agent's spec, reporting every problem; returns what was readable. */
 export function readAgentSpec(spec: Mapping, problems: Problems): AgentSpec {
   const modelProviders = readNames(spec, 'modelProviders', problems);
   const providers = readNames(spec, 'providers', problems);
-  const env = readList(spec, 'env', 'spec', problems, (value, path) => readEnvVar(value, path, problems));
-  if (env !== undefined) reportDuplicates(env, (e) => e.name, (i) => `spec.env[${i}].name`, problems);
+  const env = readList(spec, 'env', 'spec', problems, (value, path) => readEnvVar(value, path, problems), {
+    unique: { key: (e) => e.name, field: (path) => `${path}.name` },
+  });
   const egress = readEnum(spec, 'egress', 'spec', EGRESS, problems);
   return compact({ modelProviders, providers, env, egress });
 }

@@ -10,7 +10,6 @@ import {
   readList,
   readMapping,
   readString,
-  reportDuplicates,
   stringItem,
   type Mapping,
   type Problems,
@@ -70,7 +69,8 @@ function checkHttpScheme(auth: Mapping, scheme: Scheme, problems: Problems): voi
     const note = scheme === 'basic' ? ' (the secret holds username and password)' : '';
     problems.add(`spec.auth.${field}`, `not used with scheme ${scheme}${note}; only with scheme ${users.join(' or ')}`);
   }
-  if (scheme === 'query' && fieldValue(auth, 'param') === undefined) problems.add('spec.auth.param', 'required with scheme query');
+  if (scheme === 'query' && fieldValue(auth, 'param') === undefined)
+    problems.add('spec.auth.param', 'required with scheme query');
 }
 
 /** Reads `spec.auth`, checking each field's syntax and whether it applies to the type. */
@@ -101,12 +101,11 @@ function readAuth(value: unknown, type: ProviderType | undefined, problems: Prob
 
 /** Reads `spec.hosts`: host patterns, not empty, without duplicates; required for http. */
 function readHosts(spec: Mapping, type: ProviderType | undefined, problems: Problems): string[] | undefined {
-  const hosts = readList(spec, 'hosts', 'spec', problems, stringItem(problems, hostPatternProblem), {
+  return readList(spec, 'hosts', 'spec', problems, stringItem(problems, hostPatternProblem), {
     required: type === 'http',
     nonEmpty: true,
+    unique: { key: (h) => h },
   });
-  if (hosts !== undefined) reportDuplicates(hosts, (h) => h, (i) => `spec.hosts[${i}]`, problems);
-  return hosts;
 }
 
 /** Reads a Provider's spec, reporting every problem; returns it when it was readable. */

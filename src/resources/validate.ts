@@ -66,8 +66,10 @@ function invalidDocument(where: string, kind: ResourceKind | undefined, meta: Ob
 export function parseResource(doc: unknown, where: string): Resource {
   const problems = new Problems();
   if (!isMapping(doc)) {
-    problems.add('', `must be a mapping with apiVersion, kind, metadata and spec (got ${describeType(doc)})`);
-    throw invalidDocument(where, undefined, undefined, problems);
+    const message = `${where} is not a mapping (got ${describeType(doc)}): expected a resource with apiVersion, kind, metadata and spec`;
+    throw new PaiError('invalid', message, {
+      details: { document: where, problems: [{ field: '', message: 'must be a mapping' }] },
+    });
   }
   const top = readMapping(doc, '', TOP_FIELDS, problems) ?? {};
   const check = (v: string) => (v === API_VERSION ? undefined : `must be "${API_VERSION}"`);

@@ -34,7 +34,7 @@ export function headerNameProblem(name: string): string | undefined {
   if (name.length === 0) return 'must not be empty';
   if (name.startsWith(':')) return 'must not be a pseudo-header (":authority", ":path", …)';
   if (name.length > 128) return `must be at most 128 characters (has ${name.length})`;
-  if (!TOKEN.test(name)) return 'must be a header name (letters, digits and !#$%&\'*+-.^_`|~)';
+  if (!TOKEN.test(name)) return "must be a header name (letters, digits and !#$%&'*+-.^_`|~)";
   const lower = name.toLowerCase();
   if (RESERVED_HEADERS.has(lower)) return 'must not be a hop-by-hop or framing header (host, connection, content-length, …)';
   if (lower.startsWith('x-envoy-')) return 'must not be an Envoy-internal "x-envoy-" header';
