@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import { isPaiError } from '../errors.js';
-import { parseManifests } from '../resources/manifest.js';
+import { type ManifestDocument, parseManifestDocuments } from '../resources/manifest.js';
 import { KIND_PLURAL, type Resource } from '../resources/types.js';
 import { parseResource } from '../resources/validate.js';
 import { type AdminClient, CliError } from './client.js';
@@ -49,22 +49,21 @@ async function loadDocs(files: readonly string[], io: CliIo): Promise<Doc[]> {
   const errors: string[] = [];
   for (const file of files) {
     const source = file === '-' ? 'stdin' : file;
-    let raw: unknown[];
+    let raw: ManifestDocument[];
     try {
-      raw = parseManifests(await readSource(file, io), source);
+      raw = parseManifestDocuments(await readSource(file, io), source);
     } catch (err) {
       if (err instanceof CliError) throw err;
       errors.push(`${source}:${problemText(err)}`);
       continue;
     }
-    raw.forEach((doc, i) => {
-      const where = `document ${i + 1} of ${source}`;
+    for (const { where, value } of raw) {
       try {
-        docs.push({ label: where, resource: parseResource(doc, where) });
+        docs.push({ label: where, resource: parseResource(value, where) });
       } catch (err) {
         errors.push(`${where}:${problemText(err)}`);
       }
-    });
+    }
   }
   if (errors.length > 0) throw new CliError(`nothing was applied; fix these documents first:\n  ${errors.join('\n  ')}`);
   if (docs.length === 0) throw new CliError('no documents to apply', 2);

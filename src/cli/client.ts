@@ -24,7 +24,7 @@ export class CliError extends Error {
 function apiError(res: ApiResponse): CliError {
   const err = (res.body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
   const message = typeof err?.message === 'string' ? err.message : `the server answered ${res.status}`;
-  return new CliError(message, 1, typeof err?.code === 'string' ? err.code : undefined, err as Record<string, unknown> | undefined);
+  return new CliError(message, 1, typeof err?.code === 'string' ? err.code : undefined, err);
 }
 
 export interface ApiResponse<T = unknown> {

@@ -131,8 +131,11 @@ function errorMessage(err: unknown): { message: string; code: number } {
   if (err instanceof CliError) return { message: err.message, code: err.exitCode };
   if (err instanceof ConfigError) return { message: err.message, code: 1 };
   if (err instanceof PaiError) return { message: err.message, code: 1 };
+  // Only the error's class and code: its message may come from a dependency and quote input.
   const e = err as { name?: unknown; code?: unknown };
-  return { message: `unexpected error (${String(e.name ?? 'Error')}${e.code ? ` ${String(e.code)}` : ''})`, code: 1 };
+  const name = typeof e.name === 'string' ? e.name : 'Error';
+  const code = typeof e.code === 'string' ? ` ${e.code}` : '';
+  return { message: `unexpected error (${name}${code})`, code: 1 };
 }
 
 /** Runs the CLI with `argv` (without node and script); resolves with the exit code. */

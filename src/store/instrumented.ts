@@ -17,7 +17,7 @@ export function instrumentStore(inner: SecretStore, metrics: Metrics): SecretSto
       const end = metrics.storeDuration.startTimer({ backend, op });
       try {
         const fn = inner[op] as (...a: Parameters<SecretStore[K]>) => ReturnType<SecretStore[K]>;
-        const result = (await fn.apply(inner, args)) as Awaited<ReturnType<SecretStore[K]>>;
+        const result: Awaited<ReturnType<SecretStore[K]>> = await fn.apply(inner, args);
         metrics.storeRequests.inc({ backend, op, result: 'ok' });
         return result;
       } catch (err) {
