@@ -36,7 +36,9 @@ function problemText(err: unknown): string {
   if (isPaiError(err)) {
     const problems = err.details?.['problems'];
     if (Array.isArray(problems) && problems.length > 0) {
-      return problems.map((p: { field?: string; message?: string }) => `\n    ${p.field || '(document)'}: ${p.message ?? ''}`).join('');
+      return problems
+        .map((p: { field?: string; message?: string }) => `\n    ${p.field || '(document)'}: ${p.message ?? ''}`)
+        .join('');
     }
     return ` ${err.message}`;
   }
@@ -54,7 +56,8 @@ async function loadDocs(files: readonly string[], io: CliIo): Promise<Doc[]> {
       raw = parseManifestDocuments(await readSource(file, io), source);
     } catch (err) {
       if (err instanceof CliError) throw err;
-      errors.push(`${source}:${problemText(err)}`);
+      // The manifest parser's messages already name the source (and the document): no prefix.
+      errors.push(isPaiError(err) ? err.message : `${source}: cannot be read`);
       continue;
     }
     for (const { where, value } of raw) {
@@ -76,22 +79,48 @@ async function loadDocs(files: readonly string[], io: CliIo): Promise<Doc[]> {
   return docs;
 }
 
+/**
+ * An Agent without the Providers and ModelProviders in `pending` (those a dry run has just found it
+ * would create, which the server cannot know of), so that the server checks every other reference;
+ * `resource` itself when it is no Agent or binds none of them.
+ */
+function withoutPending(resource: Resource, pending: ReadonlySet<string>): Resource {
+  if (resource.kind !== 'Agent') return resource;
+  const { providers, modelProviders } = resource.spec;
+  const keptProviders = providers?.filter((n) => !pending.has(`Provider/${n}`));
+  const keptModelProviders = modelProviders?.filter((n) => !pending.has(`ModelProvider/${n}`));
+  if (keptProviders?.length === providers?.length && keptModelProviders?.length === modelProviders?.length) return resource;
+  const spec = {
+    ...resource.spec,
+    ...(keptProviders ? { providers: keptProviders } : {}),
+    ...(keptModelProviders ? { modelProviders: keptModelProviders } : {}),
+  };
+  return { ...resource, spec };
+}
+
 /** Runs `pai apply`. */
 export async function apply(client: AdminClient, files: readonly string[], dryRun: boolean, io: CliIo): Promise<void> {
   if (files.length === 0) throw new CliError('give at least one -f FILE (or -f - for stdin)', 2);
   const docs = (await loadDocs(files, io)).sort((a, b) => RANK[a.resource.kind] - RANK[b.resource.kind]);
   const applied: string[] = [];
   const failed: string[] = [];
+  // A dry run writes nothing, so an Agent binding a Provider created earlier in the same run would
+  // be refused as broken: the CLI leaves those bindings out of what the server checks.
+  const pending = new Set<string>();
   for (const { resource, label } of docs) {
     const plural = KIND_PLURAL[resource.kind];
     const id = `${resource.kind.toLowerCase()}/${resource.metadata.name}`;
     try {
+      const body = dryRun ? withoutPending(resource, pending) : resource;
       const res = await client.request<{ result: string }>(
         'PUT',
         `/v1/${plural}/${encodeURIComponent(resource.metadata.name)}${dryRun ? '?dryRun=true' : ''}`,
-        resource,
+        body,
       );
-      io.stdout(`${id} ${res.body.result}${dryRun ? ' (dry run)' : ''}\n`);
+      // A stored agent cannot bind what does not exist yet: it would change (not be unchanged).
+      const result = body !== resource && res.body.result === 'unchanged' ? 'configured' : res.body.result;
+      if (dryRun && result === 'created') pending.add(`${resource.kind}/${resource.metadata.name}`);
+      io.stdout(`${id} ${result}${dryRun ? ' (dry run)' : ''}\n`);
       applied.push(id);
     } catch (err) {
       if (!(err instanceof CliError) || err.apiCode === undefined) throw err;
