@@ -11,11 +11,41 @@ import { checkYamlShape } from './yaml-shape.js';
 /** yaml's bound on alias expansion: an anchor used more widely than this is refused as a bomb. */
 export const MAX_ALIAS_COUNT = 100;
 
+/**
+ * What each of yaml's error codes means, in fixed words. yaml's own messages quote the offending
+ * text (a tag, a directive, a block scalar header), which may be a pasted credential: they are
+ * never shown.
+ */
+const YAML_ERRORS: Readonly<Record<YAMLError['code'], string>> = {
+  ALIAS_PROPS: 'an alias cannot have an anchor or a tag',
+  BAD_ALIAS: 'an alias refers to no anchor',
+  BAD_DIRECTIVE: 'unsupported or malformed directive',
+  BAD_DQ_ESCAPE: 'invalid escape in a double-quoted string',
+  BAD_INDENT: 'bad indentation',
+  BAD_PROP_ORDER: 'anchor and tag in the wrong order',
+  BAD_SCALAR_START: 'a plain value cannot start with this character',
+  BLOCK_AS_IMPLICIT_KEY: 'nested mappings are not allowed in a compact mapping',
+  BLOCK_IN_FLOW: 'block collections are not allowed inside flow collections',
+  DUPLICATE_KEY: 'duplicate key',
+  KEY_OVER_1024_CHARS: 'an implicit key is longer than 1024 characters',
+  IMPOSSIBLE: 'unparseable input',
+  MISSING_CHAR: 'a closing character is missing',
+  MULTILINE_IMPLICIT_KEY: 'an implicit key must be on one line',
+  MULTIPLE_ANCHORS: 'a node has more than one anchor',
+  MULTIPLE_DOCS: 'unexpected start of another document',
+  MULTIPLE_TAGS: 'a node has more than one tag',
+  NON_STRING_KEY: 'mapping keys must be strings',
+  RESOURCE_EXHAUSTION: 'the document expands too much (aliases)',
+  TAB_AS_INDENT: 'tabs cannot be used for indentation',
+  TAG_RESOLVE_FAILED: 'unknown or unresolvable tag',
+  UNEXPECTED_TOKEN: 'unexpected characters',
+  BAD_COLLECTION_TYPE: 'a collection of the wrong type',
+};
+
 /** The error for a YAML syntax problem in document `index`, naming its line and column. */
 function syntaxError(source: string, index: number, err: YAMLError, lines: LineCounter, total: number): PaiError {
   const { line, col } = lines.linePos(err.pos[0]);
-  // yaml's messages name tokens and indicators, not the text around them; keep the first line only.
-  const text = (err.message.split('\n')[0] ?? '').slice(0, 200);
+  const text = `${YAML_ERRORS[err.code] ?? 'invalid YAML'} (${err.code})`;
   const more = total > 1 ? ` (and ${total - 1} more)` : '';
   return new PaiError('bad_request', `${source}: document ${index}: YAML error at line ${line}, column ${col}: ${text}${more}`, {
     details: { document: `document ${index} of ${source}`, line, column: col },
