@@ -1,8 +1,13 @@
 # pai-secrets. `make run` and `make test` work on a fresh clone (they install what they need).
 SHELL := /bin/sh
 NPM_STAMP := node_modules/.install-stamp
+# TypeScript types of the Envoy messages the injector uses, generated from the protos shipped in the
+# registry package @grpc/grpc-js-xds (its deps/ folders) by @grpc/proto-loader's generator. The loader
+# options in src/injector/protos.ts must match these flags. Not committed.
+PROTO_DEPS := node_modules/@grpc/grpc-js-xds/deps
+GEN_STAMP := src/generated/.stamp
 
-.PHONY: run test build deps typecheck lint unit bench soak clean format
+.PHONY: run test build deps gen typecheck lint unit bench soak clean format
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -10,17 +15,29 @@ $(NPM_STAMP): package.json package-lock.json
 
 deps: $(NPM_STAMP)
 
-build: deps
-	npm run --silent build
+$(GEN_STAMP): $(NPM_STAMP)
+	rm -rf src/generated
+	mkdir -p src/generated
+	node_modules/.bin/proto-loader-gen-types \
+	  --keepCase --longs=String --enums=String --oneofs --includeComments=false \
+	  -I $(PROTO_DEPS)/envoy-api -I $(PROTO_DEPS)/xds -I $(PROTO_DEPS)/googleapis -I $(PROTO_DEPS)/protoc-gen-validate \
+	  --outDir src/generated --grpcLib @grpc/grpc-js --importFileExtension .js \
+	  --inputTemplate '%s' --outputTemplate '%s__Output' \
+	  envoy/service/auth/v3/external_auth.proto envoy/service/ext_proc/v3/external_processor.proto >/dev/null
+	touch $(GEN_STAMP)
+
+gen: $(GEN_STAMP)
+
+build: $(GEN_STAMP)
+	npx tsc -p tsconfig.build.json
 
 run: build
 	./bin/pai.js serve
 
-typecheck: deps
-	npm run --silent gen
+typecheck: $(GEN_STAMP)
 	npx tsc -p tsconfig.json --noEmit
 
-lint: deps
+lint: $(GEN_STAMP)
 	npx eslint .
 	npx prettier --check .
 

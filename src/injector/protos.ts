@@ -1,7 +1,7 @@
 /**
  * Loads Envoy's ext_authz and ext_proc service definitions from the protos shipped in the registry
  * package @grpc/grpc-js-xds (its deps/ folders), with the loader options the generated types in
- * src/generated/ were produced with (scripts/gen-types.sh): keepCase, longs and enums as strings,
+ * src/generated/ were produced with (the Makefile's gen target): keepCase, longs and enums as strings,
  * virtual oneof fields, no defaults.
  */
 import { createRequire } from 'node:module';
