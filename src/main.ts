@@ -10,7 +10,7 @@ import { type AdminDeps, buildAdminRouter } from './admin/routes.js';
 import { AdminServer } from './admin/server.js';
 import { ChangeFeed } from './changes.js';
 import { type Config, formatListen } from './config.js';
-import { PaiError } from './errors.js';
+import { PaiError, toPaiError } from './errors.js';
 import type { Logger } from './log.js';
 import { type Metrics, createMetrics } from './metrics.js';
 import { openStore } from './store/index.js';
@@ -42,17 +42,30 @@ interface ClientConfigFile {
 function readClientConfig(file: string): ClientConfigFile {
   try {
     const parsed: unknown = YAML.parse(fs.readFileSync(file, 'utf8'));
-    return typeof parsed === 'object' && parsed !== null ? (parsed as ClientConfigFile) : {};
+    return typeof parsed === 'object' && parsed !== null ? parsed : {};
   } catch {
     return {};
   }
+}
+
+function clientConfigText(adminAddress: string, token: string | undefined): string {
+  const server = adminAddress.startsWith('unix:') ? adminAddress : `http://${adminAddress}`;
+  return (
+    '# Written by `pai serve`: where the pai CLI finds the admin API, and its token. Keep it private (0600).\n' +
+    YAML.stringify({ server, ...(token ? { token } : {}) })
+  );
 }
 
 /**
  * Makes sure the CLI on this machine can reach the server: keeps a valid token from the config
  * file, creates an admin token on first start, and writes `server` and `token` (0600).
  */
-async function bootstrapClientConfig(config: Config, tokens: TokenService, adminAddress: string, logger: Logger): Promise<string | undefined> {
+async function bootstrapClientConfig(
+  config: Config,
+  tokens: TokenService,
+  adminAddress: string,
+  logger: Logger,
+): Promise<string | undefined> {
   const existing = readClientConfig(config.configFile);
   let token = existing.token;
   let created: string | undefined;
@@ -74,12 +87,68 @@ async function bootstrapClientConfig(config: Config, tokens: TokenService, admin
       logger.info({ tokenId: made.info.id }, 'created the first admin token');
     }
   }
-  const server = adminAddress.startsWith('unix:') ? adminAddress : `http://${adminAddress}`;
-  const text =
-    '# Written by `pai serve`: where the pai CLI finds the admin API, and its token. Keep it private (0600).\n' +
-    YAML.stringify({ server, ...(token ? { token } : {}) });
-  writeFileDurably(config.configFile, text);
+  writeFileDurably(config.configFile, clientConfigText(adminAddress, token));
   return created;
+}
+
+/** A store that cannot answer for now (Vault sealed, unreachable, timing out), not one that refuses pai. */
+function isTransient(err: unknown): boolean {
+  return err instanceof PaiError && err.code === 'store_unavailable' && err.details?.['vaultStatus'] !== 403;
+}
+
+const BOOTSTRAP_RETRY_FIRST_MS = 1000;
+const BOOTSTRAP_RETRY_MAX_MS = 30_000;
+
+/**
+ * bootstrapClientConfig, tolerant of a store that is down at start (Vault sealed or unreachable:
+ * the admin API must still start, and answer 503 on /readyz): the config file then gets the
+ * server and the token it already held (unverified), and the bootstrap is retried in the
+ * background (1 s doubling to 30 s) until it succeeds. Returns the token created now, if any, and
+ * a function that stops the retries. Throws what is not transient (a Vault policy that refuses pai).
+ */
+async function bootstrapOrRetry(
+  config: Config,
+  tokens: TokenService,
+  adminAddress: string,
+  logger: Logger,
+): Promise<{ created: string | undefined; stop: () => void }> {
+  try {
+    return { created: await bootstrapClientConfig(config, tokens, adminAddress, logger), stop: () => undefined };
+  } catch (err) {
+    if (!isTransient(err)) throw err;
+    writeFileDurably(config.configFile, clientConfigText(adminAddress, readClientConfig(config.configFile).token));
+    logger.warn(
+      { code: 'store_unavailable', configFile: config.configFile },
+      'the store is unavailable: serving anyway (not ready); the admin token bootstrap is retried in the background',
+    );
+  }
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const retry = (delayMs: number): void => {
+    timer = setTimeout(() => {
+      bootstrapClientConfig(config, tokens, adminAddress, logger).then(
+        () => logger.info({ configFile: config.configFile }, 'the store answers again: admin token bootstrap done'),
+        (err: unknown) => {
+          if (stopped) return;
+          if (isTransient(err)) {
+            retry(Math.min(delayMs * 2, BOOTSTRAP_RETRY_MAX_MS));
+            return;
+          }
+          const code = toPaiError(err).code;
+          logger.error({ code }, 'the admin token bootstrap failed; restart pai serve once the store is fixed');
+        },
+      );
+    }, delayMs);
+    timer.unref();
+  };
+  retry(BOOTSTRAP_RETRY_FIRST_MS);
+  return {
+    created: undefined,
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 export interface StartOptions {
@@ -118,7 +187,9 @@ export async function startServer(config: Config, options: StartOptions): Promis
       const admin = new AdminServer({ router: buildAdminRouter(deps), tokens, metrics, logger, ready: () => store.ping() });
       adminAddress = await admin.listen(config.adminListen);
       closers.unshift(() => admin.close());
-      bootstrapToken = await bootstrapClientConfig(config, tokens, adminAddress, logger);
+      const bootstrap = await bootstrapOrRetry(config, tokens, adminAddress, logger);
+      closers.unshift(bootstrap.stop);
+      bootstrapToken = bootstrap.created;
     }
     if (role === 'all' || role === 'injector') {
       const accessTokens = new OAuthTokenSource({ timeoutMs: config.tokenTimeoutMs, metrics, logger });
@@ -131,7 +202,10 @@ export async function startServer(config: Config, options: StartOptions): Promis
     for (const close of closers) await close();
     throw err;
   }
-  logger.info({ role, store: config.store, admin: adminAddress, injector: injectorAddress, dataDir: config.dataDir }, 'pai serve started');
+  logger.info(
+    { role, store: config.store, admin: adminAddress, injector: injectorAddress, dataDir: config.dataDir },
+    'pai serve started',
+  );
   return {
     adminAddress,
     injectorAddress,
