@@ -21,7 +21,7 @@ const YAML_ERRORS: Readonly<Record<YAMLError['code'], string>> = {
   BAD_ALIAS: 'an alias refers to no anchor',
   BAD_DIRECTIVE: 'unsupported or malformed directive',
   BAD_DQ_ESCAPE: 'invalid escape in a double-quoted string',
-  BAD_INDENT: 'bad indentation',
+  BAD_INDENT: 'bad indentation, or a flow collection ([ or {) not closed',
   BAD_PROP_ORDER: 'anchor and tag in the wrong order',
   BAD_SCALAR_START: 'a plain value cannot start with this character',
   BLOCK_AS_IMPLICIT_KEY: 'nested mappings are not allowed in a compact mapping',

@@ -135,7 +135,7 @@ export const BAD_APPLIES: readonly BadApply[] = [
     stderr: (f) =>
       nothing(
         f,
-        'FILE: document 1: YAML error at line 4, column 1: Flow map in block collection must be sufficiently indented and end with a }',
+        'FILE: document 1: YAML error at line 4, column 1: bad indentation, or a flow collection ([ or {) not closed (BAD_INDENT)',
       ),
   },
   {
