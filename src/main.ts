@@ -151,6 +151,17 @@ async function bootstrapOrRetry(
   };
 }
 
+/** /readyz answers within this long (a probe with a short timeout must see 503, not a hang). */
+const READY_TIMEOUT_MS = 1000;
+
+function withTimeout(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PaiError('store_unavailable', `the store did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 export interface StartOptions {
   readonly role: ServeRole;
   readonly logger: Logger;
@@ -184,7 +195,8 @@ export async function startServer(config: Config, options: StartOptions): Promis
         changes,
         ...(raw instanceof LocalStore ? { localStore: raw } : {}),
       };
-      const admin = new AdminServer({ router: buildAdminRouter(deps), tokens, metrics, logger, ready: () => store.ping() });
+      const ready = (): Promise<void> => withTimeout(store.ping(), READY_TIMEOUT_MS);
+      const admin = new AdminServer({ router: buildAdminRouter(deps), tokens, metrics, logger, ready });
       adminAddress = await admin.listen(config.adminListen);
       closers.unshift(() => admin.close());
       const bootstrap = await bootstrapOrRetry(config, tokens, adminAddress, logger);
