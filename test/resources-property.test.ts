@@ -97,7 +97,7 @@ const PROVIDER: fc.Arbitrary<Provider> = fc
     hosts: fc.uniqueArray(HOST, { minLength: 1, maxLength: 3 }),
     secretRef: DNS_LABEL,
     secretKey: SECRET_KEY,
-    prefix: fc.stringMatching(/^[ -~]{0,20}$/),
+    prefix: fc.stringMatching(/^([!-~][ -~]{0,19})?$/),
     note: fc.string({ unit: 'grapheme', maxLength: 40 }),
   })
   .map(({ name, hosts, secretRef, secretKey, prefix, note }) => ({

@@ -144,6 +144,13 @@ for (const [header, message] of badHeaders)
 test('prefix with a newline', rejects, http({ prefix: 'Bearer\n' }), 'spec.auth.prefix', /printable ASCII/);
 test('prefix with NUL', rejects, http({ prefix: 'a\u0000' }), 'spec.auth.prefix', /printable ASCII/);
 test('prefix over 256', rejects, http({ prefix: 'x'.repeat(257) }), 'spec.auth.prefix', /256/);
+test(
+  'prefix starting with whitespace',
+  rejects,
+  http({ prefix: ' Bearer ' }),
+  'spec.auth.prefix',
+  /must not start with whitespace/,
+);
 test('unknown scheme', rejects, http({ scheme: 'bearer' }), 'spec.auth.scheme', /must be one of header, basic, query/);
 test('query without param', rejects, http({ scheme: 'query' }), 'spec.auth.param', /required with scheme query/);
 test(

@@ -6,24 +6,10 @@
  */
 import { PaiError } from '../errors.js';
 import type { AuthStrategy, InjectionTarget } from '../resources/types.js';
+import { headerNameProblem, headerPrefixProblem } from '../resources/wire-rules.js';
 import { assertHeaderValue, authOf, badValue, CREDENTIAL_HEADERS, removalsWith, requireKey } from './mutation.js';
 import type { HeaderMutation, InjectRequest, StrategyOf, ValueSource } from './mutation.js';
 import { queryMutation, telegramMutation } from './path-strategies.js';
-
-const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
-// Headers a credential may never be written to: framing, routing and Envoy-internal ones.
-const FORBIDDEN_HEADERS = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'upgrade',
-  'expect',
-]);
 
 interface CompiledHeader {
   readonly name: string;
@@ -39,18 +25,17 @@ function compileHeader(target: InjectionTarget, auth: StrategyOf<'header'>): Com
   if (cached !== undefined) return cached;
   const where = `${target.kind} ${JSON.stringify(target.name)}`;
   const name = auth.header.toLowerCase();
-  if (!TOKEN.test(name) || FORBIDDEN_HEADERS.has(name) || name.startsWith('x-envoy-')) {
-    throw new PaiError('invalid', `${where}: header ${JSON.stringify(auth.header)} may not carry a credential`, {
+  // The same rules as validation (resources/wire-rules.ts), checked again where the header is
+  // written: a stored resource from an older version must not put a credential in `host`.
+  const nameProblem = headerNameProblem(name);
+  if (nameProblem) {
+    throw new PaiError('invalid', `${where}: header ${JSON.stringify(auth.header)} may not carry a credential: ${nameProblem}`, {
       details: { field: 'auth.header' },
     });
   }
-  for (let i = 0; i < auth.prefix.length; i++) {
-    const c = auth.prefix.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c >= 0x7f || (i === 0 && (c === 0x20 || c === 0x09))) {
-      throw new PaiError('invalid', `${where}: header prefix must be visible ASCII and not start with whitespace`, {
-        details: { field: 'auth.prefix' },
-      });
-    }
+  const prefixProblem = headerPrefixProblem(auth.prefix);
+  if (prefixProblem) {
+    throw new PaiError('invalid', `${where}: header prefix ${prefixProblem}`, { details: { field: 'auth.prefix' } });
   }
   const compiled = { name, prefix: auth.prefix, remove: removalsWith(name) };
   compiledHeaders.set(auth, compiled);

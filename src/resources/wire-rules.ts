@@ -27,6 +27,7 @@ const RESERVED_HEADERS = new Set([
   'te',
   'trailer',
   'upgrade',
+  'expect',
 ]);
 
 /** Why `name` is not a header a credential may be set in, or undefined. */
@@ -45,6 +46,7 @@ export function headerNameProblem(name: string): string | undefined {
 export function headerPrefixProblem(prefix: string): string | undefined {
   if (prefix.length > 256) return `must be at most 256 characters (has ${prefix.length})`;
   if (!HEADER_TEXT.test(prefix)) return 'must contain only printable ASCII characters, spaces and tabs';
+  if (prefix.startsWith(' ') || prefix.startsWith('\t')) return 'must not start with whitespace (HTTP strips it in transit)';
   return undefined;
 }
 
