@@ -1,0 +1,120 @@
+/**
+ * Runs the real `pai` binary: `pai serve` as a child process on a temp data dir (waiting for its
+ * "ready" line, never sleeping), and one-shot CLI commands with captured output.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const PAI_BIN = path.join(ROOT, 'bin/pai.js');
+
+/** A fresh private temp directory (0700) for one test's data. */
+export function tempDir(prefix = 'pai-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dir, 0o700);
+  return dir;
+}
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Base environment for child processes: no inherited PAI_* or VAULT_* settings. */
+export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('PAI_') && !k.startsWith('VAULT_')) env[k] = v;
+  }
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+/** Runs `pai ARGS` to completion. */
+export function runPai(args: readonly string[], env: NodeJS.ProcessEnv, input?: string | Buffer): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [PAI_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
+    );
+    child.stdin.end(input ?? '');
+  });
+}
+
+export interface ServeHandle {
+  readonly child: ChildProcess;
+  readonly dataDir: string;
+  readonly adminUrl: string;
+  /** The `ready` banner and everything printed after it. */
+  readonly stdout: () => string;
+  /** JSON log lines printed so far (stderr). */
+  readonly stderr: () => string;
+  readonly env: NodeJS.ProcessEnv;
+  /** Sends SIGTERM and waits for exit. */
+  stop(): Promise<number | null>;
+  /** Sends SIGKILL and waits for exit. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts `pai serve` with a temp data dir (or the given one) and waits for its "ready" line.
+ * Rejects with the process output if it exits first.
+ */
+export function startServe(
+  options: { dataDir?: string; env?: Record<string, string | undefined>; args?: string[] } = {},
+): Promise<ServeHandle> {
+  const dataDir = options.dataDir ?? path.join(tempDir(), 'data');
+  const env = cleanEnv({
+    PAI_DATA_DIR: dataDir,
+    PAI_ADMIN_LISTEN: '127.0.0.1:0',
+    PAI_LOG_LEVEL: 'debug',
+    ...options.env,
+  });
+  const child = spawn(process.execPath, [PAI_BIN, 'serve', ...(options.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString('utf8');
+      const m = /admin API:\s+(\S+)/.exec(stdout);
+      if (/^ready$/m.test(stdout)) {
+        resolve({
+          child,
+          dataDir,
+          adminUrl: m?.[1] ?? '',
+          stdout: () => stdout,
+          stderr: () => stderr,
+          env: cleanEnv({ PAI_DATA_DIR: dataDir }),
+          stop: async () => {
+            if (child.exitCode === null) child.kill('SIGTERM');
+            return exited;
+          },
+          kill: async () => {
+            if (child.exitCode === null) child.kill('SIGKILL');
+            await exited;
+          },
+        });
+      }
+    });
+    void exited.then((code) => reject(new Error(`pai serve exited with ${code} before ready:\n${stdout}\n${stderr}`)));
+  });
+}
+
+/** Reads the admin token that `pai serve` wrote into the data dir's config file. */
+export function adminToken(dataDir: string): string {
+  const text = fs.readFileSync(path.join(dataDir, 'config.yaml'), 'utf8');
+  const m = /^token: (\S+)$/m.exec(text);
+  if (!m?.[1]) throw new Error('no token in config.yaml');
+  return m[1];
+}
