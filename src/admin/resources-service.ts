@@ -69,7 +69,10 @@ export class ResourcesService implements ReferenceGuard {
     for (const ref of referencesOf(resource)) {
       if (secrets.has(ref.secret)) continue;
       try {
-        secrets.set(ref.secret, (await this.deps.store.getSecretMeta(ref.secret)).keys.map((k) => k.name));
+        secrets.set(
+          ref.secret,
+          (await this.deps.store.getSecretMeta(ref.secret)).keys.map((k) => k.name),
+        );
       } catch (err) {
         if (!isPaiError(err, 'not_found') && !isPaiError(err, 'invalid')) throw err;
         secrets.set(ref.secret, undefined);
@@ -97,7 +100,13 @@ export class ResourcesService implements ReferenceGuard {
     };
   }
 
-  private audit(actor: Principal, action: 'resource.apply' | 'resource.delete', resource: { kind: string; name: string }, err?: unknown, detail?: Record<string, unknown>): void {
+  private audit(
+    actor: Principal,
+    action: 'resource.apply' | 'resource.delete',
+    resource: { kind: string; name: string },
+    err?: unknown,
+    detail?: Record<string, unknown>,
+  ): void {
     this.deps.audit.write({
       actor: { tokenId: actor.tokenId, role: actor.role },
       action,
@@ -136,8 +145,10 @@ export class ResourcesService implements ReferenceGuard {
       const record = await this.deps.store.putDoc(plural, name, resource as unknown as Record<string, unknown>, {
         ifVersion: current?.version ?? 0,
       });
-      this.audit(actor, 'resource.apply', { kind: resource.kind, name }, undefined, { result });
+      // Published before the audit record, so that a failing audit log (disk full) cannot keep the
+      // injector on the old resource.
       this.deps.changes.publish({ type: 'doc', kind: plural, name });
+      this.audit(actor, 'resource.apply', { kind: resource.kind, name }, undefined, { result, version: record.version });
       return { result, record };
     } catch (err) {
       if (!dryRun) this.audit(actor, 'resource.apply', { kind: resource.kind, name }, err);
@@ -173,16 +184,22 @@ export class ResourcesService implements ReferenceGuard {
   async delete(actor: Principal, plural: ResourcePlural, name: string): Promise<void> {
     const kind = PLURAL_KIND[plural];
     try {
-      await this.deps.store.getDoc(plural, name);
+      const current = await this.deps.store.getDoc(plural, name);
       const binders = await this.bindersOf(kind, name);
       if (binders.length > 0) {
         throw new PaiError('referenced', `cannot delete ${kind} ${quoteName(name)}: agents ${binders.join(', ')} use it`, {
-          details: { referencedBy: binders.map((n) => ({ kind: 'Agent', name: n, via: kind === 'Provider' ? 'spec.providers' : 'spec.modelProviders' })) },
+          details: {
+            referencedBy: binders.map((n) => ({
+              kind: 'Agent',
+              name: n,
+              via: kind === 'Provider' ? 'spec.providers' : 'spec.modelProviders',
+            })),
+          },
         });
       }
       await this.deps.store.deleteDoc(plural, name);
-      this.audit(actor, 'resource.delete', { kind, name });
       this.deps.changes.publish({ type: 'doc', kind: plural, name });
+      this.audit(actor, 'resource.delete', { kind, name }, undefined, { version: current.version });
     } catch (err) {
       this.audit(actor, 'resource.delete', { kind, name }, err);
       throw err;

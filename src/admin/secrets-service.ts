@@ -43,15 +43,26 @@ export class SecretsService {
     detail?: Record<string, unknown>,
   ): Promise<T> {
     const base = { actor: { tokenId: actor.tokenId, role: actor.role }, action, kind: 'Secret', name: name.slice(0, 253), keys };
+    let result: T;
     try {
-      const result = await fn();
-      this.deps.audit.write({ ...base, outcome: 'ok', ...(detail ? { detail } : {}) });
-      this.deps.changes.publish({ type: 'secret', name });
-      return result;
+      result = await fn();
     } catch (err) {
-      this.deps.audit.write({ ...base, outcome: 'error', code: toPaiError(err).code, ...(detail ? { detail } : {}) });
+      try {
+        this.deps.audit.write({ ...base, outcome: 'error', code: toPaiError(err).code, ...(detail ? { detail } : {}) });
+      } catch {
+        // The audit log cannot be written either (disk full): the write's own error is the answer.
+      }
       throw err;
     }
+    // The change is in the store: the injector must drop its cached value whatever happens next.
+    this.deps.changes.publish({ type: 'secret', name });
+    try {
+      this.deps.audit.write({ ...base, outcome: 'ok', ...(detail ? { detail } : {}) });
+    } catch (err) {
+      const e = toPaiError(err);
+      throw new PaiError(e.code, `${action} of secret ${quoteName(name)} was applied, but ${e.message}`, { cause: err });
+    }
+    return result;
   }
 
   private async refuseIfBroken(name: string, remainingKeys: readonly string[] | undefined, verb: string): Promise<void> {

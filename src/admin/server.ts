@@ -44,6 +44,19 @@ function safeCause(err: PaiError): Record<string, unknown> {
   return { causeName: cause.name, causeCode: cause.code, frames };
 }
 
+/**
+ * The URL of a request target. An origin-form target is appended to a fixed base rather than
+ * resolved against it: resolving would read `//x/v1/secrets` as host `x` and path `/v1/secrets`,
+ * and throw on `//%zz`. Throws PaiError `bad_request` for a target that is no URL at all.
+ */
+function requestUrl(target: string): URL {
+  try {
+    return target.startsWith('/') ? new URL(`http://admin.invalid${target}`) : new URL(target, 'http://admin.invalid');
+  } catch {
+    throw new PaiError('bad_request', 'malformed request target');
+  }
+}
+
 export class AdminServer {
   readonly server: http.Server;
 
@@ -102,7 +115,7 @@ export class AdminServer {
     const seen = { label: 'unmatched', actor: '-' };
     let status = 500;
     try {
-      const url = new URL(req.url ?? '/', 'http://admin.invalid');
+      const url = requestUrl(req.url ?? '/');
       const result = await this.route(req, url, seen);
       status = result.status;
       if ('json' in result) sendJson(res, status, result.json);

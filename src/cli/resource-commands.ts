@@ -62,7 +62,7 @@ export function getResources(plural: ResourcePlural) {
       : (await client.request<{ items: StoredItem[] }>('GET', `/v1/${plural}`)).body.items;
     const resources = items.map((i) => i.resource);
     if (format === 'yaml') return io.stdout(renderResourceYaml(resources));
-    if (format === 'json') return io.stdout(renderResourceJson(resources, name !== undefined));
+    if (format === 'json') return io.stdout(renderResourceJson(name !== undefined && resources[0] ? resources[0] : resources));
     if (format === 'name') return io.stdout(resources.map((r) => `${SINGULAR[plural]}/${r.metadata.name}\n`).join(''));
     if (items.length === 0) return io.stderr(`No ${plural} found.\n`);
     const now = io.now();

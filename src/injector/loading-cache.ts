@@ -5,7 +5,9 @@
  * cached like a value (so a missing secret does not hammer the store); a load that fails otherwise
  * falls back to the last value if it is not older than `maxStaleMs` (stale-if-error), else throws.
  * Every load is bounded by `loadTimeoutMs`: the caller gets `store_unavailable` in time even when
- * the store hangs, and a late result still fills the cache for the next caller.
+ * the store hangs, and a late result still fills the cache for the next caller (unless a newer read
+ * has filled it meanwhile). A load still unsettled after `abandonAfterMs` no longer holds the key:
+ * the next miss reads again, so one read that never returns cannot wedge a key for good.
  */
 import { PaiError, toPaiError } from '../errors.js';
 
@@ -19,6 +21,8 @@ export interface LoadingCacheOptions<V> {
   readonly onLookup?: (result: 'hit' | 'miss' | 'stale') => void;
   /** Upper bound on entries; the oldest are dropped first. */
   readonly maxEntries?: number;
+  /** After this long an unsettled load stops being shared and a new miss reads again (default 10 × loadTimeoutMs, at least 1 s). */
+  readonly abandonAfterMs?: number;
 }
 
 interface Entry<V> {
@@ -93,17 +97,30 @@ export class LoadingCache<V> {
     const running = this.inflight.get(key);
     if (running) return running;
     const generation = this.generations.get(key) ?? 0;
+    // An entry is as old as the read that produced it: stamped when the load starts, not when it
+    // ends, so that a slow read that straddles a write elsewhere is not served for a whole TTL
+    // after that write (other processes must see a change within the TTL).
+    const started = this.now();
     const promise = this.options.load(key).then(
-      (value): Entry<V> => ({ value, at: this.now() }),
+      (value): Entry<V> => ({ value, at: started }),
       (err: unknown): Entry<V> => {
         const error = toPaiError(err);
-        if (error.code === 'not_found') return { error, at: this.now() };
+        if (error.code === 'not_found') return { error, at: started };
         throw error;
       },
     );
-    const settle = (entry: Entry<V> | undefined): void => {
+    const abandonAfter = this.options.abandonAfterMs ?? Math.max(1000, 10 * this.options.loadTimeoutMs);
+    const abandon = setTimeout(() => {
       if (this.inflight.get(key) === promise) this.inflight.delete(key);
-      if (entry && (this.generations.get(key) ?? 0) === generation) this.store(key, entry);
+    }, abandonAfter);
+    abandon.unref();
+    const settle = (entry: Entry<V> | undefined): void => {
+      clearTimeout(abandon);
+      if (this.inflight.get(key) === promise) this.inflight.delete(key);
+      if (!entry || (this.generations.get(key) ?? 0) !== generation) return;
+      // An abandoned read may finish after a newer one: never replace a newer entry with an older read.
+      const current = this.entries.get(key);
+      if (current === undefined || current.at <= entry.at) this.store(key, entry);
     };
     promise.then(settle, () => settle(undefined));
     this.inflight.set(key, promise);
@@ -124,10 +141,7 @@ export class LoadingCache<V> {
     const ms = this.options.loadTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new PaiError('store_unavailable', `the store did not answer within ${ms} ms`)),
-        ms,
-      );
+      timer = setTimeout(() => reject(new PaiError('store_unavailable', `the store did not answer within ${ms} ms`)), ms);
     });
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }

@@ -89,11 +89,14 @@ function storeError(err: unknown, op: string): PaiError {
         ? 'the database is locked by another process'
         : sqlite === 'SQLITE_READONLY'
           ? 'the database is read-only'
-          : sqlite.startsWith('SQLITE_IOERR')
-            ? 'an I/O error occurred'
-            : sqlite === 'SQLITE_CORRUPT' || sqlite === 'SQLITE_NOTADB'
-              ? 'the database file is corrupt'
-              : `an unexpected error occurred (${sqlite})`;
+          : sqlite === 'SQLITE_IOERR_WRITE'
+            ? // EFBIG, EDQUOT and EIO on write() arrive here; a plain ENOSPC is SQLITE_FULL above.
+              'writing to the disk failed (is it full, or over a quota or file size limit?)'
+            : sqlite.startsWith('SQLITE_IOERR')
+              ? 'an I/O error occurred'
+              : sqlite === 'SQLITE_CORRUPT' || sqlite === 'SQLITE_NOTADB'
+                ? 'the database file is corrupt'
+                : `an unexpected error occurred (${sqlite})`;
   return new PaiError('store_unavailable', `local store: ${op} failed: ${reason}; nothing was changed`, { cause: err });
 }
 
@@ -287,7 +290,10 @@ export class LocalStore implements SecretStore {
         // The clear key listing is not under the seal; check it against the sealed data, so that an
         // edited listing is caught on the first read of the values.
         if (JSON.stringify(keyInfos(data)) !== JSON.stringify(meta.keys)) {
-          throw new PaiError('integrity', `secret ${quoteName(name)} (version ${row.version}) failed its integrity check: its key listing does not match its sealed data`);
+          throw new PaiError(
+            'integrity',
+            `secret ${quoteName(name)} (version ${row.version}) failed its integrity check: its key listing does not match its sealed data`,
+          );
         }
         return { meta, data };
       }),
