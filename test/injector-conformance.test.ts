@@ -277,7 +277,7 @@ test('deny: store hangs → 503 within the store timeout, not Envoy’s', async 
   const res = await injector.check(bot(HOSTS.github));
   // Generous against a loaded test machine; a store read that were not bounded would hang for good.
   t.true(Date.now() - started < 2500, 'answered while Envoy still waits');
-  assertDenied(t, res, deny('', bot(''), 'ServiceUnavailable', 'store_unavailable', /did not answer within 100 ms/));
+  assertDenied(t, res, deny('', bot(''), 'ServiceUnavailable', 'store_unavailable', /did not answer within \d+ ms/));
 });
 
 test('deny: store fails with a foreign error → 500 internal, its message not echoed', async (t) => {

@@ -7,7 +7,7 @@
  * - cold cache: Check denies 503 `store_unavailable` within the store timeout (p95 of 50 Checks);
  * - warm cache, within the TTL: Checks keep injecting without a Vault call;
  * - warm cache, past the TTL: stale-if-error keeps injecting the last value read, in bounded time;
- *   not yet within Envoy's 200 ms (see the test.failing below);
+ *   within Envoy’s 200 ms, because one decision shares one store budget (src/injector/decide.ts);
  * - past maxStaleMs the stale value is dropped (the cache the injector uses, on a fake clock: the
  *   injector takes no clock, so its 5-minute bound cannot be reached here without waiting).
  *
@@ -160,10 +160,11 @@ async function assertP95(
 function assertStoreUnavailable(t: ExecutionContext<Ctx>, res: CheckResponse__Output): void {
   t.is(res.http_response, 'denied_response');
   t.deepEqual(res.denied_response?.status, { code: 'ServiceUnavailable' });
-  t.deepEqual(denialBody(res)?.error, {
-    code: 'store_unavailable',
-    message: `the store did not answer within ${STORE_TIMEOUT_MS} ms`,
-  });
+  const error = denialBody(res)?.error;
+  t.is(error?.code, 'store_unavailable');
+  // The agent read gets the decision's budget (STORE_TIMEOUT_MS) less what the secret read is kept.
+  const ms = Number(/^the store did not answer within (\d+) ms$/.exec(error?.message ?? '')?.[1]);
+  t.true(ms > 0 && ms <= STORE_TIMEOUT_MS, error?.message);
 }
 
 function assertInjected(t: ExecutionContext<Ctx>, res: CheckResponse__Output): void {
@@ -238,16 +239,13 @@ test.serial('warm cache past its TTL, Vault hanging: stale-if-error keeps inject
   const run = await staleRun(t);
   t.log(figures('stale-if-error, Vault hanging', run.ms));
   for (const res of run.responses) assertInjected(t, res);
-  // Bounded by the store timeout (once for the agent, once for the secret), not by Vault.
+  // Bounded by the decision's store budget, not by Vault.
   t.true(Math.max(...run.ms) < 2 * STORE_TIMEOUT_MS + 1000, 'answered in bounded time');
 });
 
-// Known gap, in src/injector (not changed here): past the TTL the agent and then the secret each
-// wait the full store timeout before falling back, so a stale answer takes about 2 × 150 ms: after
-// Envoy's 200 ms, so Envoy denies on its own before the stale value arrives. Serving the stale
-// entry at once while a refresh runs (stale-while-revalidate), or one 150 ms budget per decision,
-// would fix it; this test then passes and ava reports it, so the marker can go.
-test.serial.failing('warm cache past its TTL, Vault hanging: stale-if-error answers inside Envoy’s 200 ms', async (t) => {
+// Past the TTL the agent and the secret reads share one store budget per decision (150 ms), so the
+// stale answer arrives before Envoy's default 200 ms ext_authz timeout would deny on its own.
+test.serial('warm cache past its TTL, Vault hanging: stale-if-error answers inside Envoy’s 200 ms', async (t) => {
   t.timeout(60_000);
   const run = await staleRun(t);
   t.log(figures('stale-if-error, Vault hanging', run.ms));

@@ -90,11 +90,14 @@ export class AgentDirectory {
     });
   }
 
-  /** The agent's view, from the cache when fresh. Throws `unknown_agent` for an agent not in the store. */
-  get(name: string): AgentView | Promise<AgentView> {
+  /**
+   * The agent's view, from the cache when fresh (waiting at most `timeoutMs` for the store otherwise).
+   * Throws `unknown_agent` for an agent not in the store.
+   */
+  get(name: string, timeoutMs?: number): AgentView | Promise<AgentView> {
     const hit = this.cache.peek(name);
     if (hit) return hit;
-    return this.cache.get(name).catch((err: unknown) => {
+    return this.cache.get(name, timeoutMs).catch((err: unknown) => {
       if (isPaiError(err, 'not_found') || isPaiError(err, 'invalid')) {
         throw new PaiError('unknown_agent', `agent ${quoteName(name)} is not known to pai`);
       }

@@ -64,6 +64,13 @@ export interface AccessTokenSource {
 }
 
 export interface DeciderDeps {
+  /**
+   * The most one decision waits for the store, all reads together (default 150 ms, inside Envoy's
+   * default 200 ms ext_authz timeout): the agent read may use all but MIN_READ_MS of it, the secret
+   * read what is left (at least MIN_READ_MS), so that a hanging store still gets a stale-if-error
+   * or 503 answer in time.
+   */
+  readonly storeBudgetMs?: number;
   readonly agents: AgentDirectory;
   readonly secrets: LoadingCache<SecretRecord>;
   readonly accessTokens?: AccessTokenSource;
@@ -89,8 +96,20 @@ const denyFrom = (err: unknown, agent?: string, host?: string, target?: Injectio
  * Decides requests. When everything a decision needs is cached (the common case), it is made
  * synchronously and returned as a value; otherwise as a promise. Callers `await` either.
  */
+/** The least time the secret read of a decision is given, however long the agent read took. */
+const MIN_READ_MS = 40;
+
 export class Decider {
-  constructor(private readonly deps: DeciderDeps) {}
+  private readonly budgetMs: number;
+
+  constructor(private readonly deps: DeciderDeps) {
+    this.budgetMs = deps.storeBudgetMs ?? 150;
+  }
+
+  /** How long a read may still wait, given the decision's deadline. */
+  private remaining(deadline: number): number {
+    return Math.max(MIN_READ_MS, Math.ceil(deadline - performance.now()));
+  }
 
   /** Decides one request; never throws or rejects (failures are `deny` decisions). */
   decide(input: DecisionInput): Decision | Promise<Decision> {
@@ -98,25 +117,29 @@ export class Decider {
     if (!agentName) {
       return {
         kind: 'deny',
-        error: new PaiError('no_identity', 'the request carries no agent identity: the sidecar route must name the agent (pai.agent)'),
+        error: new PaiError(
+          'no_identity',
+          'the request carries no agent identity: the sidecar route must name the agent (pai.agent)',
+        ),
       };
     }
+    const deadline = performance.now() + this.budgetMs;
     let view: AgentView | Promise<AgentView>;
     try {
-      view = this.deps.agents.get(agentName);
+      view = this.deps.agents.get(agentName, Math.max(MIN_READ_MS, this.budgetMs - MIN_READ_MS));
     } catch (err) {
       return denyFrom(err, agentName);
     }
     if (view instanceof Promise) {
       return view.then(
-        (v) => this.forAgent(input, agentName, v),
+        (v) => this.forAgent(input, agentName, v, deadline),
         (err: unknown) => denyFrom(err, agentName),
       );
     }
-    return this.forAgent(input, agentName, view);
+    return this.forAgent(input, agentName, view, deadline);
   }
 
-  private forAgent(input: DecisionInput, agentName: string, view: AgentView): Decision | Promise<Decision> {
+  private forAgent(input: DecisionInput, agentName: string, view: AgentView, deadline: number): Decision | Promise<Decision> {
     let host: string;
     let authority: string;
     try {
@@ -129,9 +152,13 @@ export class Decider {
     const target = view.match(host);
     if (!target) {
       if (view.agent.egress === 'deny') {
-        const error = new PaiError('egress_denied', `agent ${quoteName(agentName)} may reach only its providers' hosts; ${host} is not one`, {
-          details: { host },
-        });
+        const error = new PaiError(
+          'egress_denied',
+          `agent ${quoteName(agentName)} may reach only its providers' hosts; ${host} is not one`,
+          {
+            details: { host },
+          },
+        );
         return { kind: 'deny', error, agent: agentName, host };
       }
       return { kind: 'pass', agent: agentName, host };
@@ -139,7 +166,7 @@ export class Decider {
     if (input.api === 'check' && needsExtProc(target)) return denyFrom(needsExtProcError(target), agentName, host, target);
     const cached = this.deps.secrets.peek(target.secret);
     if (cached) return this.withRecord(input, agentName, host, authority, target, cached);
-    return this.deps.secrets.get(target.secret).then(
+    return this.deps.secrets.get(target.secret, this.remaining(deadline)).then(
       (record) => this.withRecord(input, agentName, host, authority, target, record),
       (err: unknown) => denyFrom(isPaiError(err, 'not_found') ? secretMissing(target) : err, agentName, host, target),
     );
@@ -171,7 +198,14 @@ export class Decider {
         const tokens = this.deps.accessTokens;
         if (!tokens) throw new PaiError('internal', `${strategy} token exchange is not configured in this injector`);
         return tokens.get(target, values, record.meta.version).then(
-          (accessToken): Decision => ({ kind: 'inject', agent, host, target, mutation: mutationFor(target, values, request, accessToken), values }),
+          (accessToken): Decision => ({
+            kind: 'inject',
+            agent,
+            host,
+            target,
+            mutation: mutationFor(target, values, request, accessToken),
+            values,
+          }),
           (err: unknown) => denyFrom(err, agent, host, target),
         );
       }

@@ -224,13 +224,19 @@ export class ExtAuthzService {
  * The Authorization service definition with a response serializer that sends pre-encoded
  * CheckResponse bytes as they are, and encodes anything else with the original serializer.
  */
-export function serviceDefinition(base: grpc.ServiceDefinition): { definition: grpc.ServiceDefinition; serialize: CheckSerializer } {
+export function serviceDefinition(base: grpc.ServiceDefinition): {
+  definition: grpc.ServiceDefinition;
+  serialize: CheckSerializer;
+} {
   const method = base['Check'];
   if (!method) throw new Error('Authorization service definition has no Check method');
   const original = method.responseSerialize as (value: CheckResponse) => Buffer;
   const definition: grpc.ServiceDefinition = {
     ...base,
-    Check: { ...method, responseSerialize: (value: CheckResponse | Buffer) => (Buffer.isBuffer(value) ? value : original(value)) },
+    Check: {
+      ...method,
+      responseSerialize: (value: CheckResponse | Buffer) => (Buffer.isBuffer(value) ? value : original(value)),
+    },
   };
   return { definition, serialize: original };
 }

@@ -51,8 +51,11 @@ export class LoadingCache<V> {
     return undefined;
   }
 
-  /** The value of `key`, loading it when absent or expired. Throws PaiError. */
-  async get(key: string): Promise<V> {
+  /**
+   * The value of `key`, loading it when absent or expired, waiting at most `timeoutMs` (default
+   * loadTimeoutMs) for the store. Throws PaiError.
+   */
+  async get(key: string, timeoutMs: number = this.options.loadTimeoutMs): Promise<V> {
     const e = this.entries.get(key);
     const t = this.now();
     if (e && t - e.at < this.options.ttlMs) {
@@ -61,7 +64,7 @@ export class LoadingCache<V> {
       return e.value as V;
     }
     try {
-      const loaded = await this.withTimeout(this.loadShared(key));
+      const loaded = await this.withTimeout(this.loadShared(key), timeoutMs);
       this.options.onLookup?.('miss');
       if (loaded.error) throw loaded.error;
       return loaded.value as V;
@@ -137,8 +140,7 @@ export class LoadingCache<V> {
     }
   }
 
-  private withTimeout<T>(promise: Promise<T>): Promise<T> {
-    const ms = this.options.loadTimeoutMs;
+  private withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new PaiError('store_unavailable', `the store did not answer within ${ms} ms`)), ms);

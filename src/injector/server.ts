@@ -98,7 +98,12 @@ export class InjectorServer {
       if (c.type === 'secret') secrets.invalidate(c.name);
       else if (c.kind === 'tokens' || c.kind === 'agenttokens') tokens.forget(c.name.replace(/^t/, ''));
     });
-    const decider = new Decider({ agents, secrets, ...(deps.accessTokens ? { accessTokens: deps.accessTokens } : {}) });
+    const decider = new Decider({
+      storeBudgetMs: timeout,
+      agents,
+      secrets,
+      ...(deps.accessTokens ? { accessTokens: deps.accessTokens } : {}),
+    });
     const observer = decisionObserver(metrics, logger);
     this.parts = { decider, secrets, agents, observer };
     this.server = new grpc.Server({
