@@ -4,7 +4,8 @@
  */
 import type { DocKind } from './store/types.js';
 
-export type Change = { readonly type: 'secret'; readonly name: string } | { readonly type: 'doc'; readonly kind: DocKind; readonly name: string };
+export type Change =
+  { readonly type: 'secret'; readonly name: string } | { readonly type: 'doc'; readonly kind: DocKind; readonly name: string };
 
 export type ChangeListener = (change: Change) => void;
 

@@ -179,7 +179,10 @@ function loadInjectorTls(env: Env): InjectorTlsConfig | undefined {
   if (!certFile) throw new ConfigError('PAI_INJECTOR_TLS_CERT', 'required with the other PAI_INJECTOR_TLS_* variables');
   if (!keyFile) throw new ConfigError('PAI_INJECTOR_TLS_KEY', 'required with the other PAI_INJECTOR_TLS_* variables');
   if (!clientCaFile) {
-    throw new ConfigError('PAI_INJECTOR_TLS_CLIENT_CA', 'required: the injector accepts TCP only with client certificates (mTLS)');
+    throw new ConfigError(
+      'PAI_INJECTOR_TLS_CLIENT_CA',
+      'required: the injector accepts TCP only with client certificates (mTLS)',
+    );
   }
   return Object.freeze({ certFile, keyFile, clientCaFile });
 }

@@ -39,7 +39,12 @@ export function createMetrics(registry: Registry = new Registry(), withDefaults 
       [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registry,
     ),
-    cacheRequests: new FastCounter('pai_secret_cache_requests_total', 'Secret cache lookups by result (hit, miss, stale)', ['result'], registry),
+    cacheRequests: new FastCounter(
+      'pai_secret_cache_requests_total',
+      'Secret cache lookups by result (hit, miss, stale)',
+      ['result'],
+      registry,
+    ),
     storeRequests: new Counter({
       name: 'pai_store_requests_total',
       help: 'Store calls by backend, operation and result (ok or error code)',

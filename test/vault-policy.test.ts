@@ -129,7 +129,12 @@ test('pai-injector: reads agent tokens and updates an existing one (last used), 
   const written = await root.putDoc('agenttokens', 'tagent1', { hash: 'def', role: 'agent' });
   const injector = await storeFor(['pai-injector']);
   t.deepEqual((await injector.getDoc('agenttokens', 'tagent1')).body, { hash: 'def', role: 'agent' });
-  await injector.putDoc('agenttokens', 'tagent1', { hash: 'def', role: 'agent', lastUsedAt: 'now' }, { ifVersion: written.version });
+  await injector.putDoc(
+    'agenttokens',
+    'tagent1',
+    { hash: 'def', role: 'agent', lastUsedAt: 'now' },
+    { ifVersion: written.version },
+  );
   t.is((await root.getDoc('agenttokens', 'tagent1')).body['lastUsedAt'], 'now');
   await denied(t, injector.putDoc('agenttokens', 'tminted', { hash: 'x', role: 'agent' }));
   await denied(t, injector.listDocs('agenttokens'));

@@ -67,7 +67,10 @@ export function toJson(r: Rendered): Record<string, unknown> {
   };
 }
 
-async function readAll(store: SecretStore, agent: Agent): Promise<{ data: Map<string, SecretData>; versions: Record<string, number> }> {
+async function readAll(
+  store: SecretStore,
+  agent: Agent,
+): Promise<{ data: Map<string, SecretData>; versions: Record<string, number> }> {
   const data = new Map<string, SecretData>();
   const versions: Record<string, number> = {};
   for (const { secretRef } of agent.spec.env ?? []) {
@@ -94,8 +97,10 @@ export async function renderEnv(store: SecretStore, resources: ResourcesService,
     const secret = data.get(secretRef.name);
     const value = secret?.get(secretRef.key);
     if (!secret) problems.push(`spec.env[${i}] (${name}): secret ${quoteName(secretRef.name)} does not exist`);
-    else if (!value) problems.push(`spec.env[${i}] (${name}): secret ${quoteName(secretRef.name)} has no key ${quoteName(secretRef.key)}`);
-    else if (value.includes(0)) problems.push(`spec.env[${i}] (${name}): the value contains a NUL byte, which an environment variable cannot hold`);
+    else if (!value)
+      problems.push(`spec.env[${i}] (${name}): secret ${quoteName(secretRef.name)} has no key ${quoteName(secretRef.key)}`);
+    else if (value.includes(0))
+      problems.push(`spec.env[${i}] (${name}): the value contains a NUL byte, which an environment variable cannot hold`);
     else vars.push({ name, value, secret: secretRef.name, key: secretRef.key });
   }
   if (problems.length > 0) {
@@ -132,7 +137,11 @@ export function envRoute(store: SecretStore, resources: ResourcesService, audit:
         ...base,
         keys: rendered.vars.map((v) => v.name),
         outcome: 'ok',
-        detail: { format, refs: rendered.vars.map((v) => ({ env: v.name, secret: v.secret, key: v.key })), secretVersions: rendered.versions },
+        detail: {
+          format,
+          refs: rendered.vars.map((v) => ({ env: v.name, secret: v.secret, key: v.key })),
+          secretVersions: rendered.versions,
+        },
       });
       if (format === 'json') return { status: 200, json: toJson(rendered) };
       return { status: 200, text: toDotenv(rendered), contentType: 'text/plain' };

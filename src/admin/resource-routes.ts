@@ -54,12 +54,18 @@ function routesFor(plural: ResourcePlural, service: ResourcesService): Route[] {
         const dryRun = flag(ctx, 'dryRun');
         const resource = parseResource(await readJson(ctx.req), 'request body');
         if (KIND_PLURAL[resource.kind] !== plural) {
-          throw new PaiError('invalid', `kind ${resource.kind} does not belong under /v1/${plural} (expected ${kind})`, { details: { field: 'kind' } });
+          throw new PaiError('invalid', `kind ${resource.kind} does not belong under /v1/${plural} (expected ${kind})`, {
+            details: { field: 'kind' },
+          });
         }
         if (resource.metadata.name !== name) {
-          throw new PaiError('invalid', `metadata.name ${quoteName(resource.metadata.name)} does not match the path name ${quoteName(name)}`, {
-            details: { field: 'metadata.name' },
-          });
+          throw new PaiError(
+            'invalid',
+            `metadata.name ${quoteName(resource.metadata.name)} does not match the path name ${quoteName(name)}`,
+            {
+              details: { field: 'metadata.name' },
+            },
+          );
         }
         const { result, record } = await service.apply(ctx.principal, resource, dryRun);
         return {

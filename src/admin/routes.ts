@@ -32,7 +32,10 @@ function rotateRoute(deps: AdminDeps): Route {
     handler: ({ principal }) => {
       const local = deps.localStore;
       if (!local) {
-        throw new PaiError('invalid', 'master-key rotation applies to the local store; with Vault, rotate Vault\'s own keys (vault operator rotate)');
+        throw new PaiError(
+          'invalid',
+          "master-key rotation applies to the local store; with Vault, rotate Vault's own keys (vault operator rotate)",
+        );
       }
       const actor = { tokenId: principal.tokenId, role: principal.role };
       try {
@@ -40,7 +43,12 @@ function rotateRoute(deps: AdminDeps): Route {
         deps.audit.write({ actor, action: 'masterkey.rotate', outcome: 'ok', detail: result });
         return Promise.resolve({ status: 200, json: result });
       } catch (err) {
-        deps.audit.write({ actor, action: 'masterkey.rotate', outcome: 'error', code: err instanceof PaiError ? err.code : 'internal' });
+        deps.audit.write({
+          actor,
+          action: 'masterkey.rotate',
+          outcome: 'error',
+          code: err instanceof PaiError ? err.code : 'internal',
+        });
         throw err;
       }
     },

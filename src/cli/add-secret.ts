@@ -56,7 +56,8 @@ export async function collectData(options: AddSecretOptions, io: CliIo): Promise
   };
   for (const literal of options.fromLiteral) {
     const eq = literal.indexOf('=');
-    if (eq < 0) throw new CliError('--from-literal expects KEY=VALUE, got an argument without "=" (not shown: it may be a value)', 2);
+    if (eq < 0)
+      throw new CliError('--from-literal expects KEY=VALUE, got an argument without "=" (not shown: it may be a value)', 2);
     if (eq === 0) throw new CliError('--from-literal expects KEY=VALUE, the key is empty', 2);
     addKey(data, literal.slice(0, eq), Buffer.from(literal.slice(eq + 1), 'utf8'), '--from-literal');
   }
@@ -81,14 +82,16 @@ export async function addSecret(client: AdminClient, name: string, options: AddS
   const problem = nameProblem(name);
   if (problem) throw new CliError(`invalid secret name ${JSON.stringify(name.slice(0, 80))}: ${problem}`);
   const data = await collectData(options, io);
-  if (data.size === 0) throw new CliError('a secret needs at least one key: give --from-literal, --from-file or --from-env-file', 2);
+  if (data.size === 0)
+    throw new CliError('a secret needs at least one key: give --from-literal, --from-file or --from-env-file', 2);
   const binaryData = Object.fromEntries([...data].map(([k, v]) => [k, v.toString('base64')]));
   try {
     await client.request('POST', '/v1/secrets', { name, binaryData });
     io.stdout(`secret/${name} created\n`);
   } catch (err) {
     if (!(err instanceof CliError) || err.apiCode !== 'already_exists') throw err;
-    if (!options.overwrite) throw new CliError(`secret ${JSON.stringify(name)} already exists; add --overwrite to replace its keys`);
+    if (!options.overwrite)
+      throw new CliError(`secret ${JSON.stringify(name)} already exists; add --overwrite to replace its keys`);
     await client.request('PUT', `/v1/secrets/${encodeURIComponent(name)}`, { binaryData });
     io.stdout(`secret/${name} configured\n`);
   }

@@ -70,7 +70,11 @@ export class AdminClient {
       throw new CliError(`PAI_SERVER is not a URL: ${JSON.stringify(server)}`);
     }
     if (url.protocol !== 'http:') throw new CliError(`unsupported server URL scheme ${url.protocol} (use http:// or unix:/path)`);
-    return new AdminClient({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), base: url.pathname.replace(/\/$/, '') }, token, server);
+    return new AdminClient(
+      { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), base: url.pathname.replace(/\/$/, '') },
+      token,
+      server,
+    );
   }
 
   /** Sends a request; returns the parsed response for 2xx, throws CliError otherwise. */
@@ -118,7 +122,10 @@ export class AdminClient {
       });
       req.on('timeout', () => req.destroy(new Error('timed out')));
       req.on('error', (e: NodeJS.ErrnoException) => {
-        const why = e.code === 'ECONNREFUSED' || e.code === 'ENOENT' ? 'connection refused (is `pai serve` running?)' : (e.code ?? e.message);
+        const why =
+          e.code === 'ECONNREFUSED' || e.code === 'ENOENT'
+            ? 'connection refused (is `pai serve` running?)'
+            : (e.code ?? e.message);
         reject(new CliError(`cannot reach the pai admin API at ${this.server}: ${why}`));
       });
       req.end(payload);

@@ -33,13 +33,23 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description('create a secret from literals, files or an env file (values are write-only: they are never shown again)')
     .argument('<name>', 'secret name (DNS-1123 label)')
     .option('--from-literal <key=value>', 'a key and its literal value (repeatable); the value may contain "="', collect, [])
-    .option('--from-file <[key=]path>', 'a file whose bytes are the value; the key defaults to the file name; "KEY=-" reads stdin (repeatable)', collect, [])
+    .option(
+      '--from-file <[key=]path>',
+      'a file whose bytes are the value; the key defaults to the file name; "KEY=-" reads stdin (repeatable)',
+      collect,
+      [],
+    )
     .option('--from-env-file <path>', 'a file of KEY=VALUE lines (repeatable; "-" reads stdin)', collect, [])
     .option('--overwrite', 'replace the keys of an existing secret', false)
-    .addHelpText('after', '\nExamples:\n  pai add secret gemini-key --from-literal api-key=AIzaSy...\n  pai add secret tls --from-file tls.key --from-file ca=./ca.pem\n')
-    .action(async (name: string, opts: { fromLiteral: string[]; fromFile: string[]; fromEnvFile: string[]; overwrite: boolean }) => {
-      await addSecret(client(), name, opts, io);
-    });
+    .addHelpText(
+      'after',
+      '\nExamples:\n  pai add secret gemini-key --from-literal api-key=AIzaSy...\n  pai add secret tls --from-file tls.key --from-file ca=./ca.pem\n',
+    )
+    .action(
+      async (name: string, opts: { fromLiteral: string[]; fromFile: string[]; fromEnvFile: string[]; overwrite: boolean }) => {
+        await addSecret(client(), name, opts, io);
+      },
+    );
 
   for (const verb of resourceCommands(program, client, io)) void verb;
 
@@ -60,7 +70,9 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .command('env')
     .description("print an agent's spec.env with the secret values, for its launcher (renderer or admin token)")
     .argument('<agent>', 'agent name')
-    .addOption(new Option('-o, --output <format>', 'dotenv (sourceable by sh) or json').choices(['dotenv', 'json']).default('dotenv'))
+    .addOption(
+      new Option('-o, --output <format>', 'dotenv (sourceable by sh) or json').choices(['dotenv', 'json']).default('dotenv'),
+    )
     .action(async (agent: string, opts: { output: string }) => {
       await renderEnv(client(), agent, opts.output, io);
     });
@@ -120,7 +132,11 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .command('master-key')
     .description('generate a new master key and re-wrap every data key under it in one transaction (local store)')
     .action(async () => {
-      const res = await client().request<{ oldKeyId: string; newKeyId: string; rewrapped: number }>('POST', '/v1/admin/master-key/rotate', {});
+      const res = await client().request<{ oldKeyId: string; newKeyId: string; rewrapped: number }>(
+        'POST',
+        '/v1/admin/master-key/rotate',
+        {},
+      );
       io.stdout(`master key rotated: ${res.body.oldKeyId} -> ${res.body.newKeyId} (${res.body.rewrapped} secrets re-wrapped)\n`);
     });
 

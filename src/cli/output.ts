@@ -7,9 +7,13 @@ import { CliError } from './client.js';
 export type OutputFormat = 'table' | 'json' | 'yaml' | 'name';
 
 /** Parses the -o flag (table by default). Throws a usage CliError for anything else. */
-export function outputFormat(value: string | undefined, allowed: readonly OutputFormat[] = ['table', 'json', 'yaml', 'name']): OutputFormat {
+export function outputFormat(
+  value: string | undefined,
+  allowed: readonly OutputFormat[] = ['table', 'json', 'yaml', 'name'],
+): OutputFormat {
   const v = value ?? 'table';
-  if (!(allowed as readonly string[]).includes(v)) throw new CliError(`unknown output format "${v}" (expected ${allowed.join(', ')})`, 2);
+  if (!(allowed as readonly string[]).includes(v))
+    throw new CliError(`unknown output format "${v}" (expected ${allowed.join(', ')})`, 2);
   return v as OutputFormat;
 }
 

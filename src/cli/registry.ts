@@ -20,7 +20,12 @@ interface TypeHandlers {
 
 const TYPES: readonly TypeHandlers[] = [
   { names: ['secrets', 'secret'], get: getSecrets, describe: describeSecret, delete: deleteSecret },
-  { names: ['agents', 'agent'], get: getResources('agents'), describe: describeResource('agents'), delete: deleteResource('agents') },
+  {
+    names: ['agents', 'agent'],
+    get: getResources('agents'),
+    describe: describeResource('agents'),
+    delete: deleteResource('agents'),
+  },
   {
     names: ['providers', 'provider'],
     get: getResources('providers'),

@@ -8,7 +8,8 @@ import type { CliIo } from './io.js';
 
 /** Writes the agent's env (dotenv by default) to stdout exactly as the server rendered it. */
 export async function renderEnv(client: AdminClient, agent: string, format: string, io: CliIo): Promise<void> {
-  if (format !== 'dotenv' && format !== 'json') throw new CliError(`unknown output format "${format}" (expected dotenv or json)`, 2);
+  if (format !== 'dotenv' && format !== 'json')
+    throw new CliError(`unknown output format "${format}" (expected dotenv or json)`, 2);
   const res = await client.requestRaw('GET', `/v1/agents/${encodeURIComponent(agent)}/env?format=${format}`);
   io.stdoutBytes(res);
 }

@@ -20,7 +20,9 @@ const SINGULAR: Record<ResourcePlural, string> = { agents: 'agent', providers: '
 function secretOf(r: Resource): string {
   switch (r.kind) {
     case 'ModelProvider':
-      return r.spec.apiKeySecretRef.key ? `${r.spec.apiKeySecretRef.name}/${r.spec.apiKeySecretRef.key}` : r.spec.apiKeySecretRef.name;
+      return r.spec.apiKeySecretRef.key
+        ? `${r.spec.apiKeySecretRef.name}/${r.spec.apiKeySecretRef.key}`
+        : r.spec.apiKeySecretRef.name;
     case 'Provider':
       return `${r.spec.auth.secretRef}/${r.spec.auth.secretKey ?? 'token'}`;
     case 'Agent':
@@ -66,7 +68,12 @@ export function getResources(plural: ResourcePlural) {
     if (format === 'name') return io.stdout(resources.map((r) => `${SINGULAR[plural]}/${r.metadata.name}\n`).join(''));
     if (items.length === 0) return io.stderr(`No ${plural} found.\n`);
     const now = io.now();
-    io.stdout(table(HEADERS[plural], items.map((i) => row(i, now).map(cell))));
+    io.stdout(
+      table(
+        HEADERS[plural],
+        items.map((i) => row(i, now).map(cell)),
+      ),
+    );
   };
 }
 

@@ -32,7 +32,13 @@ export async function getSecrets(client: AdminClient, name: string | undefined, 
     ? [(await client.request<SecretDetail>('GET', path(name))).body]
     : (await client.request<{ items: SecretItem[] }>('GET', '/v1/secrets')).body.items;
   if (format === 'json' || format === 'yaml') {
-    const shaped = items.map((s) => ({ name: s.name, keys: s.keys, createdAt: s.createdAt, updatedAt: s.updatedAt, version: s.version }));
+    const shaped = items.map((s) => ({
+      name: s.name,
+      keys: s.keys,
+      createdAt: s.createdAt,
+      updatedAt: s.updatedAt,
+      version: s.version,
+    }));
     io.stdout(serialise(name ? shaped[0] : { items: shaped }, format));
     return;
   }

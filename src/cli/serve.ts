@@ -21,7 +21,8 @@ export async function serve(roleText: string, io: CliIo): Promise<number> {
   const logger = createLogger(config.logLevel);
   const running = await startServer(config, { role, logger });
   const lines = [`pai serve: role ${role}, ${config.store} store, data in ${config.dataDir}`];
-  if (running.adminAddress) lines.push(`  admin API:  ${running.adminAddress.startsWith('unix:') ? '' : 'http://'}${running.adminAddress}`);
+  if (running.adminAddress)
+    lines.push(`  admin API:  ${running.adminAddress.startsWith('unix:') ? '' : 'http://'}${running.adminAddress}`);
   if (running.injectorAddress) lines.push(`  injector:   ${running.injectorAddress}`);
   if (running.bootstrapToken) lines.push(`  created the first admin token; the pai CLI reads it from ${config.configFile}`);
   lines.push('ready');

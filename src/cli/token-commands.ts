@@ -23,7 +23,12 @@ export interface CreateTokenOptions {
 }
 
 /** `pai create token [AGENT] [--role R] [--ttl D]`: prints the token once on stdout. */
-export async function createToken(client: AdminClient, agent: string | undefined, opts: CreateTokenOptions, io: CliIo): Promise<void> {
+export async function createToken(
+  client: AdminClient,
+  agent: string | undefined,
+  opts: CreateTokenOptions,
+  io: CliIo,
+): Promise<void> {
   const role = agent ? 'agent' : (opts.role ?? 'viewer');
   const body = {
     role,

@@ -55,7 +55,10 @@ export function patchedKeys(name: string, current: readonly KeyInfo[], patch: Se
   }
   const total = [...next.values()].reduce((a, b) => a + b, 0);
   if (total > MAX_SECRET_BYTES) {
-    throw new PaiError('too_large', `secret ${quoteName(name)} would hold ${total} bytes; the limit is ${MAX_SECRET_BYTES} (1 MiB)`);
+    throw new PaiError(
+      'too_large',
+      `secret ${quoteName(name)} would hold ${total} bytes; the limit is ${MAX_SECRET_BYTES} (1 MiB)`,
+    );
   }
   return [...next.entries()]
     .map(([k, size]) => ({ name: k, size }))
