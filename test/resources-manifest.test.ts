@@ -297,7 +297,7 @@ const TRICKY: Resource[] = [
     spec: {
       type: 'http',
       hosts: ['*.example.com', '10.0.0.1'],
-      auth: { secretRef: 'true', header: 'X-Key', prefix: 'Bearer ', secretKey: '1.0' },
+      auth: { secretRef: '0o0', header: 'X-Key', prefix: 'Bearer ', secretKey: '1.0' },
     },
   },
   {
@@ -314,6 +314,7 @@ test('renderResourceYaml round-trips through parseManifests and parseResource', 
   t.deepEqual(parseManifestResources(yaml, 'out.yaml'), TRICKY);
   t.true(yaml.includes('name: "0755"'));
   t.true(yaml.includes('"yes": "no"'), 'quoted for YAML 1.1 readers');
+  t.true(yaml.includes('secretRef: "0o0"'), 'quoted for YAML 1.2 readers (an octal integer there)');
   t.is(renderResourceYaml([]), '');
   t.deepEqual(parseManifests(renderResourceYaml([]), 'none.yaml'), []);
 });

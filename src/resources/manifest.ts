@@ -3,7 +3,7 @@
  * the `-o json` output), at most 10 MiB; and the YAML/JSON renderings of `pai get -o yaml|json`,
  * which read back through the same functions. YAML is read with the bounds of yaml-documents.ts.
  */
-import { stringify } from 'yaml';
+import { Document, parse, visit } from 'yaml';
 import { PaiError } from '../errors.js';
 import { describeType, isMapping } from './fields.js';
 import type { Resource } from './types.js';
@@ -95,12 +95,35 @@ export function parseManifestResources(text: string, source: string): Resource[]
   return parseManifestDocuments(text, source).map((doc) => parseResource(doc.value, doc.where));
 }
 
+/** True when a YAML 1.1 or 1.2 reader would take `text`, written plain, for something other than that string. */
+function ambiguousPlain(text: string): boolean {
+  for (const version of ['1.1', '1.2'] as const) {
+    try {
+      if (parse(text, { version }) !== text) return true;
+    } catch {
+      return true;
+    }
+  }
+  return false;
+}
+
 /**
- * Resources as multi-document YAML (`pai get -o yaml`); empty for none. Strings are quoted where a
- * YAML 1.1 reader would take them for something else ("yes", "0755"), so kubectl-era tools agree.
+ * Resources as multi-document YAML (`pai get -o yaml`); empty for none. A string is double-quoted
+ * wherever a YAML 1.1 or 1.2 reader would take it, plain, for something else ("yes", "0755",
+ * "0o17", "1e3"), so that `pai apply` and kubectl-era tools both read back exactly the string.
  */
 export function renderResourceYaml(resources: readonly Resource[]): string {
-  return resources.map((r) => stringify(r, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
+  return resources
+    .map((r) => {
+      const doc = new Document(r, { version: '1.2', aliasDuplicateObjects: false });
+      visit(doc, {
+        Scalar(_key, node) {
+          if (typeof node.value === 'string' && ambiguousPlain(node.value)) node.type = 'QUOTE_DOUBLE';
+        },
+      });
+      return doc.toString({ lineWidth: 0 });
+    })
+    .join('---\n');
 }
 
 /** A resource as a JSON object, or several as a JSON list (`pai get -o json`); both parse back with parseManifests. */
