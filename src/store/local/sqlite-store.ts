@@ -20,10 +20,10 @@ import type {
   SecretStore,
   WriteOptions,
 } from '../types.js';
-import { DOC_KINDS } from '../types.js';
 import { keyId, makeKeyCheck, openSecret, rewrapKey, sealSecret } from './crypto.js';
 import { assertPrivateFile } from './files.js';
 import { loadMasterKey, type MasterKeyFiles, type RotationStep, rotateKeyFiles } from './master-key.js';
+import { LocalDocuments, SCHEMA, assertKind, checkVersion, storeError } from './sql.js';
 
 export interface LocalStoreOptions {
   readonly dataDir: string;
@@ -43,77 +43,6 @@ interface SecretRow {
   updated_at: number;
 }
 
-interface DocRow {
-  kind: string;
-  name: string;
-  version: number;
-  body: string;
-  created_at: number;
-  updated_at: number;
-}
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL) STRICT;
-CREATE TABLE IF NOT EXISTS secrets (
-  name TEXT PRIMARY KEY,
-  version INTEGER NOT NULL,
-  keys TEXT NOT NULL,
-  wrapped_key BLOB NOT NULL,
-  ciphertext BLOB NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-) STRICT;
--- The last version of each deleted secret, so that a re-created secret never reuses a version
--- (a sealed record of the old secret can then never be replayed onto the new one).
-CREATE TABLE IF NOT EXISTS tombstones (name TEXT PRIMARY KEY, last_version INTEGER NOT NULL) STRICT;
-CREATE TABLE IF NOT EXISTS docs (
-  kind TEXT NOT NULL,
-  name TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  body TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  PRIMARY KEY (kind, name)
-) STRICT;
-`;
-
-/** Maps a SQLite failure to a PaiError with a clear, value-free message. */
-function storeError(err: unknown, op: string): PaiError {
-  if (err instanceof PaiError) return err;
-  const code = (err as { code?: unknown }).code;
-  const sqlite = typeof code === 'string' ? code : 'unknown';
-  const reason =
-    sqlite === 'SQLITE_FULL'
-      ? 'the disk is full'
-      : sqlite === 'SQLITE_BUSY' || sqlite === 'SQLITE_LOCKED'
-        ? 'the database is locked by another process'
-        : sqlite === 'SQLITE_READONLY'
-          ? 'the database is read-only'
-          : sqlite === 'SQLITE_IOERR_WRITE'
-            ? // EFBIG, EDQUOT and EIO on write() arrive here; a plain ENOSPC is SQLITE_FULL above.
-              'writing to the disk failed (is it full, or over a quota or file size limit?)'
-            : sqlite.startsWith('SQLITE_IOERR')
-              ? 'an I/O error occurred'
-              : sqlite === 'SQLITE_CORRUPT' || sqlite === 'SQLITE_NOTADB'
-                ? 'the database file is corrupt'
-                : `an unexpected error occurred (${sqlite})`;
-  return new PaiError('store_unavailable', `local store: ${op} failed: ${reason}; nothing was changed`, { cause: err });
-}
-
-function assertKind(kind: string): asserts kind is DocKind {
-  if (!(DOC_KINDS as readonly string[]).includes(kind)) throw new PaiError('invalid', `unknown document kind ${quoteName(kind)}`);
-}
-
-function checkVersion(what: string, current: number | undefined, opts: WriteOptions | undefined): void {
-  if (opts?.ifVersion === undefined) return;
-  if ((current ?? 0) !== opts.ifVersion) {
-    throw new PaiError(
-      'conflict',
-      `${what} was changed concurrently (expected version ${opts.ifVersion}, found ${current ?? 'none'}); read it again and retry`,
-    );
-  }
-}
-
 export class LocalStore implements SecretStore {
   readonly backend = 'local' as const;
   readonly dbFile: string;
@@ -122,6 +51,7 @@ export class LocalStore implements SecretStore {
   private readonly files: MasterKeyFiles;
   private readonly now: () => Date;
   private readonly onRotationStep: ((step: RotationStep) => void) | undefined;
+  private readonly docs: LocalDocuments;
 
   private constructor(db: Database.Database, dbFile: string, masterKey: Buffer, options: LocalStoreOptions) {
     this.db = db;
@@ -130,6 +60,7 @@ export class LocalStore implements SecretStore {
     this.files = { keyFile: options.masterKeyFile };
     this.now = options.now ?? (() => new Date());
     this.onRotationStep = options.onRotationStep;
+    this.docs = new LocalDocuments(db, this.now);
   }
 
   /**
@@ -318,79 +249,27 @@ export class LocalStore implements SecretStore {
     );
   }
 
-  private docOf(row: DocRow): DocRecord {
-    return {
-      kind: row.kind as DocKind,
-      name: row.name,
-      body: JSON.parse(row.body) as Record<string, unknown>,
-      version: row.version,
-      createdAt: new Date(row.created_at),
-      updatedAt: new Date(row.updated_at),
-    };
-  }
-
   async putDoc(kind: DocKind, name: string, body: Readonly<Record<string, unknown>>, opts?: WriteOptions): Promise<DocRecord> {
     assertKind(kind);
     assertName(name, `${kind} name`);
-    const json = JSON.stringify(body);
-    return Promise.resolve(
-      this.run(`write ${kind}`, () =>
-        this.db
-          .transaction(() => {
-            const row = this.db.prepare('SELECT * FROM docs WHERE kind = ? AND name = ?').get(kind, name) as DocRow | undefined;
-            checkVersion(`${kind}/${name}`, row?.version, opts);
-            const now = this.now().getTime();
-            const next: DocRow = {
-              kind,
-              name,
-              version: (row?.version ?? 0) + 1,
-              body: json,
-              created_at: row?.created_at ?? now,
-              updated_at: now,
-            };
-            this.db
-              .prepare(
-                `INSERT INTO docs (kind, name, version, body, created_at, updated_at) VALUES (@kind, @name, @version, @body, @created_at, @updated_at)
-               ON CONFLICT (kind, name) DO UPDATE SET version = excluded.version, body = excluded.body, updated_at = excluded.updated_at`,
-              )
-              .run(next);
-            return this.docOf(next);
-          })
-          .immediate(),
-      ),
-    );
+    return Promise.resolve(this.run(`write ${kind}`, () => this.docs.put(kind, name, body, opts)));
   }
 
   async getDoc(kind: DocKind, name: string): Promise<DocRecord> {
     assertKind(kind);
     assertName(name, `${kind} name`);
-    return Promise.resolve(
-      this.run(`read ${kind}`, () => {
-        const row = this.db.prepare('SELECT * FROM docs WHERE kind = ? AND name = ?').get(kind, name) as DocRow | undefined;
-        if (!row) throw new PaiError('not_found', `${kind.replace(/s$/, '')} ${quoteName(name)} not found`);
-        return this.docOf(row);
-      }),
-    );
+    return Promise.resolve(this.run(`read ${kind}`, () => this.docs.get(kind, name)));
   }
 
   async listDocs(kind: DocKind): Promise<DocRecord[]> {
     assertKind(kind);
-    return Promise.resolve(
-      this.run(`list ${kind}`, () =>
-        (this.db.prepare('SELECT * FROM docs WHERE kind = ? ORDER BY name').all(kind) as DocRow[]).map((r) => this.docOf(r)),
-      ),
-    );
+    return Promise.resolve(this.run(`list ${kind}`, () => this.docs.list(kind)));
   }
 
   async deleteDoc(kind: DocKind, name: string): Promise<void> {
     assertKind(kind);
     assertName(name, `${kind} name`);
-    return Promise.resolve(
-      this.run(`delete ${kind}`, () => {
-        const info = this.db.prepare('DELETE FROM docs WHERE kind = ? AND name = ?').run(kind, name);
-        if (info.changes === 0) throw new PaiError('not_found', `${kind.replace(/s$/, '')} ${quoteName(name)} not found`);
-      }),
-    );
+    return Promise.resolve(this.run(`delete ${kind}`, () => this.docs.delete(kind, name)));
   }
 
   async ping(): Promise<void> {
