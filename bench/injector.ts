@@ -35,7 +35,7 @@ import { loadEnvoyServices } from '../src/injector/protos.js';
 import type { CheckRequest } from '../src/generated/envoy/service/auth/v3/CheckRequest.js';
 import type { CheckResponse } from '../src/generated/envoy/service/auth/v3/CheckResponse.js';
 import { Admin, authClient, check, checkRequest, resource } from '../test/helpers/injector.js';
-import { ROOT, adminToken, startServe, tempDir } from '../test/helpers/process.js';
+import { PAI_NODE_FLAGS, ROOT, adminToken, startServe, tempDir } from '../test/helpers/process.js';
 
 const env = process.env;
 const ROUNDS = Number(env['BENCH_ROUNDS'] ?? 3);
@@ -84,7 +84,8 @@ interface Noop {
 function startNoop(listen: string, extraEnv: Record<string, string>): Promise<Noop> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [...process.execArgv, fileURLToPath(import.meta.url), 'noop-server', listen],
+    // The same node flags as `pai serve` (bin/pai.js's #! line), so the floor runs on the same heap settings.
+    [...PAI_NODE_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url), 'noop-server', listen],
     {
       stdio: ['pipe', 'pipe', 'inherit'],
       env: { ...process.env, ...extraEnv },

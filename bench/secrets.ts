@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { api } from '../test/helpers/api.js';
-import { PAI_BIN, ROOT, adminToken, startServe, tempDir } from '../test/helpers/process.js';
+import { PAI_BIN, PAI_NODE_FLAGS, ROOT, adminToken, startServe, tempDir } from '../test/helpers/process.js';
 
 const SECRETS = Number(process.env['BENCH_SECRETS'] ?? 10_000);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 16);
@@ -29,7 +29,7 @@ const secretName = (i: number): string => `bench-${String(i).padStart(6, '0')}`;
 function timePai(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; bytes: number; stdout: string }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [PAI_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...PAI_NODE_FLAGS, PAI_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));

@@ -13,7 +13,7 @@ import anyTest, { type TestFn } from 'ava';
 import Database from 'better-sqlite3';
 import { makeCanary } from './helpers/canary.js';
 import { Admin, authClient, check, checkRequest, resource } from './helpers/injector.js';
-import { PAI_BIN, adminToken, cleanEnv, tempDir } from './helpers/process.js';
+import { PAI_BIN, PAI_NODE_FLAGS, adminToken, cleanEnv, tempDir } from './helpers/process.js';
 
 interface Ctx {
   root: string;
@@ -146,13 +146,14 @@ test.serial(
     const limitBytes = 2 * 1024 * 1024;
     const command =
       mode === 'tmpfs'
-        ? [process.execPath, PAI_BIN, 'serve']
+        ? [process.execPath, ...PAI_NODE_FLAGS, PAI_BIN, 'serve']
         : // SIGXFSZ ignored (as `trap '' XFSZ` would), so that a write past the limit fails with EFBIG instead of killing the process.
           [
             'sh',
             '-c',
             `trap '' XFSZ; exec prlimit --fsize=${limitBytes}:unlimited "$0" "$@"`,
             process.execPath,
+            ...PAI_NODE_FLAGS,
             PAI_BIN,
             'serve',
           ];
@@ -258,7 +259,7 @@ test.serial(
     } finally {
       db.close();
     }
-    const restarted = await serve(t, [process.execPath, PAI_BIN, 'serve'], dataDir);
+    const restarted = await serve(t, [process.execPath, ...PAI_NODE_FLAGS, PAI_BIN, 'serve'], dataDir);
     const listed = await new Admin(restarted.url, adminToken(dataDir)).call('GET', '/v1/secrets');
     const names = new Set((listed.json.items as { name: string }[]).map((i) => i.name));
     t.deepEqual(

@@ -9,6 +9,14 @@ import type { CliIo } from './io.js';
 
 const SERVE_ROLES: readonly ServeRole[] = ['all', 'admin', 'injector'];
 
+/**
+ * Node flags `pai serve` should run under, set by bin/pai.js's `#!` line (V8 flags cannot come from
+ * NODE_OPTIONS or be set once the heap exists). Without --no-memory-reducer, the first idle spell
+ * lets V8's memory reducer shrink the heap, after which incremental marking runs almost
+ * continuously under load and each Check costs ~1.5x the CPU (bench/injector.ts).
+ */
+export const SERVE_NODE_FLAGS: readonly string[] = ['--no-memory-reducer'];
+
 /** Starts `pai serve` and resolves with the exit code once a signal stopped it. */
 export async function serve(roleText: string, io: CliIo): Promise<number> {
   if (!(SERVE_ROLES as readonly string[]).includes(roleText)) {
@@ -19,6 +27,13 @@ export async function serve(roleText: string, io: CliIo): Promise<number> {
   // Everything this process creates (database, keys, sockets, audit log) is private to its user.
   process.umask(0o077);
   const logger = createLogger(config.logLevel);
+  const missingFlags = SERVE_NODE_FLAGS.filter((flag) => !process.execArgv.includes(flag));
+  if (missingFlags.length > 0) {
+    logger.warn(
+      { missingFlags },
+      'node was started without the flags pai serve expects; after an idle spell each request costs up to ~1.5x the CPU (run bin/pai.js, or node --no-memory-reducer bin/pai.js serve)',
+    );
+  }
   const running = await startServer(config, { role, logger });
   const lines = [`pai serve: role ${role}, ${config.store} store, data in ${config.dataDir}`];
   if (running.adminAddress)

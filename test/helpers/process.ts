@@ -11,6 +11,17 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const PAI_BIN = path.join(ROOT, 'bin/pai.js');
 
+/**
+ * The node flags of bin/pai.js's `#!/usr/bin/env -S node FLAGS` line: `pai serve` children get them
+ * exactly as `./bin/pai.js serve` would, while still running under this test's node.
+ */
+export const PAI_NODE_FLAGS: readonly string[] = (() => {
+  const shebang = fs.readFileSync(PAI_BIN, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env -S node((?: --[a-z0-9-]+(?:=\S+)?)*)$/.exec(shebang);
+  if (!m) throw new Error(`unexpected #! line in ${PAI_BIN}: ${shebang}`);
+  return (m[1] ?? '').split(' ').filter(Boolean);
+})();
+
 /** A fresh private temp directory (0700) for one test's data. */
 export function tempDir(prefix = 'pai-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -70,7 +81,7 @@ export interface ServeHandle {
  * Rejects with the process output if it exits first.
  */
 export function startServe(
-  options: { dataDir?: string; env?: Record<string, string | undefined>; args?: string[] } = {},
+  options: { dataDir?: string; env?: Record<string, string | undefined>; args?: string[]; nodeFlags?: readonly string[] } = {},
 ): Promise<ServeHandle> {
   const dataDir = options.dataDir ?? path.join(tempDir(), 'data');
   const env = cleanEnv({
@@ -79,7 +90,11 @@ export function startServe(
     PAI_LOG_LEVEL: 'debug',
     ...options.env,
   });
-  const child = spawn(process.execPath, [PAI_BIN, 'serve', ...(options.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeFlags = options.nodeFlags ?? PAI_NODE_FLAGS;
+  const child = spawn(process.execPath, [...nodeFlags, PAI_BIN, 'serve', ...(options.args ?? [])], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
