@@ -161,6 +161,25 @@ test('two concurrent replaces of one secret: one wins, the other gets 409', asyn
   t.is((await a.getSecretMeta('hot')).version, 2);
 });
 
+test('a create-only document put racing a create of the same document: 409, never an overwrite', async (t) => {
+  const d = await fresh();
+  const [a, b] = [await open(d), await open(d)];
+  // a reads the document (absent); b creates it before a's next call (the metadata read that
+  // finds the version a write must name).
+  const isMetaRead = (name: string) => (r: { method: string; path: string }) =>
+    r.method === 'GET' && r.path === `pai/metadata/resources/agents/${name}`;
+  d.interceptNext(isMetaRead('racy'), () => b.putDoc('agents', 'racy', { from: 'b' }, { ifVersion: 0 }));
+  await rejectsWith(t, a.putDoc('agents', 'racy', { from: 'a' }, { ifVersion: 0 }), 'conflict');
+  const stored = await a.getDoc('agents', 'racy');
+  t.deepEqual(stored.body, { from: 'b' });
+  t.is(stored.version, 1);
+  // Without ifVersion the put is last-writer-wins: it reads again and writes over b's version.
+  d.interceptNext(isMetaRead('open'), () => b.putDoc('agents', 'open', { from: 'b' }, { ifVersion: 0 }));
+  const written = await a.putDoc('agents', 'open', { from: 'a' });
+  t.is(written.version, 2);
+  t.deepEqual((await b.getDoc('agents', 'open')).body, { from: 'a' });
+});
+
 test('names that would leave the mount are rejected before any Vault call', async (t) => {
   const d = await fresh();
   const store = await open(d);

@@ -82,6 +82,7 @@ export class VaultDouble {
   private readonly router: Router;
   private readonly failures: { status: number; errors: string[] }[] = [];
   private hangCount = 0;
+  private readonly interceptors: { match: (r: RecordedRequest) => boolean; action: () => unknown }[] = [];
   private readonly hung = new Set<http.ServerResponse>();
   private server: http.Server | undefined;
   private front: { port: number; close: () => Promise<void> } | undefined;
@@ -180,6 +181,15 @@ export class VaultDouble {
   }
 
   /** Drops queued failures and stops hanging (held requests stay held until release). */
+  /**
+   * Holds the next request that `match`es until `action` has settled (it may call the double, e.g.
+   * another client's write), then answers it: a deterministic interleaving of two clients, to test
+   * the race windows between a client's calls. One-shot.
+   */
+  interceptNext(match: (r: RecordedRequest) => boolean, action: () => unknown): void {
+    this.interceptors.push({ match, action });
+  }
+
   clearFaults(): void {
     this.failures.length = 0;
     this.hangCount = 0;
@@ -242,7 +252,7 @@ export class VaultDouble {
     });
     req.on('end', () => {
       if (size > MAX_REQUEST_BYTES) return this.send(res, 413, { errors: ['http: request body too large'] });
-      this.respond(res, {
+      const incoming = {
         method,
         url,
         relPath,
@@ -250,7 +260,14 @@ export class VaultDouble {
         token,
         contentType: req.headers['content-type'] ?? '',
         raw: Buffer.concat(chunks),
-      });
+      };
+      const hook = this.interceptors.findIndex((h) => h.match(record));
+      if (hook === -1) return this.respond(res, incoming);
+      const action = this.interceptors.splice(hook, 1)[0]?.action;
+      void Promise.resolve()
+        .then(action)
+        .catch(() => undefined)
+        .finally(() => this.respond(res, incoming));
     });
   }
 

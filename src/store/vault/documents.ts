@@ -50,8 +50,19 @@ export class VaultDocuments {
     for (let attempt = 1; ; attempt++) {
       const read = await this.kv.readData(path, deadline);
       checkVersion(docSubject(kind, name), read ? read.version : 0, opts);
-      // A deleted current version leaves metadata behind: cas must name its version.
-      const cas = read ? read.version : ((await this.kv.readMeta(path, deadline))?.currentVersion ?? 0);
+      let cas = read?.version ?? 0;
+      if (!read) {
+        // A deleted current version leaves metadata behind: cas must name its version. But live
+        // metadata means another writer created the document since the read: the version read
+        // (none) is stale, and writing over it would turn a create-only put into an overwrite.
+        const meta = await this.kv.readMeta(path, deadline);
+        if (meta && !isGone(meta)) {
+          checkVersion(docSubject(kind, name), meta.currentVersion, opts);
+          if (attempt < PUT_ATTEMPTS) continue;
+          throw new PaiError('conflict', `${docSubject(kind, name)} was changed concurrently; read it again and retry`);
+        }
+        cas = meta?.currentVersion ?? 0;
+      }
       const createdAt = read ? this.recordOf(kind, name, read).createdAt : new Date(this.now());
       try {
         const written = await this.kv.writeData(path, { createdAt: createdAt.toISOString(), body: stored }, cas, deadline);
