@@ -78,13 +78,16 @@ async function bootstrapClientConfig(
     }
   }
   if (!token) {
-    if (await tokens.hasAdmin()) {
-      logger.info({ configFile: config.configFile }, 'admin tokens exist but none is in the config file; not creating another');
-    } else {
-      const made = await tokens.create({ role: 'admin', description: 'created by pai serve on first start' });
+    const made = await tokens.createFirstAdmin('created by pai serve on first start');
+    if (made) {
       token = made.token;
       created = made.token;
       logger.info({ tokenId: made.info.id }, 'created the first admin token');
+    } else {
+      logger.info(
+        { configFile: config.configFile },
+        'an admin token exists (or another pai serve on this store is creating the first one) but none is in the config file; not creating another',
+      );
     }
   }
   writeFileDurably(config.configFile, clientConfigText(adminAddress, token));

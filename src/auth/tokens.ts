@@ -281,4 +281,41 @@ export class TokenService {
   async hasAdmin(): Promise<boolean> {
     return (await this.list('admin')).length > 0;
   }
+
+  /**
+   * Creates the first admin token if no admin token exists, at most once across every process on
+   * the store: several replicas starting together on an empty Vault each get here, and each first
+   * takes a claim record with compare-and-set (create-only, or over a claim older than
+   * `FIRST_ADMIN_CLAIM_STALE_MS`, whose holder died before making its token). A process that loses
+   * the race, or finds an admin token after claiming, creates nothing and returns undefined.
+   */
+  async createFirstAdmin(description: string): Promise<{ token: string; info: TokenInfo } | undefined> {
+    if (await this.hasAdmin()) return undefined;
+    let claimVersion = 0;
+    try {
+      const claim = await this.store.getDoc('tokens', FIRST_ADMIN_CLAIM);
+      const claimedAt = Date.parse(String(claim.body['claimedAt']));
+      if (Number.isFinite(claimedAt) && this.now().getTime() - claimedAt < FIRST_ADMIN_CLAIM_STALE_MS) return undefined;
+      claimVersion = claim.version;
+    } catch (err) {
+      if (!(err instanceof PaiError && err.code === 'not_found')) throw err;
+    }
+    try {
+      await this.store.putDoc('tokens', FIRST_ADMIN_CLAIM, { claimedAt: this.now().toISOString() }, { ifVersion: claimVersion });
+    } catch (err) {
+      if (err instanceof PaiError && err.code === 'conflict') return undefined;
+      throw err;
+    }
+    // Another process may have finished its bootstrap between the first look and the claim.
+    if (await this.hasAdmin()) return undefined;
+    return this.create({ role: 'admin', description });
+  }
 }
+
+/**
+ * The claim record of the first-admin bootstrap, among the API tokens (not a token: no hash, so
+ * listing and verification skip it; token records are named `t<id>`).
+ */
+export const FIRST_ADMIN_CLAIM = 'first-admin-claim';
+/** A claim this old with still no admin token belongs to a process that died: it may be taken over. */
+export const FIRST_ADMIN_CLAIM_STALE_MS = 60_000;
