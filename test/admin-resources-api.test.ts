@@ -12,7 +12,7 @@ import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { type RunningServer, startServer } from '../src/main.js';
-import { type ApiResult, api } from './helpers/api.js';
+import { type ApiResult, api, detachedAgentToken } from './helpers/api.js';
 import { exampleDocs } from './helpers/cli-resource-flows.js';
 import { BAD_BODIES, BROKEN_CASES, REFUSED_SECRET_WRITES, agent, github, mp, pathOf } from './helpers/resource-api-cases.js';
 import { tempDir } from './helpers/process.js';
@@ -40,6 +40,9 @@ const VALUES = {
   spare: 'spare-api-suite-value',
 };
 
+/** The agent before() creates, gives a token and deletes: the suite's agent-role token. */
+const TOKEN_HOLDER = 'token-holder-bot';
+
 test.before(async (t) => {
   const root = tempDir('pai-resources-api-');
   const dataDir = path.join(root, 'data');
@@ -53,7 +56,7 @@ test.before(async (t) => {
   };
   t.context.viewer = await token({ role: 'viewer' });
   t.context.renderer = await token({ role: 'renderer' });
-  t.context.agent = await token({ role: 'agent', agent: 'triage-bot' });
+  t.context.agent = await detachedAgentToken(t.context.base, t.context.admin, TOKEN_HOLDER);
   const secrets: [string, Record<string, string>][] = [
     ['gemini-key', { 'api-key': VALUES.gemini }],
     ['github-pat', { token: VALUES.github, spare: VALUES.spare }],
@@ -413,7 +416,8 @@ test.serial('DELETE removes resources once nothing binds them', async (t) => {
 // ---- the audit log --------------------------------------------------------------------------------
 
 test.serial('apply, delete and render are audited with versions and outcomes, never a value', (t) => {
-  const records = auditRecords(t.context.dataDir);
+  // Without the set-up's agent, made and deleted in before() only to hold an agent token.
+  const records = auditRecords(t.context.dataDir).filter((r) => r.name !== TOKEN_HOLDER);
   const find = (pred: (r: (typeof records)[number]) => boolean) => records.filter(pred);
   const applied = find((r) => r.action === 'resource.apply' && r.kind === 'ModelProvider' && r.outcome === 'ok');
   t.deepEqual(

@@ -10,7 +10,7 @@ import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { type RunningServer, startServer } from '../src/main.js';
-import { type ApiResult, api } from './helpers/api.js';
+import { type ApiResult, api, detachedAgentToken } from './helpers/api.js';
 import { tempDir } from './helpers/process.js';
 
 interface Ctx {
@@ -54,7 +54,7 @@ test.before(async (t) => {
     clock,
     viewer: await token({ role: 'viewer' }),
     renderer: await token({ role: 'renderer' }),
-    agent: await token({ role: 'agent', agent: 'some-agent' }),
+    agent: await detachedAgentToken(base, admin, 'some-agent'),
   };
 });
 
@@ -597,6 +597,11 @@ test.serial('tokens: bad create bodies are refused by field', async (t) => {
     assertError(t, res, 422, 'invalid');
     t.is(res.json.error.field, field, JSON.stringify(body));
   }
+  // An agent token needs its agent (it is bound to that agent, not to any later one of its name).
+  const unborn = await call(t, 'POST', '/v1/tokens', { role: 'agent', agent: 'unborn-bot' });
+  assertError(t, unborn, 422, 'broken_reference');
+  t.is(unborn.json.error.field, 'agent');
+  t.regex(unborn.json.error.message, /agent "unborn-bot" does not exist/);
   t.is(((await call(t, 'GET', '/v1/tokens')).json.items as unknown[]).length, before);
 });
 

@@ -112,7 +112,6 @@ test.before(async (t) => {
   };
   t.context.viewer = await token({ role: 'viewer' });
   t.context.renderer = await token({ role: 'renderer' });
-  t.context.agent = await token({ role: 'agent', agent: AGENT });
   for (const secret of SECRETS) {
     const r = await addFromFiles(
       t.context,
@@ -140,6 +139,8 @@ test.before(async (t) => {
   ]);
   if (applied.stdout !== `agent/${AGENT} created\nagent/nul-bot created\n`)
     throw new Error(`setup: ${applied.stdout}${applied.stderr}`);
+  // After the agent exists: an agent token is bound to its agent.
+  t.context.agent = await token({ role: 'agent', agent: AGENT });
 });
 
 test.after.always(async (t) => {

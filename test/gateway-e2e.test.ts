@@ -182,6 +182,34 @@ test('denied: agents not bound to the model provider', async (t) => {
   assertDenied(t, await send(t, { ...CHAT, headers: [['authorization', `Bearer ${lonely.token}`]] }), 403, 'not_bound');
 });
 
+test('a token dies with its agent: denied once the agent is deleted, and still denied when one of that name is re-created', async (t) => {
+  const { admin } = t.context.stack;
+  const phoenix = resource('Agent', 'phoenix-bot', { modelProviders: ['openai'] });
+  await admin.apply(phoenix);
+  const old = await agentToken(t, 'phoenix-bot');
+  const withToken = (token: string): typeof CHAT & { headers: [string, string][] } => ({
+    ...CHAT,
+    headers: [['authorization', `Bearer ${token}`]],
+  });
+  assertKeyed(t, await send(t, withToken(old.token)), 'openai', '/v1/chat/completions');
+  await admin.expect(200, 'DELETE', '/v1/agents/phoenix-bot');
+  assertDenied(t, await send(t, withToken(old.token)), 403, 'unknown_agent');
+  // The agent's creation time is what a token is bound to (ms): let the clock move past it.
+  const deletedAt = Date.now();
+  await new Promise<void>((resolve) => {
+    const tick = (): void => void (Date.now() > deletedAt ? resolve() : setImmediate(tick));
+    tick();
+  });
+  await admin.apply(phoenix);
+  assertDenied(t, await send(t, withToken(old.token)), 401, 'unauthenticated');
+  const fresh = await agentToken(t, 'phoenix-bot');
+  assertKeyed(t, await send(t, withToken(fresh.token)), 'openai', '/v1/chat/completions');
+  // And a token for an agent that does not exist is not made at all.
+  const refused = await admin.call('POST', '/v1/tokens', { role: 'agent', agent: 'unborn-bot' });
+  t.is(refused.status, 422);
+  t.is((refused.json as { error: { code: string } }).error.code, 'broken_reference');
+});
+
 test('a path outside every ModelProvider route: 404 from the gateway, the injector is not asked', async (t) => {
   const sent = await send(t, { path: '/v1/chat/completions', body: '{}' });
   t.is(sent.status, 404);

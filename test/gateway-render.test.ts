@@ -237,6 +237,11 @@ test('pai create token AGENT --ttl prints the token once; get tokens never shows
   t.false((await runPai(['get', 'tokens'], env)).stdout.includes(id));
   const again = await runPai(['delete', 'token', id], env);
   t.is(again.code, 1);
+  // No token for an agent that does not exist: it would speak for any agent later given that name.
+  const unborn = await runPai(['create', 'token', 'unborn-bot'], env);
+  t.is(unborn.code, 1);
+  t.is(unborn.stdout, '');
+  t.regex(unborn.stderr, /agent "unborn-bot" does not exist: apply the Agent first/);
   // The server's log and audit log never saw the token either.
   t.deepEqual(findCanary(t.context.server.stderr(), token), []);
   t.deepEqual(findCanary(readFileSync(`${t.context.server.dataDir}/audit.log`, 'utf8'), token), []);

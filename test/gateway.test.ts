@@ -25,7 +25,7 @@ import {
   createToken,
   seedGateway,
 } from './helpers/gateway-fixture.js';
-import { type Stack, authClient, check, checkRequest, denialBody, startStack } from './helpers/injector.js';
+import { type Stack, authClient, check, checkRequest, denialBody, resource, startStack } from './helpers/injector.js';
 
 interface Context {
   stack: Stack;
@@ -42,11 +42,15 @@ test.before(async (t) => {
   const stack = await startStack();
   const fx = await seedGateway(stack, makeCanary);
   const a = stack.admin;
+  // ghost-bot's token outlives its agent.
+  await a.apply(resource('Agent', 'ghost-bot', { modelProviders: ['openai'] }));
+  const ghost = await createToken(a, { role: 'agent', agent: 'ghost-bot' });
+  await a.expect(200, 'DELETE', '/v1/agents/ghost-bot');
   const tokens: Context['tokens'] = {
     bot: await createToken(a, { role: 'agent', agent: 'bot', ttl: '30d' }),
     openaiBot: await createToken(a, { role: 'agent', agent: 'openai-bot' }),
     lonely: await createToken(a, { role: 'agent', agent: 'lonely-bot' }),
-    ghost: await createToken(a, { role: 'agent', agent: 'ghost-bot' }),
+    ghost,
     bedrock: await createToken(a, { role: 'agent', agent: 'bedrock-bot' }),
     viewer: await createToken(a, { role: 'viewer' }),
     renderer: await createToken(a, { role: 'renderer' }),

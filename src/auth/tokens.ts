@@ -16,6 +16,11 @@ export interface TokenInfo {
   readonly role: Role;
   /** For role agent: the agent the token speaks for. */
   readonly agent?: string;
+  /**
+   * For role agent: the creation time of the agent the token was issued for. A token is good only
+   * for that agent, not for one re-created later under the same name.
+   */
+  readonly agentCreatedAt?: string;
   readonly description?: string;
   readonly createdAt: string;
   readonly expiresAt?: string;
@@ -31,6 +36,8 @@ export interface Principal {
   readonly tokenId: string;
   readonly role: Role;
   readonly agent?: string;
+  /** See TokenInfo.agentCreatedAt (absent on agent tokens issued before it was recorded). */
+  readonly agentCreatedAt?: string;
 }
 
 const TOKEN_RE = /^pai_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
@@ -119,8 +126,16 @@ export class TokenService {
     this.kinds = options.kinds ?? ['tokens', 'agenttokens'];
   }
 
-  /** Creates a token; returns the token text (shown once) and its record. */
+  /**
+   * Creates a token; returns the token text (shown once) and its record. An agent token needs its
+   * agent to exist (`broken_reference` otherwise) and is bound to that agent's creation time.
+   */
   async create(input: CreateTokenInput): Promise<{ token: string; info: TokenInfo }> {
+    let agentCreatedAt: string | undefined;
+    if (input.role === 'agent') {
+      if (input.agent === undefined) throw new PaiError('invalid', 'agent is required for role agent');
+      agentCreatedAt = (await this.agentRecord(input.agent)).createdAt.toISOString();
+    }
     const id = randomBytes(8).toString('hex');
     const token = `pai_${id}_${randomBytes(32).toString('base64url')}`;
     const now = this.now();
@@ -128,6 +143,7 @@ export class TokenService {
       id,
       role: input.role,
       ...(input.agent === undefined ? {} : { agent: input.agent }),
+      ...(agentCreatedAt === undefined ? {} : { agentCreatedAt }),
       ...(input.description === undefined ? {} : { description: input.description }),
       createdAt: now.toISOString(),
       ...(input.ttlMs === undefined ? {} : { expiresAt: new Date(now.getTime() + input.ttlMs).toISOString() }),
@@ -135,6 +151,19 @@ export class TokenService {
     };
     await this.store.putDoc(tokenKindOf(input.role), `t${id}`, { ...doc }, { ifVersion: 0 });
     return { token, info: toInfo(doc) };
+  }
+
+  private async agentRecord(agent: string): Promise<DocRecord> {
+    try {
+      return await this.store.getDoc('agents', agent);
+    } catch (err) {
+      if (!(err instanceof PaiError && (err.code === 'not_found' || err.code === 'invalid'))) throw err;
+      throw new PaiError(
+        'broken_reference',
+        `agent ${JSON.stringify(agent.slice(0, 63))} does not exist: apply the Agent first, then create its token`,
+        { details: { field: 'agent' } },
+      );
+    }
   }
 
   /** Every token's public record, optionally of one role. */
@@ -244,7 +273,12 @@ export class TokenService {
     if (doc.expiresAt && Date.parse(doc.expiresAt) <= now) throw denied();
     if (options.role !== undefined && doc.role !== options.role) throw denied();
     if (entry) this.touch(entry, now);
-    return { tokenId: id, role: doc.role, ...(doc.agent === undefined ? {} : { agent: doc.agent }) };
+    return {
+      tokenId: id,
+      role: doc.role,
+      ...(doc.agent === undefined ? {} : { agent: doc.agent }),
+      ...(doc.agentCreatedAt === undefined ? {} : { agentCreatedAt: doc.agentCreatedAt }),
+    };
   }
 
   /**

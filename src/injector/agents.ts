@@ -21,6 +21,11 @@ export interface AgentView {
   readonly unresolved: readonly string[];
   /** Names of the model providers the agent may use (gateway mode). */
   readonly modelProviders: ReadonlySet<string>;
+  /**
+   * When this agent (this incarnation of the name) was created: agent tokens carry the value they
+   * were issued for, so that a token outlives neither a deleted agent nor its re-creation.
+   */
+  readonly createdAt: string;
 }
 
 export interface AgentDirectoryOptions {
@@ -32,16 +37,27 @@ export interface AgentDirectoryOptions {
   readonly now?: () => number;
 }
 
+type ResourceOf<K extends 'Agent' | 'Provider' | 'ModelProvider'> = Extract<ReturnType<typeof parseResource>, { kind: K }>;
+
+async function loadRecord<K extends 'Agent' | 'Provider' | 'ModelProvider'>(
+  store: SecretStore,
+  docKind: DocKind,
+  kind: K,
+  name: string,
+): Promise<{ resource: ResourceOf<K>; createdAt: Date }> {
+  const doc = await store.getDoc(docKind, name);
+  const resource = parseResource(doc.body, `stored ${docKind}/${name}`);
+  if (resource.kind !== kind) throw new PaiError('internal', `stored ${docKind}/${name} is not a ${kind}`);
+  return { resource: resource as ResourceOf<K>, createdAt: doc.createdAt };
+}
+
 async function loadResource<K extends 'Agent' | 'Provider' | 'ModelProvider'>(
   store: SecretStore,
   docKind: DocKind,
   kind: K,
   name: string,
-): Promise<Extract<ReturnType<typeof parseResource>, { kind: K }>> {
-  const doc = await store.getDoc(docKind, name);
-  const resource = parseResource(doc.body, `stored ${docKind}/${name}`);
-  if (resource.kind !== kind) throw new PaiError('internal', `stored ${docKind}/${name} is not a ${kind}`);
-  return resource as Extract<ReturnType<typeof parseResource>, { kind: K }>;
+): Promise<ResourceOf<K>> {
+  return (await loadRecord(store, docKind, kind, name)).resource;
 }
 
 async function optional<T>(p: Promise<T>): Promise<T | undefined> {
@@ -55,7 +71,8 @@ async function optional<T>(p: Promise<T>): Promise<T | undefined> {
 
 /** Loads an agent and its bindings from the store and resolves them (`not_found` for no agent). */
 export async function loadAgentView(store: SecretStore, name: string): Promise<AgentView> {
-  const agent: Agent = await loadResource(store, 'agents', 'Agent', name);
+  const loaded = await loadRecord(store, 'agents', 'Agent', name);
+  const agent: Agent = loaded.resource;
   const mpNames = agent.spec.modelProviders ?? [];
   const pNames = agent.spec.providers ?? [];
   const [mps, ps] = await Promise.all([
@@ -70,6 +87,7 @@ export async function loadAgentView(store: SecretStore, name: string): Promise<A
     match: compileMatcher(resolution.agent.targets),
     unresolved: resolution.broken.map((b) => `${b.field}: ${b.message}`),
     modelProviders: new Set(mpNames),
+    createdAt: loaded.createdAt.toISOString(),
   };
 }
 

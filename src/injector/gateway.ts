@@ -152,9 +152,14 @@ export class GatewayDecider {
       if (!mp) {
         throw new PaiError('no_identity', 'the gateway route names no model provider (context extension pai.modelprovider)');
       }
-      agent = await this.caller(input);
+      const caller = await this.caller(input);
+      agent = caller.agent;
       const v = this.deps.agents.get(agent);
       const view = v instanceof Promise ? await v : v;
+      // A token issued for an earlier agent of this name (deleted, then re-created) is not this one's.
+      if (caller.agentCreatedAt !== undefined && caller.agentCreatedAt !== view.createdAt) {
+        throw new PaiError('unauthenticated', BAD_TOKEN);
+      }
       return await this.inject(input, mp, agent, view);
     } catch (err) {
       return { kind: 'deny', error: toPaiError(err), ...(agent ? { agent } : {}) };
@@ -162,9 +167,9 @@ export class GatewayDecider {
   }
 
   /** The calling agent: the certificate's identity, else the one agent token's. Throws `unauthenticated`. */
-  private async caller(input: GatewayInput): Promise<string> {
+  private async caller(input: GatewayInput): Promise<{ agent: string; agentCreatedAt?: string }> {
     const fromCert = agentFromPrincipal(input.principal, this.deps.trustDomain);
-    if (fromCert) return fromCert;
+    if (fromCert) return { agent: fromCert };
     const tokens = presentedTokens(input.headers);
     const token = tokens[0];
     if (token === undefined) throw new PaiError('unauthenticated', NO_CREDENTIAL);
@@ -181,7 +186,10 @@ export class GatewayDecider {
     }
     // verify() already refused other roles; an agent token without its agent is a corrupt record.
     if (principal.role !== 'agent' || !principal.agent) throw new PaiError('unauthenticated', BAD_TOKEN);
-    return principal.agent;
+    return {
+      agent: principal.agent,
+      ...(principal.agentCreatedAt === undefined ? {} : { agentCreatedAt: principal.agentCreatedAt }),
+    };
   }
 
   private async inject(input: GatewayInput, mp: string, agent: string, view: AgentView): Promise<Decision> {

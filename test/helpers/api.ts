@@ -37,3 +37,24 @@ export async function api(
   }
   return { status: res.status, json, text, headers: res.headers };
 }
+
+/**
+ * An agent token whose agent no longer exists, for tests that need only the token's role (the
+ * admin API refuses agent tokens whatever their agent): an agent token can only be made while its
+ * agent exists, so the agent is created, the token made, and the agent deleted.
+ */
+export async function detachedAgentToken(base: string, adminToken: string, agent: string): Promise<string> {
+  const doc = { apiVersion: 'pai/v1', kind: 'Agent', metadata: { name: agent }, spec: {} };
+  const steps: [string, string, unknown, number][] = [
+    ['PUT', `/v1/agents/${agent}`, doc, 201],
+    ['POST', '/v1/tokens', { role: 'agent', agent }, 201],
+    ['DELETE', `/v1/agents/${agent}`, undefined, 200],
+  ];
+  let token = '';
+  for (const [method, path, body, status] of steps) {
+    const res = await api(base, adminToken, method, path, body);
+    if (res.status !== status) throw new Error(`${method} ${path} answered ${res.status}: ${res.text}`);
+    if (method === 'POST') token = res.json.token as string;
+  }
+  return token;
+}
