@@ -109,7 +109,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description('create a token')
     .command('token')
     .description('create an API token (--role) or an agent token for the LLM gateway (AGENT); printed once')
-    .argument('[agent]', 'the agent the token speaks for (role agent)')
+    .argument('[agent]', 'the agent the token speaks for (role agent); it must exist, and the token dies with it')
     .addOption(new Option('--role <role>', 'API role when no agent is given').choices(['admin', 'viewer', 'renderer']))
     .option('--ttl <duration>', 'lifetime, e.g. 30d, 12h (default: no expiry)')
     .option('--description <text>', 'a note shown in pai get tokens')
