@@ -84,7 +84,7 @@ interface Noop {
 function startNoop(listen: string, extraEnv: Record<string, string>): Promise<Noop> {
   const child: ChildProcess = spawn(
     process.execPath,
-    // The same node flags as `pai serve` (bin/pai.js's #! line), so the floor runs on the same heap settings.
+    // The same node flags as `pai serve` (bin/pai.js's exec line), so the floor runs on the same heap settings.
     [...PAI_NODE_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url), 'noop-server', listen],
     {
       stdio: ['pipe', 'pipe', 'inherit'],

@@ -172,8 +172,25 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   }
 }
 
+/** Exit status of a process killed by SIGPIPE (128 + 13), what `pai … | head` gives, silently. */
+const EXIT_BROKEN_PIPE = 141;
+
+/**
+ * A reader that goes away (`pai get secrets | head -1`) is not an error worth a stack trace: the
+ * process ends quietly with the status a SIGPIPE would give. Any other stream error still throws.
+ */
+function quietOnBrokenPipe(stream: NodeJS.WriteStream): void {
+  if (stream.listenerCount('error') > 0) return;
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(EXIT_BROKEN_PIPE);
+  });
+}
+
 /** The real process's I/O. */
 export function processIo(): CliIo {
+  quietOnBrokenPipe(process.stdout);
+  quietOnBrokenPipe(process.stderr);
   return {
     stdout: (t) => void process.stdout.write(t),
     stdoutBytes: (b) => void process.stdout.write(b),

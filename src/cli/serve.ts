@@ -10,7 +10,7 @@ import type { CliIo } from './io.js';
 const SERVE_ROLES: readonly ServeRole[] = ['all', 'admin', 'injector'];
 
 /**
- * Node flags `pai serve` should run under, set by bin/pai.js's `#!` line (V8 flags cannot come from
+ * Node flags `pai serve` should run under, set by bin/pai.js's sh exec line (V8 flags cannot come from
  * NODE_OPTIONS or be set once the heap exists). Without --no-memory-reducer, the first idle spell
  * lets V8's memory reducer shrink the heap, after which incremental marking runs almost
  * continuously under load and each Check costs ~1.5x the CPU (bench/injector.ts).

@@ -12,13 +12,14 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const PAI_BIN = path.join(ROOT, 'bin/pai.js');
 
 /**
- * The node flags of bin/pai.js's `#!/usr/bin/env -S node FLAGS` line: `pai serve` children get them
- * exactly as `./bin/pai.js serve` would, while still running under this test's node.
+ * The node flags bin/pai.js's sh line (`':' //; exec node FLAGS "$0" "$@"`) runs it with: `pai
+ * serve` children get them exactly as `./bin/pai.js serve` would, while still running under this
+ * test's node.
  */
 export const PAI_NODE_FLAGS: readonly string[] = (() => {
-  const shebang = fs.readFileSync(PAI_BIN, 'utf8').split('\n', 1)[0] ?? '';
-  const m = /^#!\/usr\/bin\/env -S node((?: --[a-z0-9-]+(?:=\S+)?)*)$/.exec(shebang);
-  if (!m) throw new Error(`unexpected #! line in ${PAI_BIN}: ${shebang}`);
+  const [shebang, execLine] = fs.readFileSync(PAI_BIN, 'utf8').split('\n', 2);
+  const m = /^':' \/\/; exec node((?: --[a-z0-9-]+(?:=\S+)?)*) "\$0" "\$@"$/.exec(execLine ?? '');
+  if (shebang !== '#!/bin/sh' || !m) throw new Error(`unexpected first lines in ${PAI_BIN}: ${shebang}\n${execLine}`);
   return (m[1] ?? '').split(' ').filter(Boolean);
 })();
 

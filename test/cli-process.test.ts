@@ -1,0 +1,86 @@
+/**
+ * The `pai` program as a process: bin/pai.js's first two lines (read by both sh and node) start
+ * node with the flags `pai serve` expects (V8 takes --no-memory-reducer only on the command line),
+ * a serve started without them says so in its log, and a reader that goes away (`| head`) ends
+ * the CLI quietly with status 141 instead of a stack trace.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import test from 'ava';
+import { SERVE_NODE_FLAGS } from '../src/cli/serve.js';
+import { PAI_BIN, PAI_NODE_FLAGS, type ServeHandle, cleanEnv, startServe, tempDir } from './helpers/process.js';
+
+const MISSING_FLAGS_LOG = 'node was started without the flags pai serve expects';
+
+/** The environment of a run of bin/pai.js as a program: the node on PATH is the one running this test. */
+function programEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return cleanEnv({ PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env['PATH'] ?? ''}`, ...extra });
+}
+
+/** Runs bin/pai.js as a program (the kernel hands it to /bin/sh); resolves on exit. */
+function runProgram(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  onSpawn?: (child: ReturnType<typeof spawn>) => void,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PAI_BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    onSpawn?.(child);
+  });
+}
+
+test('the exec line of bin/pai.js carries exactly the flags pai serve checks for', (t) => {
+  t.deepEqual([...PAI_NODE_FLAGS].sort(), [...SERVE_NODE_FLAGS].sort());
+  t.true(PAI_NODE_FLAGS.includes('--no-memory-reducer'));
+});
+
+test('bin/pai.js runs as a program (sh, then node with the flags), its arguments unchanged', async (t) => {
+  const asProgram = await runProgram(['--help'], programEnv());
+  t.is(asProgram.code, 0, asProgram.stderr);
+  t.regex(asProgram.stdout, /^Usage: pai /m);
+  const args = await runProgram(['get', 'secrets', '--no-such-option'], programEnv());
+  t.is(args.code, 2, 'arguments reach the CLI as given');
+  t.regex(args.stderr, /unknown option '--no-such-option'/);
+});
+
+test('pai serve run as a program gets the flags; started by node without them, it warns in its log', async (t) => {
+  const dataDir = path.join(tempDir(), 'data');
+  const env = programEnv({ PAI_DATA_DIR: dataDir, PAI_ADMIN_LISTEN: '127.0.0.1:0', PAI_LOG_LEVEL: 'info' });
+  const program = await runProgram(['serve', '--role', 'admin'], env, (child) => {
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+      if (/^ready$/m.test(out)) child.kill('SIGTERM');
+    });
+  });
+  t.is(program.code, 0, program.stderr);
+  t.regex(program.stdout, /^ready$/m);
+  t.false(program.stderr.includes(MISSING_FLAGS_LOG), program.stderr);
+
+  let without: ServeHandle | undefined;
+  try {
+    without = await startServe({ env: { PAI_LOG_LEVEL: 'info' }, nodeFlags: [] });
+  } finally {
+    await without?.stop();
+  }
+  const warning = (without?.stderr() ?? '')
+    .split('\n')
+    .filter((line) => line.includes(MISSING_FLAGS_LOG))
+    .map((line) => JSON.parse(line) as { level: unknown; missingFlags: unknown });
+  t.is(warning.length, 1, without?.stderr());
+  t.is(warning[0]?.level, 'warn');
+  t.deepEqual(warning[0]?.missingFlags, ['--no-memory-reducer']);
+});
+
+test('a reader that goes away (pai … | head) ends the CLI quietly with status 141', async (t) => {
+  // The read end is closed before the child has even started, so its first write meets EPIPE.
+  const run = await runProgram(['get', '--help'], programEnv(), (child) => child.stdout?.destroy());
+  t.is(run.code, 141);
+  t.is(run.stderr, '');
+});
