@@ -1,9 +1,10 @@
 /**
- * Checks shared by both stores, run before anything is written: names, keys, emptiness, size.
+ * Checks shared by both stores, run before anything is written: names, keys, emptiness, size,
+ * document kinds and compare-and-set versions.
  */
 import { PaiError } from '../errors.js';
 import { assertKey, assertName, MAX_SECRET_BYTES, quoteName } from '../resources/names.js';
-import type { KeyInfo, SecretData, SecretPatch } from './types.js';
+import { DOC_KINDS, type DocKind, type KeyInfo, type SecretData, type SecretPatch, type WriteOptions } from './types.js';
 
 /** Throws `invalid` or `too_large` unless `data` is a storable secret named `name`. */
 export function assertSecretData(name: string, data: SecretData): void {
@@ -76,4 +77,24 @@ export function patchData(name: string, current: SecretData, patch: SecretPatch)
   for (const key of patch.remove) next.delete(key);
   for (const [key, value] of patch.set) next.set(key, value);
   return next;
+}
+
+/** Throws `invalid` unless `kind` is a document kind. */
+export function assertDocKind(kind: string): asserts kind is DocKind {
+  if (!(DOC_KINDS as readonly string[]).includes(kind)) throw new PaiError('invalid', `unknown document kind ${quoteName(kind)}`);
+}
+
+/** `agent "x"`, `provider "y"`: how errors name a document. */
+export const docSubject = (kind: string, name: string): string => `${kind.replace(/s$/, '')} ${quoteName(name)}`;
+
+/** Throws `conflict` when `opts.ifVersion` is given and is not `current` (undefined or 0: absent). */
+export function checkVersion(subject: string, current: number | undefined, opts: WriteOptions | undefined): void {
+  if (opts?.ifVersion === undefined) return;
+  const found = current ?? 0;
+  if (found !== opts.ifVersion) {
+    throw new PaiError(
+      'conflict',
+      `${subject} was changed concurrently (expected version ${opts.ifVersion}, found ${found || 'none'}); read it again and retry`,
+    );
+  }
 }

@@ -5,8 +5,8 @@
  */
 import type Database from 'better-sqlite3';
 import { PaiError } from '../../errors.js';
-import { quoteName } from '../../resources/names.js';
-import { DOC_KINDS, type DocKind, type DocRecord, type WriteOptions } from '../types.js';
+import type { DocKind, DocRecord, WriteOptions } from '../types.js';
+import { checkVersion, docSubject } from '../validate.js';
 
 export interface DocRow {
   kind: string;
@@ -65,20 +65,6 @@ export function storeError(err: unknown, op: string): PaiError {
   return new PaiError('store_unavailable', `local store: ${op} failed: ${reason}; nothing was changed`, { cause: err });
 }
 
-export function assertKind(kind: string): asserts kind is DocKind {
-  if (!(DOC_KINDS as readonly string[]).includes(kind)) throw new PaiError('invalid', `unknown document kind ${quoteName(kind)}`);
-}
-
-export function checkVersion(what: string, current: number | undefined, opts: WriteOptions | undefined): void {
-  if (opts?.ifVersion === undefined) return;
-  if ((current ?? 0) !== opts.ifVersion) {
-    throw new PaiError(
-      'conflict',
-      `${what} was changed concurrently (expected version ${opts.ifVersion}, found ${current ?? 'none'}); read it again and retry`,
-    );
-  }
-}
-
 /** The documents table. Every method throws PaiError (`not_found`, `conflict`). */
 export class LocalDocuments {
   constructor(
@@ -127,7 +113,7 @@ export class LocalDocuments {
   /** One document; `not_found` if absent. */
   get(kind: DocKind, name: string): DocRecord {
     const row = this.db.prepare('SELECT * FROM docs WHERE kind = ? AND name = ?').get(kind, name) as DocRow | undefined;
-    if (!row) throw new PaiError('not_found', `${kind.replace(/s$/, '')} ${quoteName(name)} not found`);
+    if (!row) throw new PaiError('not_found', `${docSubject(kind, name)} not found`);
     return this.docOf(row);
   }
 
@@ -139,6 +125,6 @@ export class LocalDocuments {
   /** Deletes a document; `not_found` if absent. */
   delete(kind: DocKind, name: string): void {
     const info = this.db.prepare('DELETE FROM docs WHERE kind = ? AND name = ?').run(kind, name);
-    if (info.changes === 0) throw new PaiError('not_found', `${kind.replace(/s$/, '')} ${quoteName(name)} not found`);
+    if (info.changes === 0) throw new PaiError('not_found', `${docSubject(kind, name)} not found`);
   }
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PaiError } from '../../errors.js';
 import { assertName, quoteName } from '../../resources/names.js';
-import { assertSecretData, keyInfos, patchData } from '../validate.js';
+import { assertDocKind, assertSecretData, checkVersion, keyInfos, patchData } from '../validate.js';
 import type {
   DocKind,
   DocRecord,
@@ -23,7 +23,7 @@ import type {
 import { keyId, makeKeyCheck, openSecret, rewrapKey, sealSecret } from './crypto.js';
 import { assertPrivateFile } from './files.js';
 import { loadMasterKey, type MasterKeyFiles, type RotationStep, rotateKeyFiles } from './master-key.js';
-import { LocalDocuments, SCHEMA, assertKind, checkVersion, storeError } from './sql.js';
+import { LocalDocuments, SCHEMA, storeError } from './sql.js';
 
 export interface LocalStoreOptions {
   readonly dataDir: string;
@@ -250,24 +250,24 @@ export class LocalStore implements SecretStore {
   }
 
   async putDoc(kind: DocKind, name: string, body: Readonly<Record<string, unknown>>, opts?: WriteOptions): Promise<DocRecord> {
-    assertKind(kind);
+    assertDocKind(kind);
     assertName(name, `${kind} name`);
     return Promise.resolve(this.run(`write ${kind}`, () => this.docs.put(kind, name, body, opts)));
   }
 
   async getDoc(kind: DocKind, name: string): Promise<DocRecord> {
-    assertKind(kind);
+    assertDocKind(kind);
     assertName(name, `${kind} name`);
     return Promise.resolve(this.run(`read ${kind}`, () => this.docs.get(kind, name)));
   }
 
   async listDocs(kind: DocKind): Promise<DocRecord[]> {
-    assertKind(kind);
+    assertDocKind(kind);
     return Promise.resolve(this.run(`list ${kind}`, () => this.docs.list(kind)));
   }
 
   async deleteDoc(kind: DocKind, name: string): Promise<void> {
-    assertKind(kind);
+    assertDocKind(kind);
     assertName(name, `${kind} name`);
     return Promise.resolve(this.run(`delete ${kind}`, () => this.docs.delete(kind, name)));
   }

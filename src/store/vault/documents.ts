@@ -4,16 +4,14 @@
  * renderer have nothing else); writes are check-and-set like secrets.
  */
 import { PaiError } from '../../errors.js';
-import { assertName, nameProblem, quoteName } from '../../resources/names.js';
-import { DOC_KINDS, type DocKind, type DocRecord, type WriteOptions } from '../types.js';
+import { assertName, nameProblem } from '../../resources/names.js';
+import type { DocKind, DocRecord, WriteOptions } from '../types.js';
+import { assertDocKind, checkVersion, docSubject } from '../validate.js';
 import { type DataRead, isCasMismatch, isGone, type KvClient } from './kv.js';
-import { byName, checkVersion, LIST_CONCURRENCY, mapLimit } from './shared.js';
-
-/** `agent "x"`, `provider "y"`: how errors name a document. */
-export const docSubject = (kind: string, name: string): string => `${kind.replace(/s$/, '')} ${quoteName(name)}`;
+import { byName, LIST_CONCURRENCY, mapLimit } from './shared.js';
 
 function assertDoc(kind: string, name?: string): asserts kind is DocKind {
-  if (!(DOC_KINDS as readonly string[]).includes(kind)) throw new PaiError('invalid', `unknown document kind ${quoteName(kind)}`);
+  assertDocKind(kind);
   if (name !== undefined) assertName(name, `${kind} name`);
 }
 

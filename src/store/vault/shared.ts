@@ -1,8 +1,6 @@
 /**
  * Small helpers shared by the secret and document halves of the Vault store.
  */
-import { PaiError } from '../../errors.js';
-import type { WriteOptions } from '../types.js';
 
 /** Parallel reads while listing. */
 export const LIST_CONCURRENCY = 8;
@@ -23,13 +21,3 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 
 /** Sort comparator by `name` (code-unit order, as the local store's ORDER BY). */
 export const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-
-/** Throws `conflict` when `opts.ifVersion` is given and is not `current` (0: absent). */
-export function checkVersion(subject: string, current: number, opts: WriteOptions | undefined): void {
-  if (opts?.ifVersion !== undefined && opts.ifVersion !== current) {
-    throw new PaiError(
-      'conflict',
-      `${subject} was changed concurrently (expected version ${opts.ifVersion}, found ${current || 'none'}); read it again and retry`,
-    );
-  }
-}

@@ -19,7 +19,7 @@ import fs from 'node:fs/promises';
 import { ConfigError, type Config, type VaultConfig } from '../../config.js';
 import { PaiError } from '../../errors.js';
 import { assertName, nameProblem, quoteName } from '../../resources/names.js';
-import { assertSecretData, keyInfos, patchedKeys } from '../validate.js';
+import { assertSecretData, checkVersion, docSubject, keyInfos, patchedKeys } from '../validate.js';
 import type {
   DocKind,
   DocRecord,
@@ -33,11 +33,11 @@ import type {
 } from '../types.js';
 import { VaultSession } from './auth.js';
 import { CREATED_KEY, decodeData, encodeValue, indexEntries, indexPatch, parseIndex } from './codec.js';
-import { docSubject, VaultDocuments } from './documents.js';
+import { VaultDocuments } from './documents.js';
 import { toStoreError } from './failures.js';
 import { VaultHttp } from './http.js';
 import { isCasMismatch, isGone, KvClient, type MetaRead } from './kv.js';
-import { byName, checkVersion, LIST_CONCURRENCY, mapLimit } from './shared.js';
+import { byName, LIST_CONCURRENCY, mapLimit } from './shared.js';
 
 export interface VaultStoreOptions {
   /** Clock for token lifetimes and deletion times (ms since epoch); tests pass a fake one. */
