@@ -4,11 +4,11 @@
  * a serve started without them says so in its log, and a reader that goes away (`| head`) ends
  * the CLI quietly with status 141 instead of a stack trace.
  */
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import test from 'ava';
 import { SERVE_NODE_FLAGS } from '../src/cli/serve.js';
-import { PAI_BIN, PAI_NODE_FLAGS, type ServeHandle, cleanEnv, startServe, tempDir } from './helpers/process.js';
+import { PAI_NODE_FLAGS, type ServeHandle, cleanEnv, runPai, startServe, tempDir } from './helpers/process.js';
 
 const MISSING_FLAGS_LOG = 'node was started without the flags pai serve expects';
 
@@ -17,23 +17,12 @@ function programEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return cleanEnv({ PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env['PATH'] ?? ''}`, ...extra });
 }
 
-/** Runs bin/pai.js as a program (the kernel hands it to /bin/sh); resolves on exit. */
-function runProgram(
+/** Runs bin/pai.js as a program (the kernel hands it to /bin/sh). */
+const runProgram = (
   args: readonly string[],
   env: NodeJS.ProcessEnv,
-  onSpawn?: (child: ReturnType<typeof spawn>) => void,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PAI_BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    onSpawn?.(child);
-  });
-}
+  onSpawn?: (child: ChildProcess) => void,
+): ReturnType<typeof runPai> => runPai(args, env, undefined, { asProgram: true, ...(onSpawn ? { onSpawn } : {}) });
 
 test('the exec line of bin/pai.js carries exactly the flags pai serve checks for', (t) => {
   t.deepEqual([...PAI_NODE_FLAGS].sort(), [...SERVE_NODE_FLAGS].sort());

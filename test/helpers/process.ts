@@ -46,10 +46,20 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
   return env;
 }
 
-/** Runs `pai ARGS` to completion. */
-export function runPai(args: readonly string[], env: NodeJS.ProcessEnv, input?: string | Buffer): Promise<CliResult> {
+/**
+ * Runs `pai ARGS` to completion: `node bin/pai.js ARGS` under this test's node, or with `asProgram`
+ * bin/pai.js itself (the kernel hands it to /bin/sh; `env.PATH` must find node). `onSpawn` sees the
+ * child as soon as it exists.
+ */
+export function runPai(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  input?: string | Buffer,
+  options: { asProgram?: boolean; onSpawn?: (child: ChildProcess) => void } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PAI_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const [command, argv] = options.asProgram ? [PAI_BIN, args] : [process.execPath, [PAI_BIN, ...args]];
+    const child = spawn(command, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
@@ -59,6 +69,7 @@ export function runPai(args: readonly string[], env: NodeJS.ProcessEnv, input?: 
       resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
     );
     child.stdin.end(input ?? '');
+    options.onSpawn?.(child);
   });
 }
 
