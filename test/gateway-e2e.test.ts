@@ -140,6 +140,12 @@ function assertDenied(t: ExecutionContext<Context>, sent: Sent, status: number, 
 
 const CHAT = { path: '/openai/v1/chat/completions', body: '{"model":"gpt-4o","messages":[]}' };
 
+/** CHAT with `token` where the OpenAI SDK sends its API key. */
+const chatWith = (token: string): typeof CHAT & { headers: [string, string][] } => ({
+  ...CHAT,
+  headers: [['authorization', `Bearer ${token}`]],
+});
+
 test('denied: no token', async (t) => {
   assertDenied(t, await send(t, CHAT), 401, 'unauthenticated');
 });
@@ -148,30 +154,25 @@ test('denied: a wrong token (right id, wrong secret)', async (t) => {
   const { token } = await agentToken(t, 'bot');
   const wrong = `${token.slice(0, -6)}AAAAAA`;
   t.context.tokens.push(wrong);
-  assertDenied(t, await send(t, { ...CHAT, headers: [['authorization', `Bearer ${wrong}`]] }), 401, 'unauthenticated');
+  assertDenied(t, await send(t, chatWith(wrong)), 401, 'unauthenticated');
 });
 
 test('denied: an expired token', async (t) => {
   const past = new TokenService({ store: t.context.stack.running.store, now: () => new Date(Date.now() - 7_200_000) });
   const { token } = await past.create({ role: 'agent', agent: 'bot', ttlMs: 3_600_000 });
   t.context.tokens.push(token);
-  assertDenied(t, await send(t, { ...CHAT, headers: [['authorization', `Bearer ${token}`]] }), 401, 'unauthenticated');
+  assertDenied(t, await send(t, chatWith(token)), 401, 'unauthenticated');
 });
 
 test('denied: a revoked token, at once (it reached the upstream just before)', async (t) => {
   const { token, id } = await agentToken(t, 'bot');
-  assertKeyed(t, await send(t, { ...CHAT, headers: [['authorization', `Bearer ${token}`]] }), 'openai', '/v1/chat/completions');
+  assertKeyed(t, await send(t, chatWith(token)), 'openai', '/v1/chat/completions');
   await t.context.stack.admin.expect(200, 'DELETE', `/v1/tokens/${id}`);
-  assertDenied(t, await send(t, { ...CHAT, headers: [['authorization', `Bearer ${token}`]] }), 401, 'unauthenticated');
+  assertDenied(t, await send(t, chatWith(token)), 401, 'unauthenticated');
 });
 
 test('denied: the admin token presented as an agent token', async (t) => {
-  assertDenied(
-    t,
-    await send(t, { ...CHAT, headers: [['authorization', `Bearer ${t.context.stack.admin.token}`]] }),
-    401,
-    'unauthenticated',
-  );
+  assertDenied(t, await send(t, chatWith(t.context.stack.admin.token)), 401, 'unauthenticated');
 });
 
 test('denied: agents not bound to the model provider', async (t) => {
@@ -179,7 +180,7 @@ test('denied: agents not bound to the model provider', async (t) => {
   const anthropic = { path: '/anthropic/v1/messages', body: '{}' };
   assertDenied(t, await send(t, { ...anthropic, headers: [['x-api-key', token]] }), 403, 'not_bound');
   const lonely = await agentToken(t, 'lonely-bot');
-  assertDenied(t, await send(t, { ...CHAT, headers: [['authorization', `Bearer ${lonely.token}`]] }), 403, 'not_bound');
+  assertDenied(t, await send(t, chatWith(lonely.token)), 403, 'not_bound');
 });
 
 test('a token dies with its agent: denied once the agent is deleted, and still denied when one of that name is re-created', async (t) => {
@@ -187,13 +188,9 @@ test('a token dies with its agent: denied once the agent is deleted, and still d
   const phoenix = resource('Agent', 'phoenix-bot', { modelProviders: ['openai'] });
   await admin.apply(phoenix);
   const old = await agentToken(t, 'phoenix-bot');
-  const withToken = (token: string): typeof CHAT & { headers: [string, string][] } => ({
-    ...CHAT,
-    headers: [['authorization', `Bearer ${token}`]],
-  });
-  assertKeyed(t, await send(t, withToken(old.token)), 'openai', '/v1/chat/completions');
+  assertKeyed(t, await send(t, chatWith(old.token)), 'openai', '/v1/chat/completions');
   await admin.expect(200, 'DELETE', '/v1/agents/phoenix-bot');
-  assertDenied(t, await send(t, withToken(old.token)), 403, 'unknown_agent');
+  assertDenied(t, await send(t, chatWith(old.token)), 403, 'unknown_agent');
   // The agent's creation time is what a token is bound to (ms): let the clock move past it.
   const deletedAt = Date.now();
   await new Promise<void>((resolve) => {
@@ -201,9 +198,9 @@ test('a token dies with its agent: denied once the agent is deleted, and still d
     tick();
   });
   await admin.apply(phoenix);
-  assertDenied(t, await send(t, withToken(old.token)), 401, 'unauthenticated');
+  assertDenied(t, await send(t, chatWith(old.token)), 401, 'unauthenticated');
   const fresh = await agentToken(t, 'phoenix-bot');
-  assertKeyed(t, await send(t, withToken(fresh.token)), 'openai', '/v1/chat/completions');
+  assertKeyed(t, await send(t, chatWith(fresh.token)), 'openai', '/v1/chat/completions');
   // And a token for an agent that does not exist is not made at all.
   const refused = await admin.call('POST', '/v1/tokens', { role: 'agent', agent: 'unborn-bot' });
   t.is(refused.status, 422);
@@ -367,8 +364,7 @@ test('revocation in another process takes effect within the cache TTL, and never
     upstreamPort: t.context.upstream.port,
   });
   t.teardown(() => gateway.close());
-  const status = async (): Promise<number> =>
-    (await send(t, { ...CHAT, headers: [['authorization', `Bearer ${token}`]] }, gateway)).status;
+  const status = async (): Promise<number> => (await send(t, chatWith(token), gateway)).status;
 
   t.is(await status(), 200, 'accepted, and now cached in the other process');
   const revoked = Date.now();
