@@ -9,7 +9,15 @@ import type { CheckResponse__Output } from '../src/generated/envoy/service/auth/
 import { applyOkResponse } from './helpers/ext-authz-filter.js';
 import { findCanary, makeCanary } from './helpers/canary.js';
 import { type EnvoyRequest, type Stack, check, denialBody, faultyInjector, startStack } from './helpers/injector.js';
-import { type Fixture, type FixtureValues, HOSTS, seedFixture } from './helpers/injector-fixture.js';
+import {
+  type Fixture,
+  type FixtureValues,
+  HEADER_INJECTIONS,
+  HOSTS,
+  basicOf,
+  injectionRequest,
+  seedFixture,
+} from './helpers/injector-fixture.js';
 
 interface Context {
   stack: Stack;
@@ -367,8 +375,6 @@ function normalized(res: CheckResponse__Output): CheckResponse__Output {
   return { ...res, ok_response: { ...ok, headers_to_remove: [...ok.headers_to_remove].sort() } };
 }
 
-const basic = (v: FixtureValues): string => `Basic ${Buffer.from(`${v.username}:${v.password}`).toString('base64')}`;
-
 interface InjectRow {
   readonly name: string;
   readonly req: EnvoyRequest;
@@ -383,91 +389,7 @@ const parts = (fx: Fixture, header: string): string[] =>
   );
 
 const injections: InjectRow[] = [
-  {
-    name: 'openai → Authorization Bearer',
-    req: bot(HOSTS.openai, { method: 'POST', path: '/v1/chat/completions' }),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.openai}`,
-  },
-  {
-    name: 'openai-compatible → Authorization Bearer',
-    req: bot(HOSTS.compat, { path: '/v1/models' }),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.compat}`,
-  },
-  {
-    name: 'anthropic → x-api-key',
-    req: bot(HOSTS.anthropic, { method: 'POST', path: '/v1/messages' }),
-    header: 'x-api-key',
-    value: (v) => v.anthropic,
-  },
-  { name: 'gemini → x-goog-api-key', req: bot(HOSTS.gemini), header: 'x-goog-api-key', value: (v) => v.gemini },
-  { name: 'azure-openai → api-key', req: bot(HOSTS.azure), header: 'api-key', value: (v) => v.azure },
-  {
-    name: 'github → Authorization Bearer',
-    req: bot(HOSTS.github, { path: '/user' }),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.github}`,
-  },
-  {
-    name: 'github default second host',
-    req: bot(HOSTS.githubUploads),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.github}`,
-  },
-  {
-    name: 'http default → Authorization Bearer',
-    req: bot(HOSTS.bearer),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.bearer}`,
-  },
-  {
-    name: 'http configured header and prefix',
-    req: bot(HOSTS.custom),
-    header: 'x-custom-token',
-    value: (v) => `Token ${v.custom}`,
-  },
-  { name: 'http basic (username/password keys)', req: bot(HOSTS.basic), header: 'authorization', value: basic },
-  { name: 'host in upper case', req: bot('API.GitHub.COM'), header: 'authorization', value: (v) => `Bearer ${v.github}` },
-  { name: 'host with trailing dot', req: bot(`${HOSTS.github}.`), header: 'authorization', value: (v) => `Bearer ${v.github}` },
-  { name: 'default https port', req: bot(`${HOSTS.github}:443`), header: 'authorization', value: (v) => `Bearer ${v.github}` },
-  {
-    name: 'default http port',
-    req: bot(`${HOSTS.github}:80`, { scheme: 'http' }),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.github}`,
-  },
-  {
-    name: 'non-default port (ports take no part in matching)',
-    req: bot(`${HOSTS.github}:8443`),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.github}`,
-  },
-  {
-    name: 'upper case, trailing dot and port together',
-    req: bot('API.GITHUB.COM.:443'),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.github}`,
-  },
-  { name: 'IPv4 literal host', req: bot(HOSTS.ip), header: 'authorization', value: (v) => `Bearer ${v.ip}` },
-  {
-    name: 'IPv4 literal host with a port',
-    req: bot(`${HOSTS.ip}:8080`),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.ip}`,
-  },
-  {
-    name: 'wildcard one label down',
-    req: bot(`a.${HOSTS.wildSuffix}`),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.wild}`,
-  },
-  {
-    name: 'wildcard two labels down',
-    req: bot(`a.b.${HOSTS.wildSuffix}`),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.wild}`,
-  },
+  ...HEADER_INJECTIONS.map((c) => ({ name: c.name, req: injectionRequest(c), header: c.header, value: c.value })),
   {
     name: 'raw header map (encode_raw_headers)',
     req: bot('', {
@@ -478,12 +400,6 @@ const injections: InjectRow[] = [
         ['authorization', 'Bearer agent-own'],
       ],
     }),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.github}`,
-  },
-  {
-    name: 'egress deny still injects a matched host',
-    req: { agent: 'strict-bot', authority: HOSTS.github },
     header: 'authorization',
     value: (v) => `Bearer ${v.github}`,
   },
@@ -547,7 +463,7 @@ const overridden: { host: string; header: string; value: (v: FixtureValues) => s
   { host: HOSTS.azure, header: 'api-key', value: (v) => v.azure },
   { host: HOSTS.github, header: 'authorization', value: (v) => `Bearer ${v.github}` },
   { host: HOSTS.custom, header: 'x-custom-token', value: (v) => `Token ${v.custom}` },
-  { host: HOSTS.basic, header: 'authorization', value: basic },
+  { host: HOSTS.basic, header: 'authorization', value: basicOf },
 ];
 
 for (const row of overridden) {

@@ -21,7 +21,14 @@ import {
   routeMetadataText,
 } from './helpers/ext-proc-filter.js';
 import { type Stack, startStack } from './helpers/injector.js';
-import { type Fixture, type FixtureValues, HOSTS, seedFixture } from './helpers/injector-fixture.js';
+import {
+  type Fixture,
+  type FixtureValues,
+  HEADER_INJECTIONS,
+  HOSTS,
+  injectionRequest,
+  seedFixture,
+} from './helpers/injector-fixture.js';
 import { CLOUD_HOSTS, type CloudFixture, startCloudFixture } from './helpers/token-servers.js';
 
 interface Context {
@@ -470,64 +477,11 @@ function injected(key: string, value: string): ProcessingResponse__Output {
   };
 }
 
-const basic = (v: FixtureValues): string => `Basic ${Buffer.from(`${v.username}:${v.password}`).toString('base64')}`;
-
 const injections: { name: string; spec: ExtProcHeadersSpec; header: string; value: (v: FixtureValues) => string }[] = [
-  {
-    name: 'openai → Authorization Bearer',
-    spec: bot(HOSTS.openai, { method: 'POST', path: '/v1/chat/completions' }),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.openai}`,
-  },
-  { name: 'openai-compatible', spec: bot(HOSTS.compat), header: 'authorization', value: (v) => `Bearer ${v.compat}` },
-  { name: 'anthropic → x-api-key', spec: bot(HOSTS.anthropic), header: 'x-api-key', value: (v) => v.anthropic },
-  { name: 'gemini → x-goog-api-key', spec: bot(HOSTS.gemini), header: 'x-goog-api-key', value: (v) => v.gemini },
-  { name: 'azure-openai → api-key', spec: bot(HOSTS.azure), header: 'api-key', value: (v) => v.azure },
-  {
-    name: 'github → Authorization Bearer',
-    spec: bot(HOSTS.github, { path: '/user' }),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.github}`,
-  },
-  {
-    name: 'http configured header and prefix',
-    spec: bot(HOSTS.custom),
-    header: 'x-custom-token',
-    value: (v) => `Token ${v.custom}`,
-  },
-  { name: 'http basic', spec: bot(HOSTS.basic), header: 'authorization', value: basic },
+  ...HEADER_INJECTIONS.map((c) => ({ name: c.name, spec: injectionRequest(c), header: c.header, value: c.value })),
   {
     name: 'identity from the route metadata text only',
     spec: bot(HOSTS.github, { identity: 'text' }),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.github}`,
-  },
-  { name: 'host in upper case', spec: bot('API.GitHub.COM'), header: 'authorization', value: (v) => `Bearer ${v.github}` },
-  { name: 'host with trailing dot', spec: bot(`${HOSTS.github}.`), header: 'authorization', value: (v) => `Bearer ${v.github}` },
-  { name: 'default http port', spec: bot(`${HOSTS.github}:80`), header: 'authorization', value: (v) => `Bearer ${v.github}` },
-  {
-    name: 'default https port',
-    spec: bot(`${HOSTS.github}:443`, { scheme: 'https' }),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.github}`,
-  },
-  { name: 'non-default port', spec: bot(`${HOSTS.github}:8443`), header: 'authorization', value: (v) => `Bearer ${v.github}` },
-  { name: 'IPv4 literal host', spec: bot(HOSTS.ip), header: 'authorization', value: (v) => `Bearer ${v.ip}` },
-  {
-    name: 'wildcard one label down',
-    spec: bot(`a.${HOSTS.wildSuffix}`),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.wild}`,
-  },
-  {
-    name: 'wildcard two labels down',
-    spec: bot(`a.b.${HOSTS.wildSuffix}`),
-    header: 'authorization',
-    value: (v) => `Bearer ${v.wild}`,
-  },
-  {
-    name: 'egress deny still injects a matched host',
-    spec: { agent: 'strict-bot', authority: HOSTS.github },
     header: 'authorization',
     value: (v) => `Bearer ${v.github}`,
   },

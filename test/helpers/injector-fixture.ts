@@ -171,3 +171,126 @@ export async function seedFixture(stack: Stack, canary: (label: string) => strin
   await stack.running.store.patchSecret('shrunk', { set: new Map(), remove: ['token'] });
   return { values: v, all: Object.values(v) };
 }
+
+/** The Basic credential the `basic` provider's username and password keys make. */
+export const basicOf = (v: FixtureValues): string => `Basic ${Buffer.from(`${v.username}:${v.password}`).toString('base64')}`;
+
+/**
+ * A request of a bound agent (`bot` unless named) that gets a header credential: the same decision
+ * whether Envoy asks through ext_authz Check or ext_proc Process, so both suites run every row.
+ */
+export interface HeaderInjectionCase {
+  readonly name: string;
+  readonly agent?: string;
+  readonly authority: string;
+  readonly method?: string;
+  readonly path?: string;
+  readonly scheme?: 'http' | 'https';
+  readonly header: string;
+  readonly value: (v: FixtureValues) => string;
+}
+
+const bearer =
+  (key: keyof FixtureValues) =>
+  (v: FixtureValues): string =>
+    `Bearer ${v[key]}`;
+
+export const HEADER_INJECTIONS: readonly HeaderInjectionCase[] = [
+  {
+    name: 'openai → Authorization Bearer',
+    authority: HOSTS.openai,
+    method: 'POST',
+    path: '/v1/chat/completions',
+    header: 'authorization',
+    value: bearer('openai'),
+  },
+  {
+    name: 'openai-compatible → Authorization Bearer',
+    authority: HOSTS.compat,
+    path: '/v1/models',
+    header: 'authorization',
+    value: bearer('compat'),
+  },
+  {
+    name: 'anthropic → x-api-key',
+    authority: HOSTS.anthropic,
+    method: 'POST',
+    path: '/v1/messages',
+    header: 'x-api-key',
+    value: (v) => v.anthropic,
+  },
+  { name: 'gemini → x-goog-api-key', authority: HOSTS.gemini, header: 'x-goog-api-key', value: (v) => v.gemini },
+  { name: 'azure-openai → api-key', authority: HOSTS.azure, header: 'api-key', value: (v) => v.azure },
+  {
+    name: 'github → Authorization Bearer',
+    authority: HOSTS.github,
+    path: '/user',
+    header: 'authorization',
+    value: bearer('github'),
+  },
+  { name: 'github default second host', authority: HOSTS.githubUploads, header: 'authorization', value: bearer('github') },
+  { name: 'http default → Authorization Bearer', authority: HOSTS.bearer, header: 'authorization', value: bearer('bearer') },
+  {
+    name: 'http configured header and prefix',
+    authority: HOSTS.custom,
+    header: 'x-custom-token',
+    value: (v) => `Token ${v.custom}`,
+  },
+  { name: 'http basic (username/password keys)', authority: HOSTS.basic, header: 'authorization', value: basicOf },
+  { name: 'host in upper case', authority: 'API.GitHub.COM', header: 'authorization', value: bearer('github') },
+  { name: 'host with trailing dot', authority: `${HOSTS.github}.`, header: 'authorization', value: bearer('github') },
+  {
+    name: 'default https port',
+    authority: `${HOSTS.github}:443`,
+    scheme: 'https',
+    header: 'authorization',
+    value: bearer('github'),
+  },
+  {
+    name: 'default http port',
+    authority: `${HOSTS.github}:80`,
+    scheme: 'http',
+    header: 'authorization',
+    value: bearer('github'),
+  },
+  {
+    name: 'non-default port (ports take no part in matching)',
+    authority: `${HOSTS.github}:8443`,
+    header: 'authorization',
+    value: bearer('github'),
+  },
+  {
+    name: 'upper case, trailing dot and port together',
+    authority: 'API.GITHUB.COM.:443',
+    header: 'authorization',
+    value: bearer('github'),
+  },
+  { name: 'IPv4 literal host', authority: HOSTS.ip, header: 'authorization', value: bearer('ip') },
+  { name: 'IPv4 literal host with a port', authority: `${HOSTS.ip}:8080`, header: 'authorization', value: bearer('ip') },
+  { name: 'wildcard one label down', authority: `a.${HOSTS.wildSuffix}`, header: 'authorization', value: bearer('wild') },
+  { name: 'wildcard two labels down', authority: `a.b.${HOSTS.wildSuffix}`, header: 'authorization', value: bearer('wild') },
+  {
+    name: 'egress deny still injects a matched host',
+    agent: 'strict-bot',
+    authority: HOSTS.github,
+    header: 'authorization',
+    value: bearer('github'),
+  },
+];
+
+/** The request fields of a HeaderInjectionCase (agent defaulted to `bot`), for either protocol's request builder. */
+export function injectionRequest(c: HeaderInjectionCase): {
+  agent: string;
+  authority: string;
+  method?: string;
+  path?: string;
+  scheme?: 'http' | 'https';
+} {
+  return {
+    agent: c.agent ?? 'bot',
+    authority: c.authority,
+    ...(c.method === undefined ? {} : { method: c.method }),
+    ...(c.path === undefined ? {} : { path: c.path }),
+    ...(c.scheme === undefined ? {} : { scheme: c.scheme }),
+  };
+}
