@@ -25,8 +25,9 @@ import {
   type Fixture,
   type FixtureValues,
   HEADER_INJECTIONS,
+  PASSING_REQUESTS,
   HOSTS,
-  injectionRequest,
+  caseRequest,
   seedFixture,
 } from './helpers/injector-fixture.js';
 import { CLOUD_HOSTS, type CloudFixture, startCloudFixture } from './helpers/token-servers.js';
@@ -425,23 +426,7 @@ for (const row of denials) {
 const PASS: ProcessingResponse__Output = { request_headers: { response: { status: 'CONTINUE' } }, response: 'request_headers' };
 
 const passes: { name: string; spec: ExtProcHeadersSpec }[] = [
-  { name: 'suffix lookalike api.github.com.evil.net', spec: bot(`${HOSTS.github}.evil.net`) },
-  { name: 'prefix lookalike evilapi.github.com', spec: bot(`evil${HOSTS.github}`) },
-  { name: 'parent domain github.com', spec: bot('github.com') },
-  { name: 'wildcard *.x never matches x itself', spec: bot(HOSTS.wildSuffix) },
-  { name: 'wildcard suffix lookalike', spec: bot(`a.${HOSTS.wildSuffix}.evil.net`) },
-  { name: 'neighbouring IPv4', spec: bot('10.20.30.4') },
-  { name: 'IPv4-mapped IPv6 of a matched IPv4', spec: bot('[::ffff:10.20.30.40]') },
-  {
-    name: 'unmatched host with forwarding headers naming a matched one',
-    spec: bot(HOSTS.unmatched, {
-      headers: [
-        ['x-forwarded-host', HOSTS.github],
-        ['forwarded', `host=${HOSTS.github}`],
-      ],
-    }),
-  },
-  { name: 'agent not bound to the provider', spec: { agent: 'lonely-bot', authority: HOSTS.github } },
+  ...PASSING_REQUESTS.map((c) => ({ name: c.name, spec: caseRequest(c) })),
   {
     name: 'identity from the route metadata text only',
     spec: { agent: 'lonely-bot', identity: 'text', authority: HOSTS.github },
@@ -478,7 +463,7 @@ function injected(key: string, value: string): ProcessingResponse__Output {
 }
 
 const injections: { name: string; spec: ExtProcHeadersSpec; header: string; value: (v: FixtureValues) => string }[] = [
-  ...HEADER_INJECTIONS.map((c) => ({ name: c.name, spec: injectionRequest(c), header: c.header, value: c.value })),
+  ...HEADER_INJECTIONS.map((c) => ({ name: c.name, spec: caseRequest(c), header: c.header, value: c.value })),
   {
     name: 'identity from the route metadata text only',
     spec: bot(HOSTS.github, { identity: 'text' }),

@@ -179,15 +179,20 @@ export const basicOf = (v: FixtureValues): string => `Basic ${Buffer.from(`${v.u
  * A request of a bound agent (`bot` unless named) that gets a header credential: the same decision
  * whether Envoy asks through ext_authz Check or ext_proc Process, so both suites run every row.
  */
-export interface HeaderInjectionCase {
+export interface HeaderInjectionCase extends AgentRequestCase {
+  readonly header: string;
+  readonly value: (v: FixtureValues) => string;
+}
+
+/** A request, Check or Process alike: the agent (`bot` unless named), where it goes, and its headers. */
+export interface AgentRequestCase {
   readonly name: string;
   readonly agent?: string;
   readonly authority: string;
   readonly method?: string;
   readonly path?: string;
   readonly scheme?: 'http' | 'https';
-  readonly header: string;
-  readonly value: (v: FixtureValues) => string;
+  readonly headers?: readonly (readonly [string, string])[];
 }
 
 const bearer =
@@ -278,19 +283,49 @@ export const HEADER_INJECTIONS: readonly HeaderInjectionCase[] = [
   },
 ];
 
-/** The request fields of a HeaderInjectionCase (agent defaulted to `bot`), for either protocol's request builder. */
-export function injectionRequest(c: HeaderInjectionCase): {
-  agent: string;
-  authority: string;
-  method?: string;
-  path?: string;
-  scheme?: 'http' | 'https';
-} {
+/**
+ * Requests that must pass with no credential and unchanged, through Check and Process alike: host
+ * lookalikes, hosts no provider covers, forwarding headers naming a matched host, unbound agents.
+ */
+export const PASSING_REQUESTS: readonly AgentRequestCase[] = [
+  { name: 'suffix lookalike api.github.com.evil.net', authority: `${HOSTS.github}.evil.net` },
+  { name: 'prefix lookalike evilapi.github.com', authority: `evil${HOSTS.github}` },
+  { name: 'dash lookalike api-github.com', authority: 'api-github.com' },
+  { name: 'parent domain github.com', authority: 'github.com' },
+  { name: 'other TLD api.github.co', authority: 'api.github.co' },
+  { name: 'wildcard *.x never matches x itself', authority: HOSTS.wildSuffix },
+  { name: 'wildcard prefix lookalike', authority: `a${HOSTS.wildSuffix}` },
+  { name: 'wildcard suffix lookalike', authority: `a.${HOSTS.wildSuffix}.evil.net` },
+  { name: 'neighbouring IPv4', authority: '10.20.30.4' },
+  { name: 'IPv4-mapped IPv6 of a matched IPv4', authority: '[::ffff:10.20.30.40]' },
+  { name: 'IPv6 loopback', authority: '[::1]' },
+  {
+    name: 'unmatched host with forwarding headers naming a matched one',
+    authority: HOSTS.unmatched,
+    headers: [
+      ['x-forwarded-host', HOSTS.github],
+      ['x-original-host', HOSTS.github],
+      ['x-envoy-original-host', HOSTS.github],
+      ['forwarded', `host=${HOSTS.github}`],
+    ],
+  },
+  { name: 'agent not bound to the provider', agent: 'lonely-bot', authority: HOSTS.github },
+  {
+    name: 'unbound agent claiming another identity in a header',
+    agent: 'lonely-bot',
+    authority: HOSTS.github,
+    headers: [['x-pai-agent', 'bot']],
+  },
+];
+
+/** The request fields of a case (agent defaulted to `bot`), for either protocol's request builder. */
+export function caseRequest(c: AgentRequestCase): Omit<AgentRequestCase, 'name'> & { agent: string } {
   return {
     agent: c.agent ?? 'bot',
     authority: c.authority,
     ...(c.method === undefined ? {} : { method: c.method }),
     ...(c.path === undefined ? {} : { path: c.path }),
     ...(c.scheme === undefined ? {} : { scheme: c.scheme }),
+    ...(c.headers === undefined ? {} : { headers: c.headers }),
   };
 }
