@@ -10,7 +10,8 @@ import type { ProcessingRequest } from '../src/generated/envoy/service/ext_proc/
 import type { ProcessingResponse__Output } from '../src/generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import type { ExternalProcessorClient } from '../src/generated/envoy/service/ext_proc/v3/ExternalProcessor.js';
 import { BUFFER_BODY_MODE } from '../src/injector/ext-proc-messages.js';
-import { findCanary, makeCanary } from './helpers/canary.js';
+import { makeCanary } from './helpers/canary.js';
+import { assertImmediateDenial, assertNoValueIn } from './helpers/ext-proc-asserts.js';
 import {
   type ExtProcHeadersSpec,
   ScriptedStream,
@@ -53,54 +54,16 @@ type Header = [string, string];
 
 const PASS: ProcessingResponse__Output = { request_headers: { response: { status: 'CONTINUE' } }, response: 'request_headers' };
 
-interface Denial {
-  readonly http: 'BadRequest' | 'PayloadTooLarge';
-  readonly code: string;
-  readonly message?: RegExp;
-}
-
 const bot = (authority: string, extra: Partial<ExtProcHeadersSpec> = {}): ExtProcHeadersSpec => ({
   agent: 'bot',
   authority,
   ...extra,
 });
 
-function assertDenied(t: ExecutionContext<Context>, res: ProcessingResponse__Output, row: Denial): void {
-  t.is(res.response, 'immediate_response', 'an ImmediateResponse, so nothing is forwarded');
-  const im = res.immediate_response;
-  t.deepEqual(im?.status, { code: row.http });
-  t.deepEqual(im?.headers, {
-    set_headers: [
-      {
-        header: { key: 'content-type', raw_value: Buffer.from('application/json') },
-        append: { value: false },
-        append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
-      },
-      {
-        header: { key: 'x-pai-deny-reason', raw_value: Buffer.from(row.code) },
-        append: { value: false },
-        append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
-      },
-    ],
-  });
-  t.is(im?.details, `pai_${row.code}`);
-  const body = JSON.parse(Buffer.from(im?.body ?? Buffer.alloc(0)).toString('utf8')) as {
-    error: { code: string; message: string };
-  };
-  t.is(body.error.code, row.code);
-  if (row.message) t.regex(body.error.message, row.message);
-}
+const assertDenied = assertImmediateDenial;
 
 function assertNoValue(t: ExecutionContext<Context>, res: unknown, except: readonly string[] = []): void {
-  const seen = JSON.stringify(res, (_k, v: unknown) =>
-    v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer'
-      ? Buffer.from((v as { data: number[] }).data).toString('latin1')
-      : v,
-  );
-  for (const value of [...t.context.fx.all, ...t.context.cloud.all]) {
-    if (except.includes(value)) continue;
-    t.deepEqual(findCanary(seen, value), [], 'no secret value in the response');
-  }
+  assertNoValueIn(t, res, [...t.context.fx.all, ...t.context.cloud.all], except);
 }
 
 const overwrite = (key: string, value: string): unknown => ({
