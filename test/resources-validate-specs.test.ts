@@ -1,35 +1,6 @@
 /** parseResource on rejected Provider and Agent documents, one rule per case (document shape and ModelProvider: resources-validate). */
 import test from 'ava';
-import { isPaiError } from '../src/errors.js';
-import type { Problem } from '../src/resources/fields.js';
-import { parseResource } from '../src/resources/validate.js';
-
-type Doc = Record<string, unknown>;
-const provider = (spec: unknown): Doc => ({ apiVersion: 'pai/v1', kind: 'Provider', metadata: { name: 'p' }, spec });
-const agent = (spec: unknown): Doc => ({ apiVersion: 'pai/v1', kind: 'Agent', metadata: { name: 'a' }, spec });
-const http = (auth: Doc = {}, extra: Doc = {}) =>
-  provider({ type: 'http', hosts: ['api.example.com'], auth: { secretRef: 's', ...auth }, ...extra });
-const github = (auth: Doc = {}, extra: Doc = {}) => provider({ type: 'github', auth: { secretRef: 's', ...auth }, ...extra });
-
-/** The problems parseResource reports for `doc` (fails the test when it accepts it or throws something else). */
-function problemsOf(doc: unknown): Problem[] {
-  try {
-    parseResource(doc, 'request body');
-  } catch (err) {
-    if (!isPaiError(err, 'invalid')) throw err;
-    return (err.details?.['problems'] as Problem[] | undefined) ?? [];
-  }
-  throw new Error('parseResource accepted the document');
-}
-
-const rejects = test.macro({
-  exec(t, doc: unknown, field: string, message: RegExp) {
-    const problems = problemsOf(doc);
-    const hit = problems.find((p) => p.field === field && message.test(p.message));
-    t.truthy(hit, `expected ${field}: ${String(message)}, got ${JSON.stringify(problems)}`);
-  },
-  title: (title = '', _doc, field: string) => `rejects ${field || '(document)'}: ${title}`,
-});
+import { type Doc, provider, agent, http, github, rejects } from './helpers/resource-validation.js';
 
 // --- Provider -------------------------------------------------------------------------------------
 

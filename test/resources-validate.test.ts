@@ -1,43 +1,10 @@
 /** parseResource: every rule of DESIGN §3 on rejected documents, and how problems are reported (accepted shapes: resources-accept). */
 import test from 'ava';
-import { isPaiError, PaiError } from '../src/errors.js';
+import { PaiError } from '../src/errors.js';
 import type { Problem } from '../src/resources/fields.js';
 import { parseResource } from '../src/resources/validate.js';
 import { findCanary, makeCanary } from './helpers/canary.js';
-
-type Doc = Record<string, unknown>;
-const mp = (spec: unknown, metadata: unknown = { name: 'm' }): Doc => ({
-  apiVersion: 'pai/v1',
-  kind: 'ModelProvider',
-  metadata,
-  spec,
-});
-const provider = (spec: unknown): Doc => ({ apiVersion: 'pai/v1', kind: 'Provider', metadata: { name: 'p' }, spec });
-const agent = (spec: unknown): Doc => ({ apiVersion: 'pai/v1', kind: 'Agent', metadata: { name: 'a' }, spec });
-const openai = (extra: Doc = {}) => mp({ type: 'openai', apiKeySecretRef: { name: 'k', key: 'api-key' }, ...extra });
-const http = (auth: Doc = {}, extra: Doc = {}) =>
-  provider({ type: 'http', hosts: ['api.example.com'], auth: { secretRef: 's', ...auth }, ...extra });
-const github = (auth: Doc = {}, extra: Doc = {}) => provider({ type: 'github', auth: { secretRef: 's', ...auth }, ...extra });
-
-/** The problems parseResource reports for `doc` (fails the test when it accepts it or throws something else). */
-function problemsOf(doc: unknown): Problem[] {
-  try {
-    parseResource(doc, 'request body');
-  } catch (err) {
-    if (!isPaiError(err, 'invalid')) throw err;
-    return (err.details?.['problems'] as Problem[] | undefined) ?? [];
-  }
-  throw new Error('parseResource accepted the document');
-}
-
-const rejects = test.macro({
-  exec(t, doc: unknown, field: string, message: RegExp) {
-    const problems = problemsOf(doc);
-    const hit = problems.find((p) => p.field === field && message.test(p.message));
-    t.truthy(hit, `expected ${field}: ${String(message)}, got ${JSON.stringify(problems)}`);
-  },
-  title: (title = '', _doc, field: string) => `rejects ${field || '(document)'}: ${title}`,
-});
+import { mp, provider, agent, openai, http, github, rejects } from './helpers/resource-validation.js';
 
 // --- document shape -------------------------------------------------------------------------------
 
