@@ -14,7 +14,7 @@ import path from 'node:path';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import YAML from 'yaml';
 import { type ApiResult, api } from './helpers/api.js';
-import { findCanary, makeCanary } from './helpers/canary.js';
+import { assertNoCanaries, filesIn, findCanary, makeCanary } from './helpers/canary.js';
 import { resource } from './helpers/injector.js';
 import { type CliResult, type ServeHandle, adminToken, runPai, startServe, tempDir } from './helpers/process.js';
 import { pathOf } from './helpers/resource-api-cases.js';
@@ -128,12 +128,8 @@ const RESOURCES = [
 ];
 
 /** Asserts that none of the canaries occurs in `text`, in any encoding. */
-function assertNoCanary(t: ExecutionContext, text: string | Buffer, where: string): void {
-  const leaks = Object.entries(CANARIES).flatMap(([name, value]) => findCanary(text, value).map((form) => `${name} as ${form}`));
-  t.deepEqual(leaks, [], `no canary in ${where}`);
-}
-
-const dataFiles = (dir: string): string[] => fs.readdirSync(dir).filter((f) => fs.statSync(path.join(dir, f)).isFile());
+const assertNoCanary = (t: ExecutionContext, text: string | Buffer, where: string): void =>
+  assertNoCanaries(t, CANARIES, text, where);
 
 // ---- the flows --------------------------------------------------------------------------------
 
@@ -394,7 +390,7 @@ test.serial('/metrics, the debug log and the audit log carry no canary', async (
 
 test.serial('the data files carry no canary while the server runs', (t) => {
   const dir = t.context.server.dataDir;
-  const files = dataFiles(dir);
+  const files = filesIn(dir);
   t.true(files.includes('pai.db-wal'));
   for (const f of files) assertNoCanary(t, fs.readFileSync(path.join(dir, f)), `${f} (running)`);
 });
@@ -402,7 +398,7 @@ test.serial('the data files carry no canary while the server runs', (t) => {
 test.serial('after the server stops no file carries a canary, and every stored canary reads back', async (t) => {
   t.is(await t.context.server.stop(), 0);
   const dir = t.context.server.dataDir;
-  for (const f of dataFiles(dir)) assertNoCanary(t, fs.readFileSync(path.join(dir, f)), `${f} (stopped)`);
+  for (const f of filesIn(dir)) assertNoCanary(t, fs.readFileSync(path.join(dir, f)), `${f} (stopped)`);
   assertNoCanary(t, t.context.server.stderr(), 'the server log after shutdown');
   const store = openLocal(dir);
   try {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { type ApiResult, api } from './helpers/api.js';
-import { canaryForms, findCanary, makeCanary } from './helpers/canary.js';
+import { canaryForms, assertNoCanaries, filesIn, findCanary, makeCanary } from './helpers/canary.js';
 import { type CliResult, type ServeHandle, adminToken, runPai, startServe, tempDir } from './helpers/process.js';
 import { openLocal } from './helpers/secrets.js';
 
@@ -110,13 +110,8 @@ async function pai(t: ExecutionContext<Ctx>, args: string[], input?: string | Bu
 }
 
 /** Asserts that none of the canaries occurs in `text`, in any encoding. */
-function assertNoCanary(t: ExecutionContext, text: string | Buffer, where: string): void {
-  const leaks = Object.entries(CANARIES).flatMap(([name, value]) => findCanary(text, value).map((form) => `${name} as ${form}`));
-  t.deepEqual(leaks, [], `no canary in ${where}`);
-}
-
-const dataFiles = (dataDir: string): string[] =>
-  fs.readdirSync(dataDir).filter((f) => fs.statSync(path.join(dataDir, f)).isFile());
+const assertNoCanary = (t: ExecutionContext, text: string | Buffer, where: string): void =>
+  assertNoCanaries(t, CANARIES, text, where);
 
 test.serial('the search finds every encoding it claims to (control)', (t) => {
   const value = CANARIES.literal;
@@ -288,7 +283,7 @@ test.serial('/metrics, the debug log and the audit log carry no canary', async (
 
 test.serial('the SQLite files carry no canary while the server runs', (t) => {
   const dir = t.context.server.dataDir;
-  const files = dataFiles(dir);
+  const files = filesIn(dir);
   t.true(files.includes('pai.db-wal'), 'the WAL holds the recent writes');
   t.true(fs.statSync(path.join(dir, 'pai.db-wal')).size > 0);
   for (const f of files) assertNoCanary(t, fs.readFileSync(path.join(dir, f)), `${f} (running)`);
@@ -298,7 +293,7 @@ test.serial('after the server stops, no file carries a canary, and every stored 
   t.is(await t.context.server.stop(), 0);
   const dir = t.context.server.dataDir;
   t.true(fs.existsSync(path.join(dir, 'pai.db')));
-  for (const f of dataFiles(dir)) assertNoCanary(t, fs.readFileSync(path.join(dir, f)), `${f} (stopped)`);
+  for (const f of filesIn(dir)) assertNoCanary(t, fs.readFileSync(path.join(dir, f)), `${f} (stopped)`);
   assertNoCanary(t, t.context.server.stderr(), 'the server log after shutdown');
 
   // Control: the canaries really were stored, so the searches above could have found them.

@@ -4,6 +4,9 @@
  * plain, base64, base64url, hex and URL-encoded forms.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ExecutionContext } from 'ava';
 
 /** A fresh canary value, unlikely to occur by chance, safe in a header (no CR/LF/NUL). */
 export function makeCanary(label = 'canary'): string {
@@ -37,3 +40,17 @@ export function findCanary(haystack: string | Buffer, value: string): string[] {
   const text = typeof haystack === 'string' ? haystack : haystack.toString('latin1');
   return canaryForms(value).filter((form) => text.includes(form));
 }
+
+/** Asserts that none of the named `canaries` occurs in `text`, in any encoding; failures name canary and form. */
+export function assertNoCanaries(
+  t: ExecutionContext,
+  canaries: Readonly<Record<string, string>>,
+  text: string | Buffer,
+  where: string,
+): void {
+  const leaks = Object.entries(canaries).flatMap(([name, value]) => findCanary(text, value).map((form) => `${name} as ${form}`));
+  t.deepEqual(leaks, [], `no canary in ${where}`);
+}
+
+/** The regular files directly in `dir` (a data directory: database, WAL, keys, logs). */
+export const filesIn = (dir: string): string[] => fs.readdirSync(dir).filter((f) => fs.statSync(path.join(dir, f)).isFile());
