@@ -195,8 +195,7 @@ async function main(): Promise<void> {
   const work = tempDir('pai-bench-ext-proc-');
   const dataDir = path.join(work, 'data');
   const server = await startServe({ dataDir, env: { PAI_LOG_LEVEL: 'info', PAI_CACHE_TTL: '300s' } });
-  const injector = /injector:\s+(\S+)/.exec(server.stdout())?.[1];
-  if (!injector) throw new Error(`no injector address in:\n${server.stdout()}`);
+  const injector = server.injectorAddress();
   const auth = authClient(injector);
   const proc = extProcClient(injector);
   try {

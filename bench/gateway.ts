@@ -122,11 +122,7 @@ async function gatewayInjected(admin: Admin): Promise<number> {
 async function main(): Promise<void> {
   const work = tempDir('pai-bench-gateway-');
   const server = await startServe({ dataDir: path.join(work, 'data'), env: { PAI_LOG_LEVEL: 'info', PAI_CACHE_TTL: '5m' } });
-  const client = (() => {
-    const injector = /injector:\s+(\S+)/.exec(server.stdout())?.[1];
-    if (!injector) throw new Error(`no injector address in:\n${server.stdout()}`);
-    return authClient(injector);
-  })();
+  const client = authClient(server.injectorAddress());
   try {
     const admin = new Admin(server.adminUrl, adminToken(server.dataDir));
     await admin.createSecret('openai-key', { 'api-key': OPENAI_KEY });

@@ -387,8 +387,7 @@ async function main(): Promise<void> {
   });
   const noop = await startNoop(TRANSPORT === 'tcp' ? '127.0.0.1:0' : `unix:${path.join(work, 'noop.sock')}`, profEnv('noop'));
   try {
-    const injector = /injector:\s+(\S+)/.exec(server.stdout())?.[1];
-    if (!injector) throw new Error(`no injector address in:\n${server.stdout()}`);
+    const injector = server.injectorAddress();
     const admin = new Admin(server.adminUrl, adminToken(dataDir));
     await admin.createSecret('github-pat', { token: GITHUB_TOKEN });
     await admin.apply(

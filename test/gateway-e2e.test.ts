@@ -347,8 +347,7 @@ test('revocation in another process takes effect within the cache TTL, and never
   t.teardown(() => admin.stop());
   const injector = await startServe({ dataDir: admin.dataDir, args: ['--role', 'injector'], env: { PAI_CACHE_TTL: '1s' } });
   t.teardown(() => injector.stop());
-  const socket = /injector:\s+(unix:\S+)/.exec(injector.stdout())?.[1];
-  if (!socket) return t.fail(`no injector address in:\n${injector.stdout()}`);
+  const socket = injector.injectorAddress();
   const api = new Admin(admin.adminUrl, adminToken(admin.dataDir));
   const key = makeCanary('two');
   await api.createSecret('openai-key', { 'api-key': key });

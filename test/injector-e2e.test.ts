@@ -340,8 +340,7 @@ test('rotation, two processes: the injector sees the new value within the TTL, a
   t.teardown(() => admin.stop());
   const injector = await startServe({ dataDir: admin.dataDir, args: ['--role', 'injector'], env: { PAI_CACHE_TTL: '1s' } });
   t.teardown(() => injector.stop());
-  const socket = /injector:\s+(unix:\S+)/.exec(injector.stdout())?.[1];
-  if (!socket) return t.fail(`no injector address in:\n${injector.stdout()}`);
+  const socket = injector.injectorAddress();
   const api = new Admin(admin.adminUrl, adminToken(admin.dataDir));
   const host = 'rotate-two.example.com';
   const [oldValue, newValue] = [makeCanary('old'), makeCanary('new')];

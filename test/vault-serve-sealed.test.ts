@@ -137,8 +137,7 @@ test.serial('`pai serve --role injector` starts while Vault is sealed and denies
   const { double } = t.context;
   double.seal();
   const server = await serve(t, 'injector', double.createToken({ policies: ['pai-injector'] }), ['--role', 'injector']);
-  const socket = /^ {2}injector: +(unix:\S+)$/m.exec(server.stdout())?.[1] ?? '';
-  const client = authClient(socket);
+  const client = authClient(server.injectorAddress());
   t.teardown(() => client.close());
   const request = checkRequest({ agent: 'any-agent', authority: 'api.github.com' });
   const denied = await check(client, request);

@@ -61,9 +61,7 @@ test.before(async (t) => {
   if (!vault || !local) return;
   t.context.vault = target(root, vault, 'vault');
   t.context.local = target(root, local, 'local');
-  const socket = /^ {2}injector: +(unix:\S+)$/m.exec(vault.stdout())?.[1];
-  if (!socket) throw new Error(`no injector socket in:\n${vault.stdout()}`);
-  t.context.injector = authClient(socket);
+  t.context.injector = authClient(vault.injectorAddress());
   await createExisting(t.context.vault);
 });
 

@@ -77,6 +77,8 @@ export interface ServeHandle {
   readonly child: ChildProcess;
   readonly dataDir: string;
   readonly adminUrl: string;
+  /** The injector's address from the banner (`unix:PATH` or `HOST:PORT`); throws, quoting the banner, when it has none. */
+  injectorAddress(): string;
   /** The `ready` banner and everything printed after it. */
   readonly stdout: () => string;
   /** JSON log lines printed so far (stderr). */
@@ -120,6 +122,11 @@ export function startServe(
           child,
           dataDir,
           adminUrl: m?.[1] ?? '',
+          injectorAddress: () => {
+            const address = /^ {2}injector: +(\S+)$/m.exec(stdout)?.[1];
+            if (!address) throw new Error(`no injector address in:\n${stdout}`);
+            return address;
+          },
           stdout: () => stdout,
           stderr: () => stderr,
           env: cleanEnv({ PAI_DATA_DIR: dataDir }),
