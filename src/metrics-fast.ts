@@ -9,6 +9,9 @@ import type { Registry } from 'prom-client';
 
 type Labels = Readonly<Record<string, string>>;
 
+/** The map key of a label set: its values in label-name order. */
+const labelKey = (labelNames: readonly string[], labels: Labels): string => labelNames.map((n) => labels[n] ?? '').join('\u0000');
+
 interface ValuePair {
   labels: Record<string, string | number>;
   value: number;
@@ -43,7 +46,7 @@ export class FastCounter {
 
   /** The child for a label set (created on first use; keep it, do not call per request). */
   child(labels: Labels): CounterChild {
-    const key = this.labelNames.map((n) => labels[n] ?? '').join('\u0000');
+    const key = labelKey(this.labelNames, labels);
     let entry = this.children.get(key);
     if (!entry) {
       entry = { labels: { ...labels }, value: 0 };
@@ -70,8 +73,7 @@ export class FastCounter {
 
   /** The current value of a label set (tests). */
   value(labels: Labels): number {
-    const key = this.labelNames.map((n) => labels[n] ?? '').join('\u0000');
-    return this.children.get(key)?.value ?? 0;
+    return this.children.get(labelKey(this.labelNames, labels))?.value ?? 0;
   }
 }
 
@@ -96,7 +98,7 @@ export class FastHistogram {
 
   /** The child for a label set (keep it; do not call per request). */
   child(labels: Labels): HistogramChild {
-    const key = this.labelNames.map((n) => labels[n] ?? '').join('\u0000');
+    const key = labelKey(this.labelNames, labels);
     let entry = this.children.get(key);
     if (!entry) {
       entry = { labels: { ...labels }, counts: new Float64Array(this.buckets.length), sum: 0, count: 0 };
