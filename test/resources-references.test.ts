@@ -1,21 +1,8 @@
 /** referencesOf, ReferenceIndex and checkReferences. Failure (broken) cases first. */
 import test from 'ava';
 import { checkReferences, ReferenceIndex, referencesOf, type ReferenceSnapshot } from '../src/resources/references.js';
-import type { Agent, ModelProvider, Provider, Resource } from '../src/resources/types.js';
-
-const mp = (name: string, spec: ModelProvider['spec']): ModelProvider => ({
-  apiVersion: 'pai/v1',
-  kind: 'ModelProvider',
-  metadata: { name },
-  spec,
-});
-const provider = (name: string, spec: Provider['spec']): Provider => ({
-  apiVersion: 'pai/v1',
-  kind: 'Provider',
-  metadata: { name },
-  spec,
-});
-const agent = (name: string, spec: Agent['spec']): Agent => ({ apiVersion: 'pai/v1', kind: 'Agent', metadata: { name }, spec });
+import type { Resource } from '../src/resources/types.js';
+import { agent, mp, provider } from './helpers/typed-resources.js';
 
 const gemini = mp('gemini', { type: 'gemini', apiKeySecretRef: { name: 'gemini-key', key: 'api-key' } });
 const bedrock = mp('bedrock', { type: 'bedrock', apiKeySecretRef: { name: 'aws' } });

@@ -2,20 +2,9 @@
 import test from 'ava';
 import { resolveAgent } from '../src/resources/resolve.js';
 import type { Agent, ModelProvider, Provider } from '../src/resources/types.js';
+import { agent as typedAgent, mp, provider } from './helpers/typed-resources.js';
 
-const mp = (name: string, spec: ModelProvider['spec']): ModelProvider => ({
-  apiVersion: 'pai/v1',
-  kind: 'ModelProvider',
-  metadata: { name },
-  spec,
-});
-const provider = (name: string, spec: Provider['spec']): Provider => ({
-  apiVersion: 'pai/v1',
-  kind: 'Provider',
-  metadata: { name },
-  spec,
-});
-const agent = (spec: Agent['spec']): Agent => ({ apiVersion: 'pai/v1', kind: 'Agent', metadata: { name: 'bot' }, spec });
+const agent = (spec: Agent['spec']): Agent => typedAgent('bot', spec);
 const byName = <T extends ModelProvider | Provider>(...items: T[]) => new Map(items.map((r) => [r.metadata.name, r]));
 
 const gemini = mp('gemini', { type: 'gemini', apiKeySecretRef: { name: 'gemini-key', key: 'api-key' } });
