@@ -318,6 +318,33 @@ export const PASSING_REQUESTS: readonly AgentRequestCase[] = [
   },
 ];
 
+/** Authorities the injector refuses as `bad_host` (400), through Check and Process alike; `message` is matched against the reason. */
+export const BAD_AUTHORITIES: readonly { readonly name: string; readonly authority: string; readonly message?: RegExp }[] = [
+  { name: 'userinfo', authority: `user@${HOSTS.github}`, message: /userinfo/ },
+  { name: 'userinfo with password', authority: `user:pass@${HOSTS.github}`, message: /userinfo/ },
+  { name: 'matched host as userinfo', authority: `${HOSTS.github}@evil.net`, message: /userinfo/ },
+  { name: 'duplicate Host joined by Envoy', authority: `${HOSTS.github},evil.net` },
+  { name: 'empty authority', authority: '', message: /empty/ },
+  { name: 'two trailing dots', authority: `${HOSTS.github}..`, message: /empty label/ },
+  { name: 'percent-encoded dot', authority: 'api%2egithub.com', message: /percent/ },
+  { name: 'trailing space', authority: `${HOSTS.github} `, message: /whitespace/ },
+  { name: 'non-ASCII lookalike', authority: 'аpi.github.com', message: /non-ASCII/ },
+  { name: 'port not a number', authority: `${HOSTS.github}:abc`, message: /port/ },
+  { name: 'port zero', authority: `${HOSTS.github}:0`, message: /port/ },
+  { name: 'port out of range', authority: `${HOSTS.github}:65536`, message: /port/ },
+  { name: 'port with leading zero', authority: `${HOSTS.github}:0443`, message: /leading zero/ },
+  { name: 'empty port', authority: `${HOSTS.github}:`, message: /empty port/ },
+  { name: 'two ports', authority: `${HOSTS.github}:443:443`, message: /more than one/ },
+  { name: 'IPv4 with leading zero', authority: '010.20.30.40', message: /canonical/ },
+  { name: 'IPv4 octet with leading zero', authority: '10.20.30.040', message: /canonical/ },
+  { name: 'IPv4 in hex', authority: '0x0a.20.30.40', message: /canonical/ },
+  { name: 'IPv4 as one number', authority: '169090600', message: /dotted-quad/ },
+  { name: 'IPv4 with three parts', authority: '10.20.7720', message: /dotted-quad/ },
+  { name: 'IPv4 out of range', authority: '10.20.30.256', message: /range/ },
+  { name: 'IPv6 with a zone', authority: '[fe80::1%25eth0]', message: /zone/ },
+  { name: 'unterminated IPv6', authority: '[::1', message: /unterminated/ },
+];
+
 /** The request fields of a case (agent defaulted to `bot`), for either protocol's request builder. */
 export function caseRequest(c: AgentRequestCase): Omit<AgentRequestCase, 'name'> & { agent: string } {
   return {
