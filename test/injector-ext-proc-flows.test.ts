@@ -8,51 +8,40 @@
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import type { ProcessingRequest } from '../src/generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse__Output } from '../src/generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
-import type { ExternalProcessorClient } from '../src/generated/envoy/service/ext_proc/v3/ExternalProcessor.js';
 import { BUFFER_BODY_MODE } from '../src/injector/ext-proc-messages.js';
-import { makeCanary } from './helpers/canary.js';
-import { assertImmediateDenial, assertNoValueIn } from './helpers/ext-proc-asserts.js';
+import {
+  CREDENTIAL_HEADERS,
+  MAX_BODY,
+  PASS,
+  type ProcessSuite,
+  assertImmediateDenial,
+  assertNoValueIn,
+  startProcessSuite,
+  stopProcessSuite,
+} from './helpers/ext-proc-suite.js';
 import {
   type ExtProcHeadersSpec,
   ScriptedStream,
   applyExtProcMutation,
-  extProcClient,
   headerPairsOf,
   headersMessage,
   processHeaders,
 } from './helpers/ext-proc-filter.js';
-import { type Stack, startStack } from './helpers/injector.js';
-import { type Fixture, HOSTS, seedFixture } from './helpers/injector-fixture.js';
+import { HOSTS } from './helpers/injector-fixture.js';
 import { verifySigV4 } from './helpers/sigv4-verify.js';
-import { CLOUD_HOSTS, type CloudFixture, startCloudFixture } from './helpers/token-servers.js';
+import { CLOUD_HOSTS } from './helpers/token-servers.js';
 
-interface Context {
-  stack: Stack;
-  fx: Fixture;
-  cloud: CloudFixture;
-  client: ExternalProcessorClient;
-}
+type Context = ProcessSuite;
 const test = anyTest as TestFn<Context>;
 
-const MAX_BODY = 64 * 1024;
-
 test.before(async (t) => {
-  const stack = await startStack({ env: { PAI_MAX_SIGNED_BODY: '64Ki', PAI_TOKEN_TIMEOUT: '3s' } });
-  const fx = await seedFixture(stack, makeCanary);
-  const cloud = await startCloudFixture(stack.admin, makeCanary);
-  t.context = { stack, fx, cloud, client: extProcClient(stack.injector) };
+  t.context = await startProcessSuite();
 });
 test.after.always(async (t) => {
-  t.context.client?.close();
-  await t.context.cloud?.close();
-  await t.context.stack?.close();
+  await stopProcessSuite(t.context);
 });
 
-const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'x-goog-api-key', 'api-key', 'proxy-authorization'];
-
 type Header = [string, string];
-
-const PASS: ProcessingResponse__Output = { request_headers: { response: { status: 'CONTINUE' } }, response: 'request_headers' };
 
 const bot = (authority: string, extra: Partial<ExtProcHeadersSpec> = {}): ExtProcHeadersSpec => ({
   agent: 'bot',

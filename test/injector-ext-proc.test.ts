@@ -9,54 +9,43 @@
  */
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import type { ProcessingResponse__Output } from '../src/generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
-import type { ExternalProcessorClient } from '../src/generated/envoy/service/ext_proc/v3/ExternalProcessor.js';
 import type { Struct } from '../src/generated/google/protobuf/Struct.js';
-import { makeCanary } from './helpers/canary.js';
-import { assertImmediateDenial, assertNoValueIn } from './helpers/ext-proc-asserts.js';
+import {
+  CREDENTIAL_HEADERS,
+  MAX_BODY,
+  PASS,
+  type ProcessSuite,
+  assertImmediateDenial,
+  assertNoValueIn,
+  startProcessSuite,
+  stopProcessSuite,
+} from './helpers/ext-proc-suite.js';
 import {
   type ExtProcHeadersSpec,
   applyExtProcMutation,
-  extProcClient,
   headerPairsOf,
   processHeaders,
   routeMetadataText,
 } from './helpers/ext-proc-filter.js';
-import { type Stack, startStack } from './helpers/injector.js';
 import {
-  type Fixture,
   type FixtureValues,
   BAD_AUTHORITIES,
   HEADER_INJECTIONS,
   PASSING_REQUESTS,
   HOSTS,
   caseRequest,
-  seedFixture,
 } from './helpers/injector-fixture.js';
-import { CLOUD_HOSTS, type CloudFixture, startCloudFixture } from './helpers/token-servers.js';
+import { CLOUD_HOSTS } from './helpers/token-servers.js';
 
-interface Context {
-  stack: Stack;
-  fx: Fixture;
-  cloud: CloudFixture;
-  client: ExternalProcessorClient;
-}
+type Context = ProcessSuite;
 const test = anyTest as TestFn<Context>;
 
-const MAX_BODY = 64 * 1024;
-
 test.before(async (t) => {
-  const stack = await startStack({ env: { PAI_MAX_SIGNED_BODY: '64Ki', PAI_TOKEN_TIMEOUT: '3s' } });
-  const fx = await seedFixture(stack, makeCanary);
-  const cloud = await startCloudFixture(stack.admin, makeCanary);
-  t.context = { stack, fx, cloud, client: extProcClient(stack.injector) };
+  t.context = await startProcessSuite();
 });
 test.after.always(async (t) => {
-  t.context.client?.close();
-  await t.context.cloud?.close();
-  await t.context.stack?.close();
+  await stopProcessSuite(t.context);
 });
-
-const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'x-goog-api-key', 'api-key', 'proxy-authorization'];
 
 type Header = [string, string];
 
@@ -368,8 +357,6 @@ for (const row of denials) {
 
 // ---------------------------------------------------------------------------------------------
 // Pass: an empty CONTINUE, so the request goes on unchanged.
-
-const PASS: ProcessingResponse__Output = { request_headers: { response: { status: 'CONTINUE' } }, response: 'request_headers' };
 
 const passes: { name: string; spec: ExtProcHeadersSpec }[] = [
   ...PASSING_REQUESTS.map((c) => ({ name: c.name, spec: caseRequest(c) })),
