@@ -41,8 +41,8 @@ export async function serve(roleText: string, io: CliIo): Promise<number> {
   if (running.injectorAddress) lines.push(`  injector:   ${running.injectorAddress}`);
   if (running.bootstrapToken) lines.push(`  created the first admin token; the pai CLI reads it from ${config.configFile}`);
   lines.push('ready');
-  io.stdout(lines.join('\n') + '\n');
-  await new Promise<void>((resolve) => {
+  // Listening for the stop signals before saying `ready`: a supervisor may send one at once.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -51,6 +51,8 @@ export async function serve(roleText: string, io: CliIo): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  io.stdout(lines.join('\n') + '\n');
+  await stopped;
   await running.close();
   logger.flush();
   return 0;
