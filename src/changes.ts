@@ -4,8 +4,10 @@
  */
 import type { DocKind } from './store/types.js';
 
+/** A write: a secret or a resource of a namespace, or a cluster-wide document (tokens: no namespace). */
 export type Change =
-  { readonly type: 'secret'; readonly name: string } | { readonly type: 'doc'; readonly kind: DocKind; readonly name: string };
+  | { readonly type: 'secret'; readonly namespace: string; readonly name: string }
+  | { readonly type: 'doc'; readonly kind: DocKind; readonly namespace?: string; readonly name: string };
 
 export type ChangeListener = (change: Change) => void;
 

@@ -56,6 +56,11 @@ export interface Config {
   readonly maxSignedBodyBytes: number;
   /** Timeout of one OAuth token request (azure, gcp), the answer included (PAI_TOKEN_TIMEOUT). */
   readonly tokenTimeoutMs: number;
+  /**
+   * PAI_ALLOWED_TOKEN_URLS: OAuth token endpoints outside the clouds' documented ones that the
+   * injector may send a credential to (exact URLs, comma-separated; tests and sovereign clouds).
+   */
+  readonly allowedTokenUrls: readonly string[];
   /** Gateway mode: the SPIFFE trust domain of agent identities `spiffe://<domain>/agent/<name>` (PAI_SPIFFE_TRUST_DOMAIN). */
   readonly spiffeTrustDomain: string;
   readonly vault: VaultConfig | undefined;
@@ -247,9 +252,35 @@ export function loadConfig(env: Env = process.env): Config {
     maxSignedBodyBytes: sizeVar(env, 'PAI_MAX_SIGNED_BODY', 10 * 1024 * 1024),
     tokenTimeoutMs: durationVar(env, 'PAI_TOKEN_TIMEOUT', 3000),
     spiffeTrustDomain: trustDomainVar(env),
+    allowedTokenUrls: tokenUrlsVar(env),
     vault: store === 'vault' ? loadVault(env) : undefined,
   };
   return Object.freeze(config);
+}
+
+/** PAI_ALLOWED_TOKEN_URLS: comma-separated absolute http(s) URLs, each without user info, query or fragment. */
+function tokenUrlsVar(env: Env): readonly string[] {
+  const raw = env['PAI_ALLOWED_TOKEN_URLS'];
+  if (raw === undefined || raw.trim() === '') return Object.freeze([]);
+  const urls = raw
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u.length > 0);
+  for (const u of urls) {
+    let ok = false;
+    try {
+      const url = new URL(u);
+      ok = (url.protocol === 'https:' || url.protocol === 'http:') && url.username === '' && url.search === '' && url.hash === '';
+    } catch {
+      ok = false;
+    }
+    if (!ok)
+      throw new ConfigError(
+        'PAI_ALLOWED_TOKEN_URLS',
+        `expected comma-separated http(s) URLs without query or user info, got "${u}"`,
+      );
+  }
+  return Object.freeze(urls);
 }
 
 /** What the CLI needs: where the admin API is and which token to present. */
@@ -257,6 +288,8 @@ export interface ClientConfig {
   readonly server: string | undefined;
   readonly token: string | undefined;
   readonly configFile: string;
+  /** PAI_NAMESPACE: the namespace commands act in when -n is not given. */
+  readonly namespace: string | undefined;
 }
 
 /** Reads the CLI's environment: PAI_SERVER / PAI_TOKEN, and the config file that `pai serve` writes. */
@@ -267,5 +300,6 @@ export function loadClientConfig(env: Env = process.env): ClientConfig {
     server: env['PAI_SERVER'] || undefined,
     token: env['PAI_TOKEN'] || undefined,
     configFile: path.resolve(env['PAI_CONFIG'] || path.join(dataDir, 'config.yaml')),
+    namespace: env['PAI_NAMESPACE'] || undefined,
   });
 }

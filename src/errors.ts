@@ -38,6 +38,9 @@ export const ERROR_TABLE = {
   bad_header_value: { status: 500 },
   body_too_large: { status: 413 },
   token_endpoint_failed: { status: 503 },
+  // A matched host that still gets no credential: a credential-minting endpoint, a service or region
+  // outside the Provider's config, a customer-owned host (details.reason says which).
+  credential_withheld: { status: 403 },
 } as const satisfies Record<string, { status: number }>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

@@ -207,7 +207,18 @@ export async function startServer(config: Config, options: StartOptions): Promis
       bootstrapToken = bootstrap.created;
     }
     if (role === 'all' || role === 'injector') {
-      const accessTokens = new OAuthTokenSource({ timeoutMs: config.tokenTimeoutMs, metrics, logger });
+      const accessTokens = new OAuthTokenSource({
+        timeoutMs: config.tokenTimeoutMs,
+        metrics,
+        logger,
+        allowedTokenUrls: config.allowedTokenUrls,
+      });
+      if (config.allowedTokenUrls.length > 0) {
+        logger.warn(
+          { allowedTokenUrls: config.allowedTokenUrls },
+          "token endpoints outside the clouds' documented ones are allowed",
+        );
+      }
       const extProc = new ExtProcService({ maxSignedBodyBytes: config.maxSignedBodyBytes });
       const injector = new InjectorServer({ config, store, changes, metrics, logger, accessTokens }, [extProc]);
       injectorAddress = await injector.listen();

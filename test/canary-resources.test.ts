@@ -404,13 +404,13 @@ test.serial('after the server stops no file carries a canary, and every stored c
   try {
     for (const [canary, [secret, key]] of Object.entries(STORED) as [CanaryName, [string, string]][]) {
       t.is(
-        (await store.readSecret(secret)).data.get(key)?.toString('utf8'),
+        (await store.readSecret('default', secret)).data.get(key)?.toString('utf8'),
         CANARIES[canary],
         `${canary} is stored in ${secret}/${key}`,
       );
     }
     t.deepEqual(
-      (await store.listSecrets()).map((m) => m.name),
+      (await store.listSecrets('default')).map((m) => m.name),
       ['gemini-key', 'github-pat', 'nul-secret', 'slack-credentials'],
       'default-pat was force-deleted; no refused write stored anything',
     );

@@ -300,10 +300,10 @@ test.serial('after the server stops, no file carries a canary, and every stored 
   const store = openLocal(dir);
   try {
     for (const [canary, [secret, key]] of Object.entries(STORED) as [CanaryName, [string, string]][]) {
-      const value = (await store.readSecret(secret)).data.get(key)?.toString('utf8') ?? '';
+      const value = (await store.readSecret('default', secret)).data.get(key)?.toString('utf8') ?? '';
       t.true(value.includes(CANARIES[canary]), `${canary} is stored in ${secret}/${key}`);
     }
-    t.false((await store.listSecrets()).some((m) => m.name === 'rejected' || m.name === 'cli-rejected'));
+    t.false((await store.listSecrets('default')).some((m) => m.name === 'rejected' || m.name === 'cli-rejected'));
   } finally {
     await store.close();
   }

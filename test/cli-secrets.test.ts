@@ -32,7 +32,7 @@ async function seedAged(dataDir: string, ages: Record<string, number>): Promise<
       now: () => new Date(Date.now() - ageMs),
     });
     try {
-      await store.createSecret(name, new Map([['token', Buffer.from(`value-of-${name}`)]]));
+      await store.createSecret('default', name, new Map([['token', Buffer.from(`value-of-${name}`)]]));
     } finally {
       await store.close();
     }

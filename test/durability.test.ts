@@ -141,10 +141,10 @@ test.serial('secrets acknowledged by the API survive kill -9 right after the las
   try {
     await assertSecrets(t, store, acked, false);
     // A write that was in flight at the kill is either wholly there or wholly absent.
-    const present = new Set((await store.listSecrets()).map((m) => m.name));
+    const present = new Set((await store.listSecrets('default')).map((m) => m.name));
     const inFlight = new Map([...attempted].filter(([n]) => !acked.has(n) && present.has(n)));
     await assertSecrets(t, store, inFlight, false);
-    const n = Number((await store.readSecret('counter')).data.get('n')?.toString());
+    const n = Number((await store.readSecret('default', 'counter')).data.get('n')?.toString());
     t.true(n >= counterAcked && n <= counterSent, `counter ${n} is the last acknowledged (${counterAcked}) or the one in flight`);
     t.log(`${acked.size} acknowledged creates, ${inFlight.size} unacknowledged ones that landed, counter ${n}/${counterAcked}`);
   } finally {

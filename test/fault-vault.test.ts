@@ -40,10 +40,10 @@ test.before(async (t) => {
   t.context = { vault, upstream, tokens: { warm: makeCanary('warm'), cold: makeCanary('cold') }, closers };
   const admin = await VaultStore.open(vaultConfig(vault, { token: vault.createToken({ policies: ['pai-admin'] }) }));
   closers.unshift(() => admin.close());
-  await admin.createSecret('warm-key', new Map([['token', Buffer.from(t.context.tokens.warm)]]));
-  await admin.createSecret('cold-key', new Map([['token', Buffer.from(t.context.tokens.cold)]]));
+  await admin.createSecret('default', 'warm-key', new Map([['token', Buffer.from(t.context.tokens.warm)]]));
+  await admin.createSecret('default', 'cold-key', new Map([['token', Buffer.from(t.context.tokens.cold)]]));
   const put = async (doc: Record<string, unknown>, plural: 'providers' | 'agents'): Promise<void> => {
-    await admin.putDoc(plural, (doc['metadata'] as { name: string }).name, doc);
+    await admin.putDoc(plural, 'default', (doc['metadata'] as { name: string }).name, doc);
   };
   await put(
     resource('Provider', 'warm-api', { type: 'http', hosts: [HOSTS.warm], auth: { secretRef: 'warm-key' } }),

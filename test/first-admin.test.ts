@@ -38,7 +38,7 @@ test('local store: replicas starting together create exactly one admin token', a
     t.is((await tokens.list('admin')).length, 1);
     // The claim is not a token: it is neither listed nor counted.
     t.is((await tokens.list()).length, 1);
-    t.is((await stores[0]?.getDoc('tokens', FIRST_ADMIN_CLAIM))?.version, 1);
+    t.is((await stores[0]?.getClusterDoc('tokens', FIRST_ADMIN_CLAIM))?.version, 1);
     // Later starts find the admin token and create nothing.
     t.is(await race(stores), 0);
     t.is((await tokens.list('admin')).length, 1);
@@ -69,7 +69,7 @@ test('a claim whose holder died is taken over once stale, never while fresh, nev
     let now = start;
     const tokens = new TokenService({ store, now: () => new Date(now) });
     // A process claimed, then died before creating its token.
-    await store.putDoc('tokens', FIRST_ADMIN_CLAIM, { claimedAt: new Date(start).toISOString() }, { ifVersion: 0 });
+    await store.putClusterDoc('tokens', FIRST_ADMIN_CLAIM, { claimedAt: new Date(start).toISOString() }, { ifVersion: 0 });
     now = start + FIRST_ADMIN_CLAIM_STALE_MS - 1;
     t.is(await tokens.createFirstAdmin('x'), undefined, 'a fresh claim is respected');
     t.is((await tokens.list('admin')).length, 0);
@@ -77,7 +77,7 @@ test('a claim whose holder died is taken over once stale, never while fresh, nev
     const made = await tokens.createFirstAdmin('x');
     t.truthy(made, 'a stale claim is taken over');
     t.is((await tokens.verify(made?.token ?? '')).role, 'admin');
-    t.is((await store.getDoc('tokens', FIRST_ADMIN_CLAIM)).version, 2);
+    t.is((await store.getClusterDoc('tokens', FIRST_ADMIN_CLAIM)).version, 2);
     now += 10 * FIRST_ADMIN_CLAIM_STALE_MS;
     t.is(await tokens.createFirstAdmin('x'), undefined, 'an admin token exists');
     t.is((await tokens.list('admin')).length, 1);

@@ -29,7 +29,7 @@ test.before(async (t) => {
   const dir = tempDir('pai-tokens-');
   const store = LocalStore.open({ dataDir: dir, masterKeyFile: `${dir}/master.key` });
   // Agent tokens are made only for an agent that exists.
-  await store.putDoc('agents', 'bot', { apiVersion: 'pai/v1', kind: 'Agent', metadata: { name: 'bot' }, spec: {} });
+  await store.putDoc('agents', 'default', 'bot', { apiVersion: 'pai/v1', kind: 'Agent', metadata: { name: 'bot' }, spec: {} });
   t.context = { stack, store };
 });
 test.after.always(async (t) => {

@@ -8,7 +8,7 @@ function target(name: string, hosts: string[]): InjectionTarget {
   return {
     kind: 'Provider',
     name,
-    type: 'http',
+    type: 'http-token',
     hosts,
     secret: `${name}-secret`,
     requiredKeys: ['token'],

@@ -27,7 +27,7 @@ const req = (path: string): InjectRequest => ({
 const values = (v: Record<string, string>): Map<string, Buffer> =>
   new Map(Object.entries(v).map(([k, x]) => [k, Buffer.from(x)]));
 
-const query = target({ strategy: 'query', param: 'api_key', key: 'token' }, 'http');
+const query = target({ strategy: 'query', param: 'api_key', key: 'token' }, 'http-token');
 const telegram = target({ strategy: 'telegram', key: 'token' }, 'telegram');
 const TOKEN = '123456789:AAH-x_y9Zabc';
 

@@ -15,7 +15,7 @@ import {
 import type { AuthStrategy, InjectionTarget } from '../src/resources/types.js';
 import { findCanary, makeCanary } from './helpers/canary.js';
 
-function target(auth: AuthStrategy, type: InjectionTarget['type'] = 'http'): InjectionTarget {
+function target(auth: AuthStrategy, type: InjectionTarget['type'] = 'http-token'): InjectionTarget {
   return {
     kind: 'Provider',
     name: 'prov',

@@ -8,6 +8,7 @@ import test from 'ava';
 import type { Struct__Output } from '../src/generated/google/protobuf/Struct.js';
 import {
   AGENT_ATTRIBUTE,
+  NAMESPACE_ATTRIBUTE,
   EXT_PROC_FILTER_NAME,
   ROUTE_METADATA_ATTRIBUTE,
   agentFromAttributes,
@@ -85,12 +86,47 @@ for (const [name, attributes] of noIdentityAttributes) {
 }
 
 test('the plain CEL path is read first', (t) => {
-  t.is(agentFromAttributes(attrs({ [AGENT_ATTRIBUTE]: { stringValue: 'triage-bot', kind: 'stringValue' } })), 'triage-bot');
+  t.deepEqual(agentFromAttributes(attrs({ [AGENT_ATTRIBUTE]: { stringValue: 'triage-bot', kind: 'stringValue' } })), {
+    namespace: 'default',
+    name: 'triage-bot',
+  });
   const both = attrs({
     [AGENT_ATTRIBUTE]: { stringValue: 'direct-bot', kind: 'stringValue' },
     [ROUTE_METADATA_ATTRIBUTE]: { stringValue: meta('string_value: "text-bot"'), kind: 'stringValue' },
   });
-  t.is(agentFromAttributes(both), 'direct-bot');
+  t.is(agentFromAttributes(both)?.name, 'direct-bot');
+});
+
+test('the namespace comes from the route too (plain CEL path and text), default when absent', (t) => {
+  const direct = attrs({
+    [AGENT_ATTRIBUTE]: { stringValue: 'bot', kind: 'stringValue' },
+    [NAMESPACE_ATTRIBUTE]: { stringValue: 'team-a', kind: 'stringValue' },
+  });
+  t.deepEqual(agentFromAttributes(direct), { namespace: 'team-a', name: 'bot' });
+  const text =
+    'filter_metadata { key: "pai" value { fields { key: "agent" value { string_value: "bot" } } fields { key: "namespace" value { string_value: "team-b" } } } }';
+  t.deepEqual(agentFromAttributes(attrs({ [ROUTE_METADATA_ATTRIBUTE]: { stringValue: text, kind: 'stringValue' } })), {
+    namespace: 'team-b',
+    name: 'bot',
+  });
+});
+
+test('a namespace or agent that is not a DNS label is no identity (never a default)', (t) => {
+  for (const [agent, namespace] of [
+    ['bot', 'Team-A'],
+    ['bot', '../x'],
+    ['Bot', 'default'],
+    ['bot', 'a'.repeat(64)],
+  ] as const) {
+    const a = attrs({
+      [AGENT_ATTRIBUTE]: { stringValue: agent, kind: 'stringValue' },
+      [NAMESPACE_ATTRIBUTE]: { stringValue: namespace, kind: 'stringValue' },
+    });
+    t.is(agentFromAttributes(a), undefined, `${agent} in ${namespace}`);
+  }
+  const malformedNs =
+    'filter_metadata { key: "pai" value { fields { key: "agent" value { string_value: "bot" } } fields { key: "namespace" value { number_value: 1 } } } }';
+  t.is(agentFromAttributes(attrs({ [ROUTE_METADATA_ATTRIBUTE]: { stringValue: malformedNs, kind: 'stringValue' } })), undefined);
 });
 
 const identityTexts: [string, string, string][] = [
@@ -127,7 +163,9 @@ const identityTexts: [string, string, string][] = [
 for (const [name, text, agent] of identityTexts) {
   test(`route metadata text: ${name}`, (t) => {
     t.is(agentFromRouteMetadataText(text), agent);
-    t.is(agentFromAttributes(attrs({ [ROUTE_METADATA_ATTRIBUTE]: { stringValue: text, kind: 'stringValue' } })), agent);
+    // The text parser reads any string; only a DNS-label name is an identity.
+    const id = agentFromAttributes(attrs({ [ROUTE_METADATA_ATTRIBUTE]: { stringValue: text, kind: 'stringValue' } }));
+    t.is(id?.name, /^[a-z0-9-]+$/.test(agent) ? agent : undefined);
   });
 }
 

@@ -11,7 +11,6 @@ import { createLogger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
 import { azureTokenUrl } from '../src/injector/oauth-azure.js';
 import { OAuthTokenSource, tokenSchedule } from '../src/injector/oauth.js';
-import { AZURE_KEYS } from '../src/resources/defaults.js';
 import type { InjectionTarget } from '../src/resources/types.js';
 import { findCanary, makeCanary } from './helpers/canary.js';
 import {
@@ -67,7 +66,7 @@ function azureTarget(tokenUrl: string, scope = SCOPE): InjectionTarget {
     type: 'azure',
     hosts: ['management.azure.com'],
     secret: 'azure-sp',
-    requiredKeys: AZURE_KEYS,
+    requiredKeys: ['client_id', 'client_secret', 'tenant_id'],
     optionalKeys: [],
     auth: { strategy: 'azure', scope, tokenUrl },
   };

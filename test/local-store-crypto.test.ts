@@ -60,7 +60,7 @@ function flip(buf: Buffer, offset: number): Buffer {
 }
 
 async function assertIntegrityError(t: ExecutionContext, store: LocalStore, name: string): Promise<void> {
-  const err = await t.throwsAsync(store.readSecret(name), { instanceOf: PaiError });
+  const err = await t.throwsAsync(store.readSecret('default', name), { instanceOf: PaiError });
   t.is(err?.code, 'integrity');
   t.regex(err?.message ?? '', new RegExp(`"${name}".*integrity check`));
 }
@@ -79,45 +79,52 @@ const flips: { column: 'ciphertext' | 'wrapped_key'; offset: number; what: strin
 for (const { column, offset, what } of flips) {
   test(`a flipped byte in the ${what} of the ${column} fails with integrity, and patch refuses too`, async (t) => {
     const { dataDir, store } = freshStore();
-    await store.createSecret('victim', new Map([['k', Buffer.from('value-of-victim')]]));
-    await store.createSecret('bystander', new Map([['k', Buffer.from('value-of-bystander')]]));
+    await store.createSecret('default', 'victim', new Map([['k', Buffer.from('value-of-victim')]]));
+    await store.createSecret('default', 'bystander', new Map([['k', Buffer.from('value-of-bystander')]]));
     const before = rowOf(dataDir, 'victim');
     raw(dataDir, (db) => db.prepare(`UPDATE secrets SET ${column} = ? WHERE name = 'victim'`).run(flip(before[column], offset)));
 
     await assertIntegrityError(t, store, 'victim');
-    const patched = await t.throwsAsync(store.patchSecret('victim', { set: new Map([['k2', Buffer.from('x')]]), remove: [] }), {
-      instanceOf: PaiError,
-    });
+    const patched = await t.throwsAsync(
+      store.patchSecret('default', 'victim', { set: new Map([['k2', Buffer.from('x')]]), remove: [] }),
+      {
+        instanceOf: PaiError,
+      },
+    );
     t.is(patched?.code, 'integrity');
     t.is(rowOf(dataDir, 'victim').version, before.version, 'a failed patch writes nothing');
-    t.is((await store.readSecret('bystander')).data.get('k')?.toString(), 'value-of-bystander', 'other secrets still open');
+    t.is(
+      (await store.readSecret('default', 'bystander')).data.get('k')?.toString(),
+      'value-of-bystander',
+      'other secrets still open',
+    );
   });
 }
 
 test('a truncated ciphertext fails with integrity', async (t) => {
   const { dataDir, store } = freshStore();
-  await store.createSecret('short', new Map([['k', Buffer.from('v')]]));
+  await store.createSecret('default', 'short', new Map([['k', Buffer.from('v')]]));
   raw(dataDir, (db) => db.prepare(`UPDATE secrets SET ciphertext = ? WHERE name = 'short'`).run(Buffer.alloc(10)));
   await assertIntegrityError(t, store, 'short');
 });
 
 test('a record moved onto another name fails with integrity (same version)', async (t) => {
   const { dataDir, store } = freshStore();
-  await store.createSecret('alpha', new Map([['k', Buffer.from('alpha-value')]]));
-  await store.createSecret('beta', new Map([['k', Buffer.from('beta-value')]]));
+  await store.createSecret('default', 'alpha', new Map([['k', Buffer.from('alpha-value')]]));
+  await store.createSecret('default', 'beta', new Map([['k', Buffer.from('beta-value')]]));
   const a = rowOf(dataDir, 'alpha');
   t.is(a.version, rowOf(dataDir, 'beta').version, 'both at the same version: only the name differs');
   raw(dataDir, (db) =>
     db.prepare(`UPDATE secrets SET wrapped_key = ?, ciphertext = ? WHERE name = 'beta'`).run(a.wrapped_key, a.ciphertext),
   );
   await assertIntegrityError(t, store, 'beta');
-  t.is((await store.readSecret('alpha')).data.get('k')?.toString(), 'alpha-value');
+  t.is((await store.readSecret('default', 'alpha')).data.get('k')?.toString(), 'alpha-value');
 });
 
 test('a ciphertext moved without its wrapped key fails with integrity', async (t) => {
   const { dataDir, store } = freshStore();
-  await store.createSecret('alpha', new Map([['k', Buffer.from('alpha-value')]]));
-  await store.createSecret('beta', new Map([['k', Buffer.from('beta-value')]]));
+  await store.createSecret('default', 'alpha', new Map([['k', Buffer.from('alpha-value')]]));
+  await store.createSecret('default', 'beta', new Map([['k', Buffer.from('beta-value')]]));
   const a = rowOf(dataDir, 'alpha');
   raw(dataDir, (db) => db.prepare(`UPDATE secrets SET ciphertext = ? WHERE name = 'beta'`).run(a.ciphertext));
   await assertIntegrityError(t, store, 'beta');
@@ -125,9 +132,9 @@ test('a ciphertext moved without its wrapped key fails with integrity', async (t
 
 test('an old version replayed at the current version fails with integrity', async (t) => {
   const { dataDir, store } = freshStore();
-  await store.createSecret('rotated', new Map([['k', Buffer.from('old-value')]]));
+  await store.createSecret('default', 'rotated', new Map([['k', Buffer.from('old-value')]]));
   const v1 = rowOf(dataDir, 'rotated');
-  await store.replaceSecret('rotated', new Map([['k', Buffer.from('new-value')]]));
+  await store.replaceSecret('default', 'rotated', new Map([['k', Buffer.from('new-value')]]));
   t.is(rowOf(dataDir, 'rotated').version, 2);
   raw(dataDir, (db) =>
     db.prepare(`UPDATE secrets SET wrapped_key = ?, ciphertext = ? WHERE name = 'rotated'`).run(v1.wrapped_key, v1.ciphertext),
@@ -137,10 +144,10 @@ test('an old version replayed at the current version fails with integrity', asyn
 
 test('a deleted secret re-created never reuses a version, so its old record cannot be replayed', async (t) => {
   const { dataDir, store } = freshStore();
-  await store.createSecret('phoenix', new Map([['k', Buffer.from('first-life')]]));
+  await store.createSecret('default', 'phoenix', new Map([['k', Buffer.from('first-life')]]));
   const v1 = rowOf(dataDir, 'phoenix');
-  await store.deleteSecret('phoenix');
-  const meta = await store.createSecret('phoenix', new Map([['k', Buffer.from('second-life')]]));
+  await store.deleteSecret('default', 'phoenix');
+  const meta = await store.createSecret('default', 'phoenix', new Map([['k', Buffer.from('second-life')]]));
   t.is(meta.version, 2);
   raw(dataDir, (db) =>
     db.prepare(`UPDATE secrets SET wrapped_key = ?, ciphertext = ? WHERE name = 'phoenix'`).run(v1.wrapped_key, v1.ciphertext),
@@ -150,14 +157,14 @@ test('a deleted secret re-created never reuses a version, so its old record cann
 
 test('a record whose version column is changed fails with integrity', async (t) => {
   const { dataDir, store } = freshStore();
-  await store.createSecret('bumped', new Map([['k', Buffer.from('v')]]));
+  await store.createSecret('default', 'bumped', new Map([['k', Buffer.from('v')]]));
   raw(dataDir, (db) => db.prepare(`UPDATE secrets SET version = 7 WHERE name = 'bumped'`).run());
   await assertIntegrityError(t, store, 'bumped');
 });
 
 test('an edited key listing (names or sizes in clear) fails with integrity on the next read of the values', async (t) => {
   const { dataDir, store } = freshStore();
-  await store.createSecret('listed', new Map([['real', Buffer.from('v')]]));
+  await store.createSecret('default', 'listed', new Map([['real', Buffer.from('v')]]));
   raw(dataDir, (db) => db.prepare(`UPDATE secrets SET keys = '[{"name":"other","size":1}]' WHERE name = 'listed'`).run());
   await assertIntegrityError(t, store, 'listed');
 });
@@ -171,8 +178,8 @@ test('values are stored as exact bytes and never in clear in the database file',
     ['marker', marker],
     ['empty', Buffer.alloc(0)],
   ]);
-  await store.createSecret('bytes', data);
-  const back = (await store.readSecret('bytes')).data;
+  await store.createSecret('default', 'bytes', data);
+  const back = (await store.readSecret('default', 'bytes')).data;
   t.deepEqual([...back.keys()].sort(), [...data.keys()].sort());
   for (const [k, v] of data) t.true(back.get(k)?.equals(v), `key ${k} round-trips`);
   const files = fs.readdirSync(dataDir).filter((f) => f.startsWith('pai.db'));
@@ -318,7 +325,7 @@ for (const step of STEPS) {
     });
     const expected = await seedSecrets(store, 40);
     expected.set('awkward', new Map([['bytes', awkwardBytes()]]));
-    await store.createSecret('awkward', expected.get('awkward') ?? new Map());
+    await store.createSecret('default', 'awkward', expected.get('awkward') ?? new Map());
     const oldId = store.masterKeyId;
     const keyFile = path.join(dataDir, 'master.key');
 
@@ -370,7 +377,7 @@ test('a rotation whose key-file promotion fails after commit leaves the running 
   // The database is committed under the new key: this process must keep reading and writing.
   await assertSecrets(t, store, expected);
   const fresh = new Map([['k', Buffer.from('written-after-the-failed-promotion')]]);
-  await store.createSecret('after-failure', fresh);
+  await store.createSecret('default', 'after-failure', fresh);
   expected.set('after-failure', fresh);
 
   // A second rotation that crashes right after staging its key must not lose the key in use.

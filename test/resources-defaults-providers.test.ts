@@ -1,17 +1,20 @@
 /** Per-type defaults of Providers (targetOf), and typeNeedsExtProc. */
 import test from 'ava';
 import { targetOf, typeNeedsExtProc } from '../src/resources/defaults.js';
+import { convertProvider } from '../src/resources/legacy/convert.js';
+import type { LegacyProviderSpec } from '../src/resources/legacy/types.js';
 import type { AuthStrategy, InjectionTarget, Provider } from '../src/resources/types.js';
 import { parseResource } from '../src/resources/validate.js';
 
-const provider = (spec: Provider['spec'], name = 'p'): Provider => ({
-  apiVersion: 'pai/v1',
+// Written in the earlier dialect and converted, as an old stored document is: its targets must not change.
+const provider = (spec: LegacyProviderSpec, name = 'p'): Provider => ({
+  apiVersion: 'pai.io/v1',
   kind: 'Provider',
   metadata: { name },
-  spec,
+  spec: convertProvider(spec),
 });
 /** A Provider that went through parseResource, as every stored one has. */
-const parsed = (p: Provider): Provider => parseResource(p, 'test') as Provider;
+const parsed = (p: Provider): Provider => parseResource(JSON.parse(JSON.stringify(p)), 'test') as Provider;
 type Expect = Omit<InjectionTarget, 'kind' | 'name'>;
 const header = (h: string, prefix: string, key: string): AuthStrategy => ({ strategy: 'header', header: h, prefix, key });
 
@@ -23,11 +26,11 @@ const providers: [string, Provider, Expect][] = [
     provider({ type: 'github', auth: { secretRef: 'gh' } }),
     {
       type: 'github',
-      hosts: ['api.github.com', 'uploads.github.com'],
+      hosts: ['api.github.com', 'uploads.github.com', 'github.com'],
       secret: 'gh',
       requiredKeys: ['token'],
       optionalKeys: [],
-      auth: header('authorization', 'Bearer ', 'token'),
+      auth: { strategy: 'github', key: 'token', gitOnlyHosts: ['github.com'] },
     },
   ],
   [
@@ -39,14 +42,14 @@ const providers: [string, Provider, Expect][] = [
       secret: 'gh',
       requiredKeys: ['pat'],
       optionalKeys: [],
-      auth: header('authorization', 'Bearer ', 'pat'),
+      auth: { strategy: 'github', key: 'pat', gitOnlyHosts: [] },
     },
   ],
   [
     'http defaults',
     provider({ type: 'http', hosts: ['api.example.com', '*.example.net'], auth: { secretRef: 's' } }),
     {
-      type: 'http',
+      type: 'http-token',
       hosts: ['api.example.com', '*.example.net'],
       secret: 's',
       requiredKeys: ['token'],
@@ -58,7 +61,7 @@ const providers: [string, Provider, Expect][] = [
     'http Authorization, explicit',
     provider({ type: 'http', hosts: ['a.com'], auth: { secretRef: 's', header: 'Authorization', prefix: 'Token ' } }),
     {
-      type: 'http',
+      type: 'http-token',
       hosts: ['a.com'],
       secret: 's',
       requiredKeys: ['token'],
@@ -69,13 +72,20 @@ const providers: [string, Provider, Expect][] = [
   [
     'http other header: no prefix by default',
     provider({ type: 'http', hosts: ['a.com'], auth: { secretRef: 's', header: 'X-Api-Key', secretKey: 'k' } }),
-    { type: 'http', hosts: ['a.com'], secret: 's', requiredKeys: ['k'], optionalKeys: [], auth: header('x-api-key', '', 'k') },
+    {
+      type: 'http-token',
+      hosts: ['a.com'],
+      secret: 's',
+      requiredKeys: ['k'],
+      optionalKeys: [],
+      auth: header('x-api-key', '', 'k'),
+    },
   ],
   [
     'http basic',
     provider({ type: 'http', hosts: ['a.com'], auth: { secretRef: 's', scheme: 'basic' } }),
     {
-      type: 'http',
+      type: 'http-token',
       hosts: ['a.com'],
       secret: 's',
       requiredKeys: ['username', 'password'],
@@ -87,7 +97,7 @@ const providers: [string, Provider, Expect][] = [
     'http query',
     provider({ type: 'http', hosts: ['a.com'], auth: { secretRef: 's', scheme: 'query', param: 'key' } }),
     {
-      type: 'http',
+      type: 'http-token',
       hosts: ['a.com'],
       secret: 's',
       requiredKeys: ['token'],

@@ -2,24 +2,28 @@
 import test from 'ava';
 import { PaiError } from '../src/errors.js';
 import { baseUrlOf, targetOf } from '../src/resources/defaults.js';
+import { convertModelProvider, convertProvider } from '../src/resources/legacy/convert.js';
+import type { LegacyModelProviderSpec, LegacyProviderSpec } from '../src/resources/legacy/types.js';
 import type { AuthStrategy, InjectionTarget, ModelProvider, Provider } from '../src/resources/types.js';
 import { parseResource } from '../src/resources/validate.js';
 
-const mp = (spec: ModelProvider['spec'], name = 'm'): ModelProvider => ({
-  apiVersion: 'pai/v1',
+// Written in the earlier dialect and converted (unvalidated, as an old stored document would be):
+// the targets of the earlier dialect must not change.
+const mp = (spec: LegacyModelProviderSpec, name = 'm'): ModelProvider => ({
+  apiVersion: 'pai.io/v1',
   kind: 'ModelProvider',
   metadata: { name },
-  spec,
+  spec: convertModelProvider(spec),
 });
-const provider = (spec: Provider['spec'], name = 'p'): Provider => ({
-  apiVersion: 'pai/v1',
+const provider = (spec: LegacyProviderSpec, name = 'p'): Provider => ({
+  apiVersion: 'pai.io/v1',
   kind: 'Provider',
   metadata: { name },
-  spec,
+  spec: convertProvider(spec),
 });
 /** A resource that went through parseResource, as every stored one has. */
 function parsed<T extends ModelProvider | Provider>(r: T): T {
-  return parseResource(r, 'test') as T;
+  return parseResource(JSON.parse(JSON.stringify(r)), 'test') as T;
 }
 const ref = { name: 'llm', key: 'api-key' };
 
@@ -105,7 +109,7 @@ const modelProviders: [string, ModelProvider, Expect][] = [
     'openai-compatible on a port (hosts carry no port)',
     mp({ type: 'openai-compatible', baseUrl: 'http://localhost:11434/v1', apiKeySecretRef: ref }),
     {
-      type: 'openai-compatible',
+      type: 'openai',
       hosts: ['localhost'],
       secret: 'llm',
       requiredKeys: ['api-key'],
@@ -187,7 +191,7 @@ const baseUrls: [ModelProvider, string][] = [
   [mp({ type: 'azure-openai', baseUrl: 'https://R.openai.azure.com:443/', apiKeySecretRef: ref }), 'https://r.openai.azure.com'],
 ];
 for (const [resource, expected] of baseUrls) {
-  test(`baseUrlOf ${resource.spec.type} ${resource.spec.baseUrl ?? resource.spec.region ?? '(default)'}`, (t) => {
+  test(`baseUrlOf ${resource.spec.provider} ${resource.spec.endpoint ?? resource.spec.region ?? '(default)'}`, (t) => {
     t.is(baseUrlOf(resource), expected);
   });
 }

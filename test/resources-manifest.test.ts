@@ -206,25 +206,26 @@ spec:
     secretRef: {name: slack-credentials, key: webhook-url}
 `;
 
+// The seed manifest is in the earlier dialect: it reads as Pai's form.
 const SEED_RESOURCES: Resource[] = [
   {
-    apiVersion: 'pai/v1',
+    apiVersion: 'pai.io/v1',
     kind: 'ModelProvider',
     metadata: { name: 'gemini' },
     spec: {
-      type: 'gemini',
-      baseUrl: 'https://generativelanguage.googleapis.com',
+      provider: 'gemini',
+      endpoint: 'https://generativelanguage.googleapis.com',
       apiKeySecretRef: { name: 'gemini-key', key: 'api-key' },
     },
   },
   {
-    apiVersion: 'pai/v1',
+    apiVersion: 'pai.io/v1',
     kind: 'Provider',
     metadata: { name: 'github' },
-    spec: { type: 'github', hosts: ['api.github.com'], auth: { secretRef: 'github-pat', secretKey: 'token' } },
+    spec: { type: 'github', host: 'api.github.com', auth: { secretRef: 'github-pat', secretKey: 'token' } },
   },
   {
-    apiVersion: 'pai/v1',
+    apiVersion: 'pai.io/v1',
     kind: 'Agent',
     metadata: { name: 'triage-bot' },
     spec: {
@@ -287,7 +288,7 @@ test('expands a few small aliases', (t) => {
 const TRICKY: Resource[] = [
   ...SEED_RESOURCES,
   {
-    apiVersion: 'pai/v1',
+    apiVersion: 'pai.io/v1',
     kind: 'Provider',
     metadata: {
       name: '0755',
@@ -295,18 +296,24 @@ const TRICKY: Resource[] = [
       annotations: { note: ' lead: "q" # x\n\tdone\n', u: 'ünï ☃' },
     },
     spec: {
-      type: 'http',
+      type: 'http-token',
       hosts: ['*.example.com', '10.0.0.1'],
       auth: { secretRef: '0o0', header: 'X-Key', prefix: 'Bearer ', secretKey: '1.0' },
     },
   },
   {
-    apiVersion: 'pai/v1',
+    apiVersion: 'pai.io/v1',
     kind: 'ModelProvider',
-    metadata: { name: 'b' },
-    spec: { type: 'bedrock', region: 'eu-west-1', apiKeySecretRef: { name: 'aws' } },
+    metadata: { name: 'b', namespace: 'team-a' },
+    spec: { provider: 'bedrock', region: 'eu-west-1', apiKeySecretRef: { name: 'aws' } },
   },
-  { apiVersion: 'pai/v1', kind: 'Agent', metadata: { name: 'idle' }, spec: {} },
+  { apiVersion: 'pai.io/v1', kind: 'Agent', metadata: { name: 'idle' }, spec: {} },
+  {
+    apiVersion: 'pai.io/v1',
+    kind: 'Agent',
+    metadata: { name: 'kept' },
+    spec: { models: ['google/gemini-2.5-flash'], env: [{ name: 'LEVEL', value: 'info' }], kept: { image: 'x:1', replicas: 2 } },
+  },
 ];
 
 test('renderResourceYaml round-trips through parseManifests and parseResource', (t) => {

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { hostPatternProblem } from '../src/resources/hosts.js';
 import { parseManifestResources, renderResourceJson, renderResourceYaml } from '../src/resources/manifest.js';
 import { envNameProblem, keyProblem, nameProblem } from '../src/resources/names.js';
-import type { Provider } from '../src/resources/types.js';
+import type { Agent, Provider } from '../src/resources/types.js';
 import { canonicalJson } from '../src/resources/validate.js';
 
 /** `value` with the keys of every object in reverse insertion order. */
@@ -99,13 +99,52 @@ const PROVIDER: fc.Arbitrary<Provider> = fc
     secretKey: SECRET_KEY,
     prefix: fc.stringMatching(/^([!-~][ -~]{0,19})?$/),
     note: fc.string({ unit: 'grapheme', maxLength: 40 }),
+    namespace: fc.option(DNS_LABEL, { nil: undefined }),
   })
-  .map(({ name, hosts, secretRef, secretKey, prefix, note }) => ({
-    apiVersion: 'pai/v1' as const,
+  .map(({ name, hosts, secretRef, secretKey, prefix, note, namespace }) => ({
+    apiVersion: 'pai.io/v1' as const,
     kind: 'Provider' as const,
-    metadata: { name, annotations: { note } },
-    spec: { type: 'http' as const, hosts, auth: { secretRef, secretKey, header: 'X-Token', prefix } },
+    metadata: { name, ...(namespace === undefined ? {} : { namespace }), annotations: { note } },
+    spec: {
+      type: 'http-token' as const,
+      ...(hosts.length === 1 ? { host: hosts[0] ?? '' } : { hosts }),
+      auth: { type: 'api-key' as const, secretRef, secretKey, header: 'X-Token', prefix },
+    },
   }));
+
+const AGENT: fc.Arbitrary<Agent> = fc
+  .record({
+    name: DNS_LABEL,
+    models: fc.uniqueArray(fc.tuple(DNS_LABEL, fc.stringMatching(/^[a-z0-9][a-z0-9./-]{0,30}$/)), {
+      maxLength: 3,
+      selector: (m) => m.join('/'),
+    }),
+    value: fc.string({ unit: 'grapheme', maxLength: 40 }).filter((v) => !v.includes('\0')),
+    image: fc.string({ maxLength: 40 }),
+  })
+  .map(({ name, models, value, image }) => ({
+    apiVersion: 'pai.io/v1' as const,
+    kind: 'Agent' as const,
+    metadata: { name },
+    spec: {
+      models: models.map(([mp, id]) => `${mp}/${id}`),
+      env: [{ name: 'LITERAL', value }],
+      kept: { image, replicas: 1, guards: [{ binding: 'g', scan: { prompts: true } }] },
+    },
+  }));
+
+test('agents round-trip with their literal env values and the fields other Pai components own', (t) => {
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(fc.array(AGENT, { maxLength: 3 }), (resources) => {
+        const fromYaml = parseManifestResources(renderResourceYaml(resources), 'gen.yaml');
+        const fromJson = parseManifestResources(renderResourceJson(resources), 'gen.json');
+        return canonicalJson(fromYaml) === canonicalJson(resources) && canonicalJson(fromJson) === canonicalJson(resources);
+      }),
+      { numRuns: 200 },
+    ),
+  );
+});
 
 test('renderResourceYaml and renderResourceJson round-trip generated resources', (t) => {
   t.notThrows(() =>

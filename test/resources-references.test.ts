@@ -4,11 +4,11 @@ import { checkReferences, ReferenceIndex, referencesOf, type ReferenceSnapshot }
 import type { Resource } from '../src/resources/types.js';
 import { agent, mp, provider } from './helpers/typed-resources.js';
 
-const gemini = mp('gemini', { type: 'gemini', apiKeySecretRef: { name: 'gemini-key', key: 'api-key' } });
-const bedrock = mp('bedrock', { type: 'bedrock', apiKeySecretRef: { name: 'aws' } });
+const gemini = mp('gemini', { provider: 'gemini', apiKeySecretRef: { name: 'gemini-key', key: 'api-key' } });
+const bedrock = mp('bedrock', { provider: 'bedrock', apiKeySecretRef: { name: 'aws' } });
 const github = provider('github', { type: 'github', auth: { secretRef: 'github-pat' } });
 const basic = provider('intranet', {
-  type: 'http',
+  type: 'http-token',
   hosts: ['intranet.example.com'],
   auth: { secretRef: 'intranet', scheme: 'basic' },
 });
@@ -183,7 +183,7 @@ test('referencesOf: one reference per secret, with the keys it needs', (t) => {
 });
 
 test('referencesOf never throws on an unusable stored resource', (t) => {
-  const noHosts = provider('broken', { type: 'http', auth: { secretRef: 's', scheme: 'query' } });
+  const noHosts = provider('broken', { type: 'http-token', auth: { secretRef: 's', param: 'key' } });
   t.deepEqual(referencesOf(noHosts), [{ kind: 'Provider', name: 'broken', via: 'auth.secretRef', secret: 's', keys: ['token'] }]);
 });
 

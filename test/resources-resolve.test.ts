@@ -7,13 +7,17 @@ import { agent as typedAgent, mp, provider } from './helpers/typed-resources.js'
 const agent = (spec: Agent['spec']): Agent => typedAgent('bot', spec);
 const byName = <T extends ModelProvider | Provider>(...items: T[]) => new Map(items.map((r) => [r.metadata.name, r]));
 
-const gemini = mp('gemini', { type: 'gemini', apiKeySecretRef: { name: 'gemini-key', key: 'api-key' } });
-const openai = mp('openai', { type: 'openai', apiKeySecretRef: { name: 'openai-key', key: 'api-key' } });
+const gemini = mp('gemini', { provider: 'gemini', apiKeySecretRef: { name: 'gemini-key', key: 'api-key' } });
+const openai = mp('openai', { provider: 'openai', apiKeySecretRef: { name: 'openai-key', key: 'api-key' } });
 const github = provider('github', { type: 'github', auth: { secretRef: 'github-pat' } });
 const gcp = provider('gcp', { type: 'gcp', auth: { secretRef: 'sa' } });
-const shadow = provider('shadow', { type: 'http', hosts: ['api.openai.com', 'other.example.com'], auth: { secretRef: 's' } });
-const onlyGithub = provider('only-github', { type: 'http', hosts: ['api.github.com'], auth: { secretRef: 's' } });
-const stale = provider('stale', { type: 'http', auth: { secretRef: 's' } }); // no hosts: an old stored document
+const shadow = provider('shadow', {
+  type: 'http-token',
+  hosts: ['api.openai.com', 'other.example.com'],
+  auth: { secretRef: 's' },
+});
+const onlyGithub = provider('only-github', { type: 'http-token', hosts: ['api.github.com'], auth: { secretRef: 's' } });
+const stale = provider('stale', { type: 'http-token', auth: { secretRef: 's' } }); // no hosts: an old stored document
 
 test('a binding to a missing or unusable resource is skipped and reported', (t) => {
   const { agent: resolved, broken } = resolveAgent(

@@ -61,19 +61,19 @@ test('approle: renews at two thirds of the TTL, logs in again after a 403', asyn
   const { d, clock } = await setup();
   d.setLoginTtl(60);
   const store = await approleStore(d, clock, 'role-a');
-  await store.createSecret('s', one);
+  await store.createSecret('default', 's', one);
   t.is(count(d, 'auth/approle/login'), 1);
   clock.advance(30_000);
-  await store.getSecretMeta('s');
+  await store.getSecretMeta('default', 's');
   t.is(count(d, 'auth/token/renew-self'), 0, 'no renewal before two thirds of the TTL');
   clock.advance(15_000);
-  await store.getSecretMeta('s');
+  await store.getSecretMeta('default', 's');
   t.is(count(d, 'auth/token/renew-self'), 1, 'renewed before expiry');
   clock.advance(50_000);
-  await store.getSecretMeta('s');
+  await store.getSecretMeta('default', 's');
   t.is(count(d, 'auth/approle/login'), 1, 'the renewal kept the token alive past its first TTL');
   d.expireTokens();
-  t.is((await store.readSecret('s')).data.get('k')?.toString(), 'v');
+  t.is((await store.readSecret('default', 's')).data.get('k')?.toString(), 'v');
   t.is(count(d, 'auth/approle/login'), 2, 'one re-login after the 403');
 });
 
@@ -81,10 +81,10 @@ test('approle: near the max TTL the store logs in again instead of renewing', as
   const { d, clock } = await setup();
   d.setLoginTtl(60, 90);
   const store = await approleStore(d, clock, 'role-b');
-  await store.createSecret('s', one);
+  await store.createSecret('default', 's', one);
   for (let i = 0; i < 12; i++) {
     clock.advance(10_000);
-    await store.getSecretMeta('s');
+    await store.getSecretMeta('default', 's');
   }
   t.true(count(d, 'auth/approle/login') >= 2, 'logged in again before the max TTL ran out');
   t.deepEqual(
@@ -102,7 +102,7 @@ test('a 403 that persists after the re-login is reported as a policy denial', as
     vaultConfig(d, { auth: 'approle', token: undefined, approleRoleId: 'reader', approleSecretIdFile: file }),
     clock,
   );
-  const err = await t.throwsAsync(store.listSecrets(), { instanceOf: PaiError });
+  const err = await t.throwsAsync(store.listSecrets('default'), { instanceOf: PaiError });
   t.is(err?.code, 'store_unavailable');
   t.regex(err?.message ?? '', /permission denied by the policies/);
   t.is(count(d, 'auth/approle/login'), 2, 'exactly one re-login');
@@ -113,13 +113,13 @@ test('kubernetes: logs in with the role and the service account token file', asy
   d.addKubernetesRole('pai-injector', 'jwt-of-the-pod', { policies: ['pai-injector'] });
   const seed = await VaultStore.open(vaultConfig(d), { now: clock.now });
   stores.push(seed);
-  await seed.createSecret('s', one);
+  await seed.createSecret('default', 's', one);
   const jwt = await writeFile('sa-token', 'jwt-of-the-pod');
   const store = await open(
     vaultConfig(d, { auth: 'kubernetes', token: undefined, role: 'pai-injector', kubernetesJwtPath: jwt }),
     clock,
   );
-  t.is((await store.readSecret('s')).data.get('k')?.toString(), 'v');
+  t.is((await store.readSecret('default', 's')).data.get('k')?.toString(), 'v');
   t.is(count(d, 'auth/kubernetes/login'), 1);
   const bad = await writeFile('sa-token-bad', 'another-jwt');
   const rejected = await t.throwsAsync(
@@ -140,12 +140,12 @@ test('VAULT_TOKEN: renewed when renewable; an expired token is reported as such'
   const { d, clock } = await setup();
   const token = d.createToken({ policies: ['pai-admin'], ttlSeconds: 60, renewable: true });
   const store = await open(vaultConfig(d, { token }), clock);
-  await store.createSecret('s', one);
+  await store.createSecret('default', 's', one);
   clock.advance(45_000);
-  await store.getSecretMeta('s');
+  await store.getSecretMeta('default', 's');
   t.is(count(d, 'auth/token/renew-self'), 1);
   d.expireTokens();
-  const err = await t.throwsAsync(store.getSecretMeta('s'), { instanceOf: PaiError });
+  const err = await t.throwsAsync(store.getSecretMeta('default', 's'), { instanceOf: PaiError });
   t.is(err?.code, 'store_unavailable');
   t.regex(err?.message ?? '', /check VAULT_TOKEN/);
   const rejected = await t.throwsAsync(VaultStore.open(vaultConfig(d, { token: 'hvs.not-a-token' })), {
@@ -159,12 +159,12 @@ test('namespaces: the header goes on every request and scopes mounts and tokens'
   d.mountKv('pai', { namespace: 'team-a', casRequired: true });
   const token = d.createToken({ policies: ['pai-admin', 'pai-renderer'], namespace: 'team-a' });
   const store = await open(vaultConfig(d, { token, namespace: 'team-a' }), clock);
-  await store.createSecret('ns-secret', one);
-  t.is((await store.readSecret('ns-secret')).data.get('k')?.toString(), 'v');
+  await store.createSecret('default', 'ns-secret', one);
+  t.is((await store.readSecret('default', 'ns-secret')).data.get('k')?.toString(), 'v');
   const mine = d.requests.filter((r) => r.token === token);
   t.true(mine.length > 0 && mine.every((r) => r.namespace === 'team-a/'));
   const rootStore = await open(vaultConfig(d), clock);
-  const err = await t.throwsAsync(rootStore.getSecretMeta('ns-secret'), { instanceOf: PaiError });
+  const err = await t.throwsAsync(rootStore.getSecretMeta('default', 'ns-secret'), { instanceOf: PaiError });
   t.is(err?.code, 'not_found', 'the root namespace has its own mount');
   const wrongNs = await t.throwsAsync(VaultStore.open(vaultConfig(d, { token })), { instanceOf: ConfigError });
   t.is(wrongNs?.variable, 'VAULT_TOKEN', 'a team-a token is unknown outside team-a');

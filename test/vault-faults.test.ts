@@ -46,18 +46,18 @@ const one = (v = 'v'): Map<string, Buffer> => new Map([['k', Buffer.from(v)]]);
 
 test.serial('sealed Vault: store_unavailable within the budget, then recovery on unseal', async (t) => {
   const d = await fresh();
-  await (await open(d)).createSecret('s', one());
+  await (await open(d)).createSecret('default', 's', one());
   const store = await open(d, { requestTimeoutMs: 300, retryBudgetMs: 600 });
   d.seal();
   const started = performance.now();
-  const err = await failure(t, store.getSecretMeta('s'));
+  const err = await failure(t, store.getSecretMeta('default', 's'));
   t.is(err.code, 'store_unavailable');
   t.is(err.status, 503);
   t.regex(err.message, /Vault is sealed/);
   t.true(performance.now() - started < 600 + 500, 'within the budget');
   t.true(d.requestsTo('pai/metadata/secrets/s').length >= 3, '503 is retried');
   d.unseal();
-  t.is((await store.getSecretMeta('s')).version, 1);
+  t.is((await store.getSecretMeta('default', 's')).version, 1);
 });
 
 test.serial('a store opens while Vault is sealed and works once it is unsealed', async (t) => {
@@ -73,30 +73,30 @@ test('500 then 200 is retried; so is 429', async (t) => {
   const d = await fresh();
   const store = await open(d);
   d.failNext(2, 500);
-  await store.createSecret('flaky', one());
+  await store.createSecret('default', 'flaky', one());
   t.is(d.requestsTo('pai/data/secrets/flaky').filter((r) => r.method === 'POST').length, 3);
   d.failNext(1, 429);
-  t.is((await store.readSecret('flaky')).data.get('k')?.toString(), 'v');
+  t.is((await store.readSecret('default', 'flaky')).data.get('k')?.toString(), 'v');
 });
 
 test('4xx is never retried', async (t) => {
   const d = await fresh();
   const store = await open(d);
-  await store.createSecret('once', one());
+  await store.createSecret('default', 'once', one());
   const before = d.requestsTo('pai/metadata/secrets/once').length;
   d.failNext(1, 400, ['bad request']);
-  const err = await failure(t, store.getSecretMeta('once'));
+  const err = await failure(t, store.getSecretMeta('default', 'once'));
   t.is(err.code, 'internal');
   t.is(d.requestsTo('pai/metadata/secrets/once').length, before + 1);
 });
 
 test.serial('a hanging Vault fails with store_unavailable within the budget', async (t) => {
   const d = await fresh();
-  await (await open(d)).createSecret('slow', one());
+  await (await open(d)).createSecret('default', 'slow', one());
   const store = await open(d, { requestTimeoutMs: 150, retryBudgetMs: 500 });
   d.hang();
   const started = performance.now();
-  const err = await failure(t, store.getSecretMeta('slow'));
+  const err = await failure(t, store.getSecretMeta('default', 'slow'));
   const elapsed = performance.now() - started;
   d.release();
   t.is(err.code, 'store_unavailable');
@@ -109,12 +109,12 @@ test.serial('a write whose answer never comes is not repeated: its outcome is re
   const d = await fresh();
   const store = await open(d, { requestTimeoutMs: 150, retryBudgetMs: 2000 });
   d.hang(1);
-  const err = await failure(t, store.createSecret('maybe', one()));
+  const err = await failure(t, store.createSecret('default', 'maybe', one()));
   d.release();
   t.is(err.code, 'store_unavailable');
   t.regex(err.message, /may or may not have been applied/);
   t.is(d.requestsTo('pai/data/secrets/maybe').length, 1, 'sent once');
-  const reads = await failure(t, store.getSecretMeta('never'));
+  const reads = await failure(t, store.getSecretMeta('default', 'never'));
   t.is(reads.code, 'not_found', 'the store works on');
 });
 
@@ -126,19 +126,19 @@ test.serial('an unreachable Vault is store_unavailable', async (t) => {
   const d = await fresh();
   const store = await VaultStore.open(vaultConfig(d, { addr: `http://127.0.0.1:${port}`, retryBudgetMs: 300 }));
   stores.push(store);
-  const err = await failure(t, store.listSecrets());
+  const err = await failure(t, store.listSecrets('default'));
   t.is(err.code, 'store_unavailable');
   t.regex(err.message, /unreachable \(ECONNREFUSED\)/);
 });
 
 test("Vault's error bodies never reach pai's errors", async (t) => {
   const d = await fresh();
-  await (await open(d)).createSecret('quiet', one());
+  await (await open(d)).createSecret('default', 'quiet', one());
   const store = await open(d, { retryBudgetMs: 300 });
   const canary = makeCanary('vault-body');
   for (const status of [400, 403, 404, 409, 500, 503]) {
     d.failNext(100, status, [canary]);
-    const err = await failure(t, store.getSecretMeta('quiet'));
+    const err = await failure(t, store.getSecretMeta('default', 'quiet'));
     d.clearFaults();
     t.false(JSON.stringify(errorBody(err)).includes(canary), `status ${status}`);
     t.false(err.message.includes(canary), `status ${status}`);
@@ -148,8 +148,11 @@ test("Vault's error bodies never reach pai's errors", async (t) => {
 test('two concurrent replaces of one secret: one wins, the other gets 409', async (t) => {
   const d = await fresh();
   const [a, b] = [await open(d), await open(d)];
-  await a.createSecret('hot', one('v0'));
-  const results = await Promise.allSettled([a.replaceSecret('hot', one('from-a')), b.replaceSecret('hot', one('from-b'))]);
+  await a.createSecret('default', 'hot', one('v0'));
+  const results = await Promise.allSettled([
+    a.replaceSecret('default', 'hot', one('from-a')),
+    b.replaceSecret('default', 'hot', one('from-b')),
+  ]);
   const won = results.findIndex((r) => r.status === 'fulfilled');
   t.not(won, -1);
   const lost = results[1 - won];
@@ -157,8 +160,8 @@ test('two concurrent replaces of one secret: one wins, the other gets 409', asyn
   const err = lost.reason as PaiError;
   t.is(err.code, 'conflict');
   t.is(err.status, 409);
-  t.is((await a.readSecret('hot')).data.get('k')?.toString(), won === 0 ? 'from-a' : 'from-b');
-  t.is((await a.getSecretMeta('hot')).version, 2);
+  t.is((await a.readSecret('default', 'hot')).data.get('k')?.toString(), won === 0 ? 'from-a' : 'from-b');
+  t.is((await a.getSecretMeta('default', 'hot')).version, 2);
 });
 
 test('a create-only document put racing a create of the same document: 409, never an overwrite', async (t) => {
@@ -168,16 +171,16 @@ test('a create-only document put racing a create of the same document: 409, neve
   // finds the version a write must name).
   const isMetaRead = (name: string) => (r: { method: string; path: string }) =>
     r.method === 'GET' && r.path === `pai/metadata/resources/agents/${name}`;
-  d.interceptNext(isMetaRead('racy'), () => b.putDoc('agents', 'racy', { from: 'b' }, { ifVersion: 0 }));
-  await rejectsWith(t, a.putDoc('agents', 'racy', { from: 'a' }, { ifVersion: 0 }), 'conflict');
-  const stored = await a.getDoc('agents', 'racy');
+  d.interceptNext(isMetaRead('racy'), () => b.putDoc('agents', 'default', 'racy', { from: 'b' }, { ifVersion: 0 }));
+  await rejectsWith(t, a.putDoc('agents', 'default', 'racy', { from: 'a' }, { ifVersion: 0 }), 'conflict');
+  const stored = await a.getDoc('agents', 'default', 'racy');
   t.deepEqual(stored.body, { from: 'b' });
   t.is(stored.version, 1);
   // Without ifVersion the put is last-writer-wins: it reads again and writes over b's version.
-  d.interceptNext(isMetaRead('open'), () => b.putDoc('agents', 'open', { from: 'b' }, { ifVersion: 0 }));
-  const written = await a.putDoc('agents', 'open', { from: 'a' });
+  d.interceptNext(isMetaRead('open'), () => b.putDoc('agents', 'default', 'open', { from: 'b' }, { ifVersion: 0 }));
+  const written = await a.putDoc('agents', 'default', 'open', { from: 'a' });
   t.is(written.version, 2);
-  t.deepEqual((await b.getDoc('agents', 'open')).body, { from: 'a' });
+  t.deepEqual((await b.getDoc('agents', 'default', 'open')).body, { from: 'a' });
 });
 
 test('names that would leave the mount are rejected before any Vault call', async (t) => {
@@ -185,15 +188,15 @@ test('names that would leave the mount are rejected before any Vault call', asyn
   const store = await open(d);
   const before = d.requests.length;
   for (const name of ['../../sys/policy/x', 'a/../../b', 'x?list=true', '%2e%2e', '..', 'a b', 'secrets/x', 'ok\n']) {
-    await rejectsWith(t, store.createSecret(name, one()), 'invalid');
-    await rejectsWith(t, store.replaceSecret(name, one()), 'invalid');
-    await rejectsWith(t, store.patchSecret(name, { set: one(), remove: [] }), 'invalid');
-    await rejectsWith(t, store.getSecretMeta(name), 'invalid');
-    await rejectsWith(t, store.readSecret(name), 'invalid');
-    await rejectsWith(t, store.deleteSecret(name), 'invalid');
-    await rejectsWith(t, store.putDoc('agents', name, {}), 'invalid');
-    await rejectsWith(t, store.getDoc('agents', name), 'invalid');
-    await rejectsWith(t, store.deleteDoc('agents', name), 'invalid');
+    await rejectsWith(t, store.createSecret('default', name, one()), 'invalid');
+    await rejectsWith(t, store.replaceSecret('default', name, one()), 'invalid');
+    await rejectsWith(t, store.patchSecret('default', name, { set: one(), remove: [] }), 'invalid');
+    await rejectsWith(t, store.getSecretMeta('default', name), 'invalid');
+    await rejectsWith(t, store.readSecret('default', name), 'invalid');
+    await rejectsWith(t, store.deleteSecret('default', name), 'invalid');
+    await rejectsWith(t, store.putDoc('agents', 'default', name, {}), 'invalid');
+    await rejectsWith(t, store.getDoc('agents', 'default', name), 'invalid');
+    await rejectsWith(t, store.deleteDoc('agents', 'default', name), 'invalid');
   }
   t.is(d.requests.length, before, 'the double saw no request');
 });

@@ -261,7 +261,7 @@ test.serial('past maxStaleMs the stale value is dropped: a hanging Vault is stor
   const ttlMs = 30_000;
   const maxStaleMs = Math.max(ttlMs * 10, 5 * 60_000);
   const cache = new LoadingCache<SecretRecord>({
-    load: (name) => store.readSecret(name),
+    load: (name) => store.readSecret('default', name),
     ttlMs,
     maxStaleMs,
     loadTimeoutMs: STORE_TIMEOUT_MS,

@@ -41,6 +41,7 @@ const dataOf = (r: { body: Record<string, unknown> }): Record<string, unknown> =
 
 test('values: UTF-8 as JSON strings, other bytes as {"b64"}; the index in custom_metadata', async (t) => {
   await store.createSecret(
+    'default',
     'layout',
     new Map([
       ['text', Buffer.from('héllo\nworld')],
@@ -53,7 +54,7 @@ test('values: UTF-8 as JSON strings, other bytes as {"b64"}; the index in custom
   const custom = meta['custom_metadata'] as Record<string, string>;
   t.is(custom['pai.keys.1.0'], 'bin:2,text:12');
   t.truthy(custom['pai.created']);
-  await store.patchSecret('layout', { set: new Map([['more', Buffer.from('x')]]), remove: ['bin'] });
+  await store.patchSecret('default', 'layout', { set: new Map([['more', Buffer.from('x')]]), remove: ['bin'] });
   const after = dataOf(await vault('GET', 'pai/metadata/secrets/layout'))['custom_metadata'] as Record<string, string>;
   t.deepEqual(Object.keys(after).sort(), ['pai.created', 'pai.keys.2.0'], 'the old version index is removed');
   t.is(after['pai.keys.2.0'], 'more:1,text:12');
@@ -61,55 +62,55 @@ test('values: UTF-8 as JSON strings, other bytes as {"b64"}; the index in custom
 
 test('a value written with the vault CLI reads back as its UTF-8 bytes; a foreign shape is an integrity error', async (t) => {
   t.is((await vault('POST', 'pai/data/secrets/cli-written', { data: { token: 'ghp_x' }, options: { cas: 0 } })).status, 200);
-  t.is((await store.readSecret('cli-written')).data.get('token')?.toString(), 'ghp_x');
-  t.deepEqual((await store.getSecretMeta('cli-written')).keys, [], 'no index: keys unknown, not invented');
+  t.is((await store.readSecret('default', 'cli-written')).data.get('token')?.toString(), 'ghp_x');
+  t.deepEqual((await store.getSecretMeta('default', 'cli-written')).keys, [], 'no index: keys unknown, not invented');
   await vault('POST', 'pai/data/secrets/foreign', { data: { n: 42 }, options: { cas: 0 } });
-  await rejectsWith(t, store.readSecret('foreign'), 'integrity');
+  await rejectsWith(t, store.readSecret('default', 'foreign'), 'integrity');
   await vault('POST', 'pai/data/resources/agents/foreign', { data: { spec: {} }, options: { cas: 0 } });
-  await rejectsWith(t, store.getDoc('agents', 'foreign'), 'integrity');
+  await rejectsWith(t, store.getDoc('agents', 'default', 'foreign'), 'integrity');
 });
 
 test('an index left behind by an interrupted writer: describe lags, patch refuses, replace repairs', async (t) => {
-  await store.createSecret('lag', new Map([['a', Buffer.from('1')]]));
+  await store.createSecret('default', 'lag', new Map([['a', Buffer.from('1')]]));
   // A writer that died after its data write: version 2 exists, its index does not.
   await vault('POST', 'pai/data/secrets/lag', { data: { a: '1', b: '22' }, options: { cas: 1 } });
-  const meta = await store.getSecretMeta('lag');
+  const meta = await store.getSecretMeta('default', 'lag');
   t.is(meta.version, 2);
   t.deepEqual(meta.keys, [{ name: 'a', size: 1 }], 'the newest indexed key set');
-  const err = await t.throwsAsync(store.patchSecret('lag', { set: new Map([['c', Buffer.from('3')]]), remove: [] }), {
+  const err = await t.throwsAsync(store.patchSecret('default', 'lag', { set: new Map([['c', Buffer.from('3')]]), remove: [] }), {
     instanceOf: PaiError,
   });
   t.is(err?.code, 'conflict');
   t.regex(err?.message ?? '', /replace all its keys/);
-  await store.replaceSecret('lag', new Map([['z', Buffer.from('zz')]]));
-  t.deepEqual((await store.getSecretMeta('lag')).keys, [{ name: 'z', size: 2 }]);
+  await store.replaceSecret('default', 'lag', new Map([['z', Buffer.from('zz')]]));
+  t.deepEqual((await store.getSecretMeta('default', 'lag')).keys, [{ name: 'z', size: 2 }]);
 });
 
 test('a secret soft-deleted outside pai is absent, and its name can be reused', async (t) => {
-  await store.createSecret('soft', new Map([['k', Buffer.from('old')]]));
+  await store.createSecret('default', 'soft', new Map([['k', Buffer.from('old')]]));
   t.is((await vault('DELETE', 'pai/data/secrets/soft')).status, 204);
-  await rejectsWith(t, store.getSecretMeta('soft'), 'not_found');
-  await rejectsWith(t, store.readSecret('soft'), 'not_found');
-  t.false((await store.listSecrets()).some((m) => m.name === 'soft'));
-  const again = await store.createSecret('soft', new Map([['k', Buffer.from('new')]]));
+  await rejectsWith(t, store.getSecretMeta('default', 'soft'), 'not_found');
+  await rejectsWith(t, store.readSecret('default', 'soft'), 'not_found');
+  t.false((await store.listSecrets('default')).some((m) => m.name === 'soft'));
+  const again = await store.createSecret('default', 'soft', new Map([['k', Buffer.from('new')]]));
   t.is(again.version, 2, 'Vault keeps counting');
-  t.is((await store.readSecret('soft')).data.get('k')?.toString(), 'new');
+  t.is((await store.readSecret('default', 'soft')).data.get('k')?.toString(), 'new');
 });
 
 test('too many key names for the index is too_large, before any Vault call', async (t) => {
   const many = new Map(Array.from({ length: 120 }, (_, i) => [`${'k'.repeat(90)}-${i}`, Buffer.from('v')] as const));
   const before = d.requests.length;
-  await rejectsWith(t, store.createSecret('many-keys', many), 'too_large');
+  await rejectsWith(t, store.createSecret('default', 'many-keys', many), 'too_large');
   t.is(d.requests.length, before);
   const fits = new Map(Array.from({ length: 60 }, (_, i) => [`${'k'.repeat(90)}-${i}`, Buffer.from('v')] as const));
-  t.is((await store.createSecret('many-keys', fits)).keys.length, 60);
-  t.is((await store.getSecretMeta('many-keys')).keys.length, 60);
+  t.is((await store.createSecret('default', 'many-keys', fits)).keys.length, 60);
+  t.is((await store.getSecretMeta('default', 'many-keys')).keys.length, 60);
 });
 
 test('documents are stored as {createdAt, body} and deleted with all versions', async (t) => {
-  const doc = await store.putDoc('providers', 'gh', { spec: { type: 'github' } });
+  const doc = await store.putDoc('providers', 'default', 'gh', { spec: { type: 'github' } });
   const raw = dataOf(await vault('GET', 'pai/data/resources/providers/gh'))['data'] as Record<string, unknown>;
   t.deepEqual(raw, { createdAt: doc.createdAt.toISOString(), body: { spec: { type: 'github' } } });
-  await store.deleteDoc('providers', 'gh');
+  await store.deleteDoc('providers', 'default', 'gh');
   t.is((await vault('GET', 'pai/metadata/resources/providers/gh')).status, 404);
 });

@@ -39,9 +39,9 @@ let root: SecretStore;
 test.before(async () => {
   double = await startVaultDouble({ casRequired: true });
   root = await storeFor(['root']);
-  await root.createSecret('shared', new Map([['token', bytes('s3cr3t')]]));
-  await root.putDoc('agents', 'bot', { spec: { env: [] } });
-  await root.putDoc('tokens', 'admin-1', { hash: 'abc' });
+  await root.createSecret('default', 'shared', new Map([['token', bytes('s3cr3t')]]));
+  await root.putDoc('agents', 'default', 'bot', { spec: { env: [] } });
+  await root.putClusterDoc('tokens', 'admin-1', { hash: 'abc' });
 });
 
 test.after.always(async () => {
@@ -52,6 +52,7 @@ test.after.always(async () => {
 test('pai-admin: every admin operation works without reading a value', async (t) => {
   const { store: admin, token } = await storeWithToken(['pai-admin']);
   await admin.createSecret(
+    'default',
     'adm',
     new Map([
       ['a', bytes('1')],
@@ -59,6 +60,7 @@ test('pai-admin: every admin operation works without reading a value', async (t)
     ]),
   );
   await admin.replaceSecret(
+    'default',
     'adm',
     new Map([
       ['a', bytes('one')],
@@ -66,21 +68,21 @@ test('pai-admin: every admin operation works without reading a value', async (t)
       ['c', bytes('three')],
     ]),
   );
-  const patched = await admin.patchSecret('adm', { set: new Map([['d', bytes('four')]]), remove: ['b'] });
+  const patched = await admin.patchSecret('default', 'adm', { set: new Map([['d', bytes('four')]]), remove: ['b'] });
   t.deepEqual(
     patched.keys.map((k) => k.name),
     ['a', 'c', 'd'],
   );
-  t.deepEqual((await admin.getSecretMeta('adm')).keys, [
+  t.deepEqual((await admin.getSecretMeta('default', 'adm')).keys, [
     { name: 'a', size: 3 },
     { name: 'c', size: 5 },
     { name: 'd', size: 4 },
   ]);
-  t.true((await admin.listSecrets()).some((m) => m.name === 'adm'));
-  await admin.putDoc('providers', 'gh', { spec: { type: 'github' } });
-  t.deepEqual((await admin.getDoc('tokens', 'admin-1')).body, { hash: 'abc' });
-  t.true((await admin.listDocs('agents')).some((d) => d.name === 'bot'));
-  await admin.deleteDoc('providers', 'gh');
+  t.true((await admin.listSecrets('default')).some((m) => m.name === 'adm'));
+  await admin.putDoc('providers', 'default', 'gh', { spec: { type: 'github' } });
+  t.deepEqual((await admin.getClusterDoc('tokens', 'admin-1')).body, { hash: 'abc' });
+  t.true((await admin.listDocs('agents', 'default')).some((d) => d.name === 'bot'));
+  await admin.deleteDoc('providers', 'default', 'gh');
   await admin.ping();
   const mine = double.requests.filter((r) => r.token === token);
   t.false(
@@ -92,16 +94,16 @@ test('pai-admin: every admin operation works without reading a value', async (t)
     'patch is a KV v2 PATCH',
   );
   // The merge patch removed "b" (null) and kept the others: check through a reader.
-  const data = (await root.readSecret('adm')).data;
+  const data = (await root.readSecret('default', 'adm')).data;
   t.deepEqual([...data.keys()].sort(), ['a', 'c', 'd']);
   t.is(data.get('c')?.toString(), 'three');
-  await admin.deleteSecret('adm');
-  await rejectsWith(t, root.readSecret('adm'), 'not_found');
+  await admin.deleteSecret('default', 'adm');
+  await rejectsWith(t, root.readSecret('default', 'adm'), 'not_found');
 });
 
 test('pai-admin: cannot read a secret value', async (t) => {
   const admin = await storeFor(['pai-admin']);
-  await denied(t, admin.readSecret('shared'));
+  await denied(t, admin.readSecret('default', 'shared'));
   const res = await fetch(`${double.addr}/v1/pai/data/secrets/shared`, {
     headers: { 'X-Vault-Token': double.createToken({ policies: ['pai-admin'] }) },
   });
@@ -111,44 +113,44 @@ test('pai-admin: cannot read a secret value', async (t) => {
 
 test('pai-injector: reads secrets and resources, writes and lists nothing', async (t) => {
   const injector = await storeFor(['pai-injector']);
-  t.is((await injector.readSecret('shared')).data.get('token')?.toString(), 's3cr3t');
-  t.deepEqual((await injector.getDoc('agents', 'bot')).body, { spec: { env: [] } });
-  await denied(t, injector.createSecret('evil', new Map([['k', bytes('v')]])));
-  await denied(t, injector.replaceSecret('shared', new Map([['k', bytes('v')]])));
-  await denied(t, injector.patchSecret('shared', { set: new Map([['k', bytes('v')]]), remove: [] }));
-  await denied(t, injector.listSecrets());
-  await denied(t, injector.getSecretMeta('shared'));
-  await denied(t, injector.deleteSecret('shared'));
-  await denied(t, injector.putDoc('agents', 'bot', { spec: {} }));
-  await denied(t, injector.listDocs('agents'));
-  await denied(t, injector.getDoc('tokens', 'admin-1'));
-  t.is((await root.readSecret('shared')).data.get('token')?.toString(), 's3cr3t', 'nothing changed');
+  t.is((await injector.readSecret('default', 'shared')).data.get('token')?.toString(), 's3cr3t');
+  t.deepEqual((await injector.getDoc('agents', 'default', 'bot')).body, { spec: { env: [] } });
+  await denied(t, injector.createSecret('default', 'evil', new Map([['k', bytes('v')]])));
+  await denied(t, injector.replaceSecret('default', 'shared', new Map([['k', bytes('v')]])));
+  await denied(t, injector.patchSecret('default', 'shared', { set: new Map([['k', bytes('v')]]), remove: [] }));
+  await denied(t, injector.listSecrets('default'));
+  await denied(t, injector.getSecretMeta('default', 'shared'));
+  await denied(t, injector.deleteSecret('default', 'shared'));
+  await denied(t, injector.putDoc('agents', 'default', 'bot', { spec: {} }));
+  await denied(t, injector.listDocs('agents', 'default'));
+  await denied(t, injector.getClusterDoc('tokens', 'admin-1'));
+  t.is((await root.readSecret('default', 'shared')).data.get('token')?.toString(), 's3cr3t', 'nothing changed');
 });
 
 test('pai-injector: reads agent tokens and updates an existing one (last used), creates and lists none', async (t) => {
-  const written = await root.putDoc('agenttokens', 'tagent1', { hash: 'def', role: 'agent' });
+  const written = await root.putClusterDoc('agenttokens', 'tagent1', { hash: 'def', role: 'agent' });
   const injector = await storeFor(['pai-injector']);
-  t.deepEqual((await injector.getDoc('agenttokens', 'tagent1')).body, { hash: 'def', role: 'agent' });
-  await injector.putDoc(
+  t.deepEqual((await injector.getClusterDoc('agenttokens', 'tagent1')).body, { hash: 'def', role: 'agent' });
+  await injector.putClusterDoc(
     'agenttokens',
     'tagent1',
     { hash: 'def', role: 'agent', lastUsedAt: 'now' },
     { ifVersion: written.version },
   );
-  t.is((await root.getDoc('agenttokens', 'tagent1')).body['lastUsedAt'], 'now');
-  await denied(t, injector.putDoc('agenttokens', 'tminted', { hash: 'x', role: 'agent' }));
-  await denied(t, injector.listDocs('agenttokens'));
+  t.is((await root.getClusterDoc('agenttokens', 'tagent1')).body['lastUsedAt'], 'now');
+  await denied(t, injector.putClusterDoc('agenttokens', 'tminted', { hash: 'x', role: 'agent' }));
+  await denied(t, injector.listClusterDocs('agenttokens'));
 });
 
 test('pai-renderer: reads secret values and documents, nothing else', async (t) => {
   const renderer = await storeFor(['pai-renderer']);
-  t.is((await renderer.readSecret('shared')).data.get('token')?.toString(), 's3cr3t');
-  t.deepEqual((await renderer.getDoc('agents', 'bot')).body, { spec: { env: [] } });
-  await denied(t, renderer.createSecret('evil', new Map([['k', bytes('v')]])));
-  await denied(t, renderer.getSecretMeta('shared'));
-  await denied(t, renderer.listSecrets());
-  await denied(t, renderer.putDoc('agents', 'bot', { spec: {} }));
-  await denied(t, renderer.deleteDoc('agents', 'bot'));
+  t.is((await renderer.readSecret('default', 'shared')).data.get('token')?.toString(), 's3cr3t');
+  t.deepEqual((await renderer.getDoc('agents', 'default', 'bot')).body, { spec: { env: [] } });
+  await denied(t, renderer.createSecret('default', 'evil', new Map([['k', bytes('v')]])));
+  await denied(t, renderer.getSecretMeta('default', 'shared'));
+  await denied(t, renderer.listSecrets('default'));
+  await denied(t, renderer.putDoc('agents', 'default', 'bot', { spec: {} }));
+  await denied(t, renderer.deleteDoc('agents', 'default', 'bot'));
 });
 
 test('no pai role reaches outside the mount', async (t) => {

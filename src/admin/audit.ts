@@ -22,6 +22,7 @@ export interface AuditRecord {
   readonly actor: { readonly tokenId: string; readonly role: string };
   readonly action: AuditAction;
   readonly kind?: string;
+  readonly namespace?: string;
   readonly name?: string;
   /** Key names only. */
   readonly keys?: readonly string[];

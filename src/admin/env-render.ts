@@ -5,8 +5,10 @@
  */
 import type { Principal } from '../auth/tokens.js';
 import { PaiError, isPaiError, toPaiError } from '../errors.js';
+import { placeholderFor } from '../providers/placeholder.js';
 import { quoteName } from '../resources/names.js';
-import type { Agent } from '../resources/types.js';
+import type { Agent, EnvVarRef } from '../resources/types.js';
+import { namespaced, namespaceOf } from './namespaces.js';
 import type { SecretData, SecretStore } from '../store/types.js';
 import type { AuditLog } from './audit.js';
 import type { ResourcesService } from './resources-service.js';
@@ -15,8 +17,9 @@ import type { Route } from './router.js';
 export interface RenderedVar {
   readonly name: string;
   readonly value: Buffer;
-  readonly secret: string;
-  readonly key: string;
+  /** Where the value came from: a secret's key, the agent's literal `value`, or a Provider's placeholder. */
+  readonly source:
+    { readonly secret: string; readonly key: string } | { readonly literal: true } | { readonly placeholder: string };
 }
 
 export interface Rendered {
@@ -69,14 +72,17 @@ export function toJson(r: Rendered): Record<string, unknown> {
 
 async function readAll(
   store: SecretStore,
+  ns: string,
   agent: Agent,
 ): Promise<{ data: Map<string, SecretData>; versions: Record<string, number> }> {
   const data = new Map<string, SecretData>();
   const versions: Record<string, number> = {};
-  for (const { secretRef } of agent.spec.env ?? []) {
+  for (const entry of agent.spec.env ?? []) {
+    if (!('secretRef' in entry)) continue;
+    const { secretRef } = entry;
     if (data.has(secretRef.name)) continue;
     try {
-      const record = await store.readSecret(secretRef.name);
+      const record = await store.readSecret(ns, secretRef.name);
       data.set(secretRef.name, record.data);
       versions[secretRef.name] = record.meta.version;
     } catch (err) {
@@ -86,23 +92,70 @@ async function readAll(
   return { data, versions };
 }
 
-/** Resolves every env entry of the agent. Throws `broken_reference` naming each missing secret or key. */
-export async function renderEnv(store: SecretStore, resources: ResourcesService, agentName: string): Promise<Rendered> {
-  const { resource } = await resources.get('agents', agentName);
+/**
+ * The placeholder variables of the agent's Providers that set `auth.agentEnvVar` (never a value),
+ * leaving out names the agent's own env sets: its own settings win.
+ */
+async function placeholders(
+  resources: ResourcesService,
+  ns: string,
+  agent: Agent,
+  taken: ReadonlySet<string>,
+): Promise<RenderedVar[]> {
+  const vars: RenderedVar[] = [];
+  for (const name of agent.spec.providers ?? []) {
+    let provider;
+    try {
+      provider = (await resources.get('providers', ns, name)).resource;
+    } catch (err) {
+      if (isPaiError(err, 'not_found')) continue;
+      throw err;
+    }
+    const env = provider.kind === 'Provider' ? provider.spec.auth?.agentEnvVar : undefined;
+    if (provider.kind !== 'Provider' || env === undefined || taken.has(env) || vars.some((v) => v.name === env)) continue;
+    vars.push({ name: env, value: Buffer.from(placeholderFor(provider)), source: { placeholder: name } });
+  }
+  return vars;
+}
+
+/** The value of one `secretRef` entry, or the problem with it. */
+function fromSecret(i: number, entry: EnvVarRef, data: ReadonlyMap<string, SecretData>): RenderedVar | string {
+  const { name, secretRef } = entry;
+  const secret = data.get(secretRef.name);
+  const value = secret?.get(secretRef.key);
+  if (!secret) return `spec.env[${i}] (${name}): secret ${quoteName(secretRef.name)} does not exist`;
+  if (!value) return `spec.env[${i}] (${name}): secret ${quoteName(secretRef.name)} has no key ${quoteName(secretRef.key)}`;
+  if (value.includes(0))
+    return `spec.env[${i}] (${name}): the value contains a NUL byte, which an environment variable cannot hold`;
+  return { name, value, source: { secret: secretRef.name, key: secretRef.key } };
+}
+
+/**
+ * Resolves every env entry of the agent (secret values and literal values, in spec order), then
+ * the placeholders of its Providers' `auth.agentEnvVar`. Throws `broken_reference` naming each
+ * missing secret or key.
+ */
+export async function renderEnv(
+  store: SecretStore,
+  resources: ResourcesService,
+  ns: string,
+  agentName: string,
+): Promise<Rendered> {
+  const { resource } = await resources.get('agents', ns, agentName);
   if (resource.kind !== 'Agent') throw new PaiError('internal', 'stored agent is not an Agent');
-  const { data, versions } = await readAll(store, resource);
+  const { data, versions } = await readAll(store, ns, resource);
   const problems: string[] = [];
   const vars: RenderedVar[] = [];
-  for (const [i, { name, secretRef }] of (resource.spec.env ?? []).entries()) {
-    const secret = data.get(secretRef.name);
-    const value = secret?.get(secretRef.key);
-    if (!secret) problems.push(`spec.env[${i}] (${name}): secret ${quoteName(secretRef.name)} does not exist`);
-    else if (!value)
-      problems.push(`spec.env[${i}] (${name}): secret ${quoteName(secretRef.name)} has no key ${quoteName(secretRef.key)}`);
-    else if (value.includes(0))
-      problems.push(`spec.env[${i}] (${name}): the value contains a NUL byte, which an environment variable cannot hold`);
-    else vars.push({ name, value, secret: secretRef.name, key: secretRef.key });
+  for (const [i, entry] of (resource.spec.env ?? []).entries()) {
+    if (!('secretRef' in entry)) {
+      vars.push({ name: entry.name, value: Buffer.from(entry.value, 'utf8'), source: { literal: true } });
+      continue;
+    }
+    const rendered = fromSecret(i, entry, data);
+    if (typeof rendered === 'string') problems.push(rendered);
+    else vars.push(rendered);
   }
+  vars.push(...(await placeholders(resources, ns, resource, new Set(vars.map((v) => v.name)))));
   if (problems.length > 0) {
     throw new PaiError('broken_reference', `cannot render env of agent ${quoteName(agentName)}: ${problems.join('; ')}`, {
       details: { problems },
@@ -115,36 +168,46 @@ function actorOf(p: Principal): { tokenId: string; role: string } {
   return { tokenId: p.tokenId, role: p.role };
 }
 
-/** GET /v1/agents/:name/env[?format=json|dotenv]. */
-export function envRoute(store: SecretStore, resources: ResourcesService, audit: AuditLog): Route {
-  return {
-    method: 'GET',
-    path: '/v1/agents/:name/env',
-    roles: ['admin', 'renderer'],
-    handler: async ({ params, query, principal }) => {
-      const agent = params['name'] ?? '';
-      const format = query.get('format') ?? 'json';
-      if (format !== 'json' && format !== 'dotenv') throw new PaiError('invalid', 'format must be json or dotenv');
-      const base = { actor: actorOf(principal), action: 'env.render' as const, kind: 'Agent', name: agent.slice(0, 253) };
-      let rendered: Rendered;
-      try {
-        rendered = await renderEnv(store, resources, agent);
-      } catch (err) {
-        audit.write({ ...base, outcome: 'error', code: toPaiError(err).code });
-        throw err;
-      }
-      audit.write({
-        ...base,
-        keys: rendered.vars.map((v) => v.name),
-        outcome: 'ok',
-        detail: {
-          format,
-          refs: rendered.vars.map((v) => ({ env: v.name, secret: v.secret, key: v.key })),
-          secretVersions: rendered.versions,
-        },
-      });
-      if (format === 'json') return { status: 200, json: toJson(rendered) };
-      return { status: 200, text: toDotenv(rendered), contentType: 'text/plain' };
+/** GET /v1/[namespaces/:namespace/]agents/:name/env[?format=json|dotenv]. */
+export function envRoute(store: SecretStore, resources: ResourcesService, audit: AuditLog): Route[] {
+  return namespaced([
+    {
+      method: 'GET',
+      path: '/v1/agents/:name/env',
+      roles: ['admin', 'renderer'],
+      handler: async (ctx) => {
+        const { params, query, principal } = ctx;
+        const ns = namespaceOf(ctx);
+        const agent = params['name'] ?? '';
+        const format = query.get('format') ?? 'json';
+        if (format !== 'json' && format !== 'dotenv') throw new PaiError('invalid', 'format must be json or dotenv');
+        const base = {
+          actor: actorOf(principal),
+          action: 'env.render' as const,
+          kind: 'Agent',
+          namespace: ns,
+          name: agent.slice(0, 253),
+        };
+        let rendered: Rendered;
+        try {
+          rendered = await renderEnv(store, resources, ns, agent);
+        } catch (err) {
+          audit.write({ ...base, outcome: 'error', code: toPaiError(err).code });
+          throw err;
+        }
+        audit.write({
+          ...base,
+          keys: rendered.vars.map((v) => v.name),
+          outcome: 'ok',
+          detail: {
+            format,
+            refs: rendered.vars.map((v) => ({ env: v.name, ...v.source })),
+            secretVersions: rendered.versions,
+          },
+        });
+        if (format === 'json') return { status: 200, json: toJson(rendered) };
+        return { status: 200, text: toDotenv(rendered), contentType: 'text/plain' };
+      },
     },
-  };
+  ]);
 }

@@ -7,7 +7,9 @@ import { PaiError } from '../errors.js';
 import { quoteName } from '../resources/names.js';
 import { KIND_PLURAL, type ResourcePlural } from '../resources/types.js';
 import { parseResource } from '../resources/validate.js';
+import { resourceDocument } from '../resources/document.js';
 import { readJson } from './http.js';
+import { namespaced, namespaceOf } from './namespaces.js';
 import { PLURAL_KIND, type ResourcesService, type StoredResource } from './resources-service.js';
 import type { Route, RouteContext } from './router.js';
 
@@ -23,7 +25,7 @@ function flag(ctx: RouteContext, name: string): boolean {
 /** The API form of a stored resource. */
 export function storedJson(s: StoredResource): Record<string, unknown> {
   return {
-    resource: s.resource,
+    resource: resourceDocument(s.resource),
     createdAt: s.record.createdAt.toISOString(),
     updatedAt: s.record.updatedAt.toISOString(),
     version: s.record.version,
@@ -37,13 +39,16 @@ function routesFor(plural: ResourcePlural, service: ResourcesService): Route[] {
       method: 'GET',
       path: `/v1/${plural}`,
       roles: ['admin', 'viewer'],
-      handler: async () => ({ status: 200, json: { items: (await service.list(plural)).map(storedJson) } }),
+      handler: async (ctx) => ({ status: 200, json: { items: (await service.list(plural, namespaceOf(ctx))).map(storedJson) } }),
     },
     {
       method: 'GET',
       path: `/v1/${plural}/:name`,
       roles: ['admin', 'viewer'],
-      handler: async ({ params }) => ({ status: 200, json: storedJson(await service.get(plural, params['name'] ?? '')) }),
+      handler: async (ctx) => ({
+        status: 200,
+        json: storedJson(await service.get(plural, namespaceOf(ctx), ctx.params['name'] ?? '')),
+      }),
     },
     {
       method: 'PUT',
@@ -67,10 +72,15 @@ function routesFor(plural: ResourcePlural, service: ResourcesService): Route[] {
             },
           );
         }
-        const { result, record } = await service.apply(ctx.principal, resource, dryRun);
+        const applied = await service.apply(ctx.principal, namespaceOf(ctx), resource, dryRun);
         return {
-          status: result === 'created' && !dryRun ? 201 : 200,
-          json: { result, dryRun, resource, ...(record ? { version: record.version } : {}) },
+          status: applied.result === 'created' && !dryRun ? 201 : 200,
+          json: {
+            result: applied.result,
+            dryRun,
+            resource: resourceDocument(applied.resource),
+            ...(applied.record ? { version: applied.record.version } : {}),
+          },
         };
       },
     },
@@ -78,9 +88,9 @@ function routesFor(plural: ResourcePlural, service: ResourcesService): Route[] {
       method: 'DELETE',
       path: `/v1/${plural}/:name`,
       roles: ['admin'],
-      handler: async ({ params, principal }) => {
-        const name = params['name'] ?? '';
-        await service.delete(principal, plural, name);
+      handler: async (ctx) => {
+        const name = ctx.params['name'] ?? '';
+        await service.delete(ctx.principal, plural, namespaceOf(ctx), name);
         return { status: 200, json: { deleted: `${kind}/${name}` } };
       },
     },
@@ -89,5 +99,5 @@ function routesFor(plural: ResourcePlural, service: ResourcesService): Route[] {
 
 /** The resource routes of every kind. */
 export function resourceRoutes(service: ResourcesService): Route[] {
-  return PLURALS.flatMap((p) => routesFor(p, service));
+  return namespaced(PLURALS.flatMap((p) => routesFor(p, service)));
 }

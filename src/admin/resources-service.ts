@@ -7,6 +7,9 @@
 import type { Principal } from '../auth/tokens.js';
 import type { ChangeFeed } from '../changes.js';
 import { PaiError, isPaiError, toPaiError } from '../errors.js';
+import { isDocumentedAzureTokenUrl, isDocumentedGcpTokenUrl } from '../providers/token-endpoints.js';
+import { agentModelProviders } from '../resources/agent-bindings.js';
+import { resourceDocument } from '../resources/document.js';
 import { quoteName } from '../resources/names.js';
 import { ReferenceIndex, checkReferences, type ReferenceSnapshot, referencesOf } from '../resources/references.js';
 import { KIND_PLURAL, type Resource, type ResourceKind, type ResourcePlural, type SecretReference } from '../resources/types.js';
@@ -41,9 +44,11 @@ export class ResourcesService implements ReferenceGuard {
     return parseResource(record.body, `stored ${record.kind}/${record.name}`);
   }
 
-  /** Every stored resource of every kind (unreadable documents are skipped). */
-  async all(): Promise<Resource[]> {
-    const lists = await Promise.all((['modelproviders', 'providers', 'agents'] as const).map((k) => this.deps.store.listDocs(k)));
+  /** Every stored resource of every kind in a namespace (unreadable documents are skipped). */
+  async all(ns: string): Promise<Resource[]> {
+    const lists = await Promise.all(
+      (['modelproviders', 'providers', 'agents'] as const).map((k) => this.deps.store.listDocs(k, ns)),
+    );
     const out: Resource[] = [];
     for (const record of lists.flat()) {
       try {
@@ -55,23 +60,23 @@ export class ResourcesService implements ReferenceGuard {
     return out;
   }
 
-  async referrers(secret: string): Promise<SecretReference[]> {
-    return new ReferenceIndex(await this.all()).referrers(secret);
+  async referrers(ns: string, secret: string): Promise<SecretReference[]> {
+    return new ReferenceIndex(await this.all(ns)).referrers(secret);
   }
 
-  async brokenBy(secret: string, remainingKeys?: readonly string[]): Promise<SecretReference[]> {
-    return new ReferenceIndex(await this.all()).brokenBy(secret, remainingKeys);
+  async brokenBy(ns: string, secret: string, remainingKeys?: readonly string[]): Promise<SecretReference[]> {
+    return new ReferenceIndex(await this.all(ns)).brokenBy(secret, remainingKeys);
   }
 
-  /** What checkReferences needs to know, read from the store for the names `resource` mentions. */
-  private async snapshot(resource: Resource): Promise<ReferenceSnapshot> {
+  /** What checkReferences needs to know, read from the resource's namespace for the names it mentions. */
+  private async snapshot(ns: string, resource: Resource): Promise<ReferenceSnapshot> {
     const secrets = new Map<string, readonly string[] | undefined>();
     for (const ref of referencesOf(resource)) {
       if (secrets.has(ref.secret)) continue;
       try {
         secrets.set(
           ref.secret,
-          (await this.deps.store.getSecretMeta(ref.secret)).keys.map((k) => k.name),
+          (await this.deps.store.getSecretMeta(ns, ref.secret)).keys.map((k) => k.name),
         );
       } catch (err) {
         if (!isPaiError(err, 'not_found') && !isPaiError(err, 'invalid')) throw err;
@@ -82,7 +87,7 @@ export class ResourcesService implements ReferenceGuard {
       const found = new Set<string>();
       for (const name of names) {
         try {
-          await this.deps.store.getDoc(kind, name);
+          await this.deps.store.getDoc(kind, ns, name);
           found.add(name);
         } catch (err) {
           if (!isPaiError(err, 'not_found')) throw err;
@@ -92,7 +97,7 @@ export class ResourcesService implements ReferenceGuard {
     };
     const spec = resource.kind === 'Agent' ? resource.spec : {};
     const providers = await exists('providers', spec.providers ?? []);
-    const modelProviders = await exists('modelproviders', spec.modelProviders ?? []);
+    const modelProviders = await exists('modelproviders', agentModelProviders(spec));
     return {
       secretKeys: (name) => secrets.get(name),
       hasProvider: (name) => providers.has(name),
@@ -103,7 +108,7 @@ export class ResourcesService implements ReferenceGuard {
   private audit(
     actor: Principal,
     action: 'resource.apply' | 'resource.delete',
-    resource: { kind: string; name: string },
+    resource: { kind: string; namespace: string; name: string },
     err?: unknown,
     detail?: Record<string, unknown>,
   ): void {
@@ -111,6 +116,7 @@ export class ResourcesService implements ReferenceGuard {
       actor: { tokenId: actor.tokenId, role: actor.role },
       action,
       kind: resource.kind,
+      namespace: resource.namespace.slice(0, 63),
       name: resource.name.slice(0, 253),
       outcome: err === undefined ? 'ok' : 'error',
       ...(err === undefined ? {} : { code: toPaiError(err).code }),
@@ -122,87 +128,122 @@ export class ResourcesService implements ReferenceGuard {
    * Creates or replaces a resource after checking every reference. With `dryRun` nothing is
    * written. Throws `invalid`, `broken_reference` (details.brokenReferences), `conflict`.
    */
-  async apply(actor: Principal, resource: Resource, dryRun: boolean): Promise<{ result: ApplyResult; record?: DocRecord }> {
-    const plural = KIND_PLURAL[resource.kind];
-    const name = resource.metadata.name;
+  async apply(
+    actor: Principal,
+    ns: string,
+    given: Resource,
+    dryRun: boolean,
+  ): Promise<{ result: ApplyResult; record?: DocRecord; resource: Resource }> {
+    const plural = KIND_PLURAL[given.kind];
+    const name = given.metadata.name;
+    const where = { kind: given.kind, namespace: ns, name };
     try {
-      const broken = checkReferences(resource, await this.snapshot(resource));
+      const resource = inNamespace(given, ns);
+      const broken = checkReferences(resource, await this.snapshot(ns, resource));
       if (broken.length > 0) {
         const list = broken.map((b) => `${b.field}: ${b.message}`).join('; ');
-        throw new PaiError('broken_reference', `${resource.kind} ${quoteName(name)} has broken references: ${list}`, {
-          details: { brokenReferences: broken },
+        const inNs = ns === 'default' ? '' : ` in namespace ${quoteName(ns)}`;
+        throw new PaiError('broken_reference', `${resource.kind} ${quoteName(name)}${inNs} has broken references: ${list}`, {
+          details: { brokenReferences: broken, namespace: ns },
         });
       }
       let current: DocRecord | undefined;
       try {
-        current = await this.deps.store.getDoc(plural, name);
+        current = await this.deps.store.getDoc(plural, ns, name);
       } catch (err) {
         if (!isPaiError(err, 'not_found')) throw err;
       }
-      if (current && canonicalJson(current.body) === canonicalJson(resource)) return { result: 'unchanged', record: current };
+      const document = resourceDocument(resource);
+      if (current && canonicalJson(current.body) === canonicalJson(document))
+        return { result: 'unchanged', record: current, resource };
       const result: ApplyResult = current ? 'configured' : 'created';
-      if (dryRun) return { result };
-      const record = await this.deps.store.putDoc(plural, name, resource as unknown as Record<string, unknown>, {
-        ifVersion: current?.version ?? 0,
-      });
+      if (dryRun) return { result, resource };
+      const record = await this.deps.store.putDoc(plural, ns, name, document, { ifVersion: current?.version ?? 0 });
       // Published before the audit record, so that a failing audit log (disk full) cannot keep the
       // injector on the old resource.
-      this.deps.changes.publish({ type: 'doc', kind: plural, name });
-      this.audit(actor, 'resource.apply', { kind: resource.kind, name }, undefined, { result, version: record.version });
-      return { result, record };
+      this.deps.changes.publish({ type: 'doc', kind: plural, namespace: ns, name });
+      this.audit(actor, 'resource.apply', where, undefined, { result, version: record.version, ...auditFacts(resource) });
+      return { result, record, resource };
     } catch (err) {
-      if (!dryRun) this.audit(actor, 'resource.apply', { kind: resource.kind, name }, err);
+      if (!dryRun) this.audit(actor, 'resource.apply', where, err);
       throw err;
     }
   }
 
   /** One stored resource; `not_found` if absent. */
-  async get(plural: ResourcePlural, name: string): Promise<StoredResource> {
-    const record = await this.deps.store.getDoc(plural, name);
+  async get(plural: ResourcePlural, ns: string, name: string): Promise<StoredResource> {
+    const record = await this.deps.store.getDoc(plural, ns, name);
     return { resource: this.parseStored(record), record };
   }
 
-  /** Every stored resource of a kind, sorted by name. */
-  async list(plural: ResourcePlural): Promise<StoredResource[]> {
-    return (await this.deps.store.listDocs(plural)).map((record) => ({ resource: this.parseStored(record), record }));
+  /** Every stored resource of a kind in a namespace, sorted by name. */
+  async list(plural: ResourcePlural, ns: string): Promise<StoredResource[]> {
+    return (await this.deps.store.listDocs(plural, ns)).map((record) => ({ resource: this.parseStored(record), record }));
   }
 
-  /** Agents that bind a Provider or ModelProvider. */
-  private async bindersOf(kind: ResourceKind, name: string): Promise<string[]> {
+  /** Agents of the namespace that bind a Provider or ModelProvider. */
+  private async bindersOf(kind: ResourceKind, ns: string, name: string): Promise<string[]> {
     if (kind === 'Agent') return [];
-    const agents = await this.list('agents');
+    const agents = await this.list('agents', ns);
     return agents
       .filter(({ resource }) => {
         if (resource.kind !== 'Agent') return false;
-        const list = kind === 'Provider' ? resource.spec.providers : resource.spec.modelProviders;
+        const list = kind === 'Provider' ? resource.spec.providers : agentModelProviders(resource.spec);
         return (list ?? []).includes(name);
       })
       .map(({ resource }) => resource.metadata.name);
   }
 
   /** Deletes a resource; a Provider or ModelProvider bound by agents is refused with `referenced`. */
-  async delete(actor: Principal, plural: ResourcePlural, name: string): Promise<void> {
+  async delete(actor: Principal, plural: ResourcePlural, ns: string, name: string): Promise<void> {
     const kind = PLURAL_KIND[plural];
+    const where = { kind, namespace: ns, name };
     try {
-      const current = await this.deps.store.getDoc(plural, name);
-      const binders = await this.bindersOf(kind, name);
+      const current = await this.deps.store.getDoc(plural, ns, name);
+      const binders = await this.bindersOf(kind, ns, name);
       if (binders.length > 0) {
         throw new PaiError('referenced', `cannot delete ${kind} ${quoteName(name)}: agents ${binders.join(', ')} use it`, {
           details: {
             referencedBy: binders.map((n) => ({
               kind: 'Agent',
               name: n,
-              via: kind === 'Provider' ? 'spec.providers' : 'spec.modelProviders',
+              via: kind === 'Provider' ? 'spec.providers' : 'spec.models',
             })),
           },
         });
       }
-      await this.deps.store.deleteDoc(plural, name);
-      this.deps.changes.publish({ type: 'doc', kind: plural, name });
-      this.audit(actor, 'resource.delete', { kind, name }, undefined, { version: current.version });
+      await this.deps.store.deleteDoc(plural, ns, name);
+      this.deps.changes.publish({ type: 'doc', kind: plural, namespace: ns, name });
+      this.audit(actor, 'resource.delete', where, undefined, { version: current.version });
     } catch (err) {
-      this.audit(actor, 'resource.delete', { kind, name }, err);
+      this.audit(actor, 'resource.delete', where, err);
       throw err;
     }
   }
+}
+
+/**
+ * `resource` placed in namespace `ns`: a document naming no namespace takes the request's; one
+ * naming another is refused (as kubectl does), so a manifest cannot write across namespaces.
+ */
+export function inNamespace<R extends Resource>(resource: R, ns: string): R {
+  const given = resource.metadata.namespace;
+  if (given !== undefined && given !== ns) {
+    throw new PaiError(
+      'invalid',
+      `${resource.kind} ${quoteName(resource.metadata.name)}: metadata.namespace ${quoteName(given)} does not match the namespace of the request ${quoteName(ns)}`,
+      { details: { field: 'metadata.namespace' } },
+    );
+  }
+  return { ...resource, metadata: { ...resource.metadata, namespace: ns } };
+}
+
+/**
+ * Value-free facts an apply audit record notes: a token endpoint outside the cloud's documented
+ * ones (the injector sends the credential there only if its operator allowed that URL).
+ */
+function auditFacts(resource: Resource): Record<string, unknown> {
+  const url = resource.kind === 'Provider' ? resource.spec.auth?.tokenUrl : undefined;
+  if (url === undefined || isDocumentedAzureTokenUrl(url) || isDocumentedGcpTokenUrl(url)) return {};
+  return { customTokenUrl: url };
 }

@@ -62,7 +62,7 @@ export function buildAdminRouter(deps: AdminDeps): Router {
   return new Router().add(
     ...secretRoutes(secrets),
     ...resourceRoutes(resources),
-    envRoute(deps.store, resources, deps.audit),
+    ...envRoute(deps.store, resources, deps.audit),
     ...tokenRoutes(deps.tokens, deps.audit, deps.changes),
     rotateRoute(deps),
   );

@@ -5,6 +5,7 @@
 import { PaiError } from '../errors.js';
 import type { SecretMeta } from '../store/types.js';
 import { readJson } from './http.js';
+import { namespaced, namespaceOf } from './namespaces.js';
 import type { Route } from './router.js';
 import { parseSecretBody } from './secret-body.js';
 import { describeReference, type SecretsService } from './secrets-service.js';
@@ -35,29 +36,30 @@ function flag(query: URLSearchParams, name: string): boolean {
 
 /** The routes of the secrets API, bound to a service. */
 export function secretRoutes(service: SecretsService): Route[] {
-  return [
+  return namespaced([
     {
       method: 'GET',
       path: '/v1/secrets',
       roles: ['admin', 'viewer'],
-      handler: async () => ({ status: 200, json: { items: (await service.list()).map(secretJson) } }),
+      handler: async (ctx) => ({ status: 200, json: { items: (await service.list(namespaceOf(ctx))).map(secretJson) } }),
     },
     {
       method: 'POST',
       path: '/v1/secrets',
       roles: ['admin'],
-      handler: async ({ req, principal }) => {
-        const body = parseSecretBody(await readJson(req), ['name', 'data', 'binaryData']);
+      handler: async (ctx) => {
+        const ns = namespaceOf(ctx);
+        const body = parseSecretBody(await readJson(ctx.req), ['name', 'data', 'binaryData']);
         if (body.name === undefined) throw new PaiError('invalid', 'name is required', { details: { field: 'name' } });
-        return { status: 201, json: secretJson(await service.create(principal, body.name, body.data)) };
+        return { status: 201, json: secretJson(await service.create(ctx.principal, ns, body.name, body.data)) };
       },
     },
     {
       method: 'GET',
       path: '/v1/secrets/:name',
       roles: ['admin', 'viewer'],
-      handler: async ({ params }) => {
-        const { meta, referencedBy } = await service.describe(param(params, 'name'));
+      handler: async (ctx) => {
+        const { meta, referencedBy } = await service.describe(namespaceOf(ctx), param(ctx.params, 'name'));
         return {
           status: 200,
           json: {
@@ -72,36 +74,39 @@ export function secretRoutes(service: SecretsService): Route[] {
       method: 'PUT',
       path: '/v1/secrets/:name',
       roles: ['admin'],
-      handler: async ({ req, params, principal }) => {
-        const name = param(params, 'name');
-        const body = parseSecretBody(await readJson(req), ['name', 'data', 'binaryData']);
+      handler: async (ctx) => {
+        const ns = namespaceOf(ctx);
+        const name = param(ctx.params, 'name');
+        const body = parseSecretBody(await readJson(ctx.req), ['name', 'data', 'binaryData']);
         if (body.name !== undefined && body.name !== name) {
           throw new PaiError('invalid', 'name in the body does not match the path', { details: { field: 'name' } });
         }
-        return { status: 200, json: secretJson(await service.replace(principal, name, body.data)) };
+        return { status: 200, json: secretJson(await service.replace(ctx.principal, ns, name, body.data)) };
       },
     },
     {
       method: 'PATCH',
       path: '/v1/secrets/:name',
       roles: ['admin'],
-      handler: async ({ req, params, principal }) => {
-        const body = parseSecretBody(await readJson(req), ['data', 'binaryData', 'remove']);
+      handler: async (ctx) => {
+        const ns = namespaceOf(ctx);
+        const body = parseSecretBody(await readJson(ctx.req), ['data', 'binaryData', 'remove']);
         if (body.data.size === 0 && body.remove.length === 0) {
           throw new PaiError('invalid', 'a patch must set or remove at least one key', { details: { field: 'data' } });
         }
-        return { status: 200, json: secretJson(await service.patch(principal, param(params, 'name'), body.data, body.remove)) };
+        const meta = await service.patch(ctx.principal, ns, param(ctx.params, 'name'), body.data, body.remove);
+        return { status: 200, json: secretJson(meta) };
       },
     },
     {
       method: 'DELETE',
       path: '/v1/secrets/:name',
       roles: ['admin'],
-      handler: async ({ params, query, principal }) => {
-        const name = param(params, 'name');
-        const broken = await service.delete(principal, name, flag(query, 'force'));
+      handler: async (ctx) => {
+        const name = param(ctx.params, 'name');
+        const broken = await service.delete(ctx.principal, namespaceOf(ctx), name, flag(ctx.query, 'force'));
         return { status: 200, json: { deleted: name, broken: broken.map(describeReference) } };
       },
     },
-  ];
+  ]);
 }

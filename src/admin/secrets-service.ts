@@ -13,10 +13,10 @@ import type { AuditAction, AuditLog } from './audit.js';
 
 /** Who refers to a secret, and which references a change would break. */
 export interface ReferenceGuard {
-  /** Every reference to `secret`. */
-  referrers(secret: string): Promise<SecretReference[]>;
+  /** Every reference to `secret` (resources of its namespace only: references never cross namespaces). */
+  referrers(ns: string, secret: string): Promise<SecretReference[]>;
   /** References that break if `secret` is deleted (remainingKeys undefined) or left with only these keys. */
-  brokenBy(secret: string, remainingKeys?: readonly string[]): Promise<SecretReference[]>;
+  brokenBy(ns: string, secret: string, remainingKeys?: readonly string[]): Promise<SecretReference[]>;
 }
 
 export interface SecretsServiceDeps {
@@ -37,12 +37,20 @@ export class SecretsService {
   private async audited<T>(
     actor: Principal,
     action: AuditAction,
+    ns: string,
     name: string,
     keys: readonly string[],
     fn: () => Promise<T>,
     detail?: Record<string, unknown>,
   ): Promise<T> {
-    const base = { actor: { tokenId: actor.tokenId, role: actor.role }, action, kind: 'Secret', name: name.slice(0, 253), keys };
+    const base = {
+      actor: { tokenId: actor.tokenId, role: actor.role },
+      action,
+      kind: 'Secret',
+      namespace: ns.slice(0, 63),
+      name: name.slice(0, 253),
+      keys,
+    };
     let result: T;
     try {
       result = await fn();
@@ -55,7 +63,7 @@ export class SecretsService {
       throw err;
     }
     // The change is in the store: the injector must drop its cached value whatever happens next.
-    this.deps.changes.publish({ type: 'secret', name });
+    this.deps.changes.publish({ type: 'secret', namespace: ns, name });
     try {
       this.deps.audit.write({ ...base, outcome: 'ok', ...(detail ? { detail } : {}) });
     } catch (err) {
@@ -65,8 +73,13 @@ export class SecretsService {
     return result;
   }
 
-  private async refuseIfBroken(name: string, remainingKeys: readonly string[] | undefined, verb: string): Promise<void> {
-    const broken = await this.deps.references.brokenBy(name, remainingKeys);
+  private async refuseIfBroken(
+    ns: string,
+    name: string,
+    remainingKeys: readonly string[] | undefined,
+    verb: string,
+  ): Promise<void> {
+    const broken = await this.deps.references.brokenBy(ns, name, remainingKeys);
     if (broken.length === 0) return;
     const list = broken.map((r) => `${r.kind}/${r.name} (${r.via})`).join(', ');
     throw new PaiError('referenced', `cannot ${verb} secret ${quoteName(name)}: it is referenced by ${list}`, {
@@ -75,28 +88,28 @@ export class SecretsService {
   }
 
   /** Creates a secret (409 if it exists). */
-  create(actor: Principal, name: string, data: SecretData): Promise<SecretMeta> {
-    return this.audited(actor, 'secret.create', name, [...data.keys()], () => this.deps.store.createSecret(name, data));
+  create(actor: Principal, ns: string, name: string, data: SecretData): Promise<SecretMeta> {
+    return this.audited(actor, 'secret.create', ns, name, [...data.keys()], () => this.deps.store.createSecret(ns, name, data));
   }
 
   /** Replaces all keys; refused with `referenced` if a key some resource needs would disappear. */
-  replace(actor: Principal, name: string, data: SecretData): Promise<SecretMeta> {
-    return this.audited(actor, 'secret.replace', name, [...data.keys()], async () => {
-      const current = await this.deps.store.getSecretMeta(name);
-      await this.refuseIfBroken(name, [...data.keys()], 'replace');
-      return this.deps.store.replaceSecret(name, data, { ifVersion: current.version });
+  replace(actor: Principal, ns: string, name: string, data: SecretData): Promise<SecretMeta> {
+    return this.audited(actor, 'secret.replace', ns, name, [...data.keys()], async () => {
+      const current = await this.deps.store.getSecretMeta(ns, name);
+      await this.refuseIfBroken(ns, name, [...data.keys()], 'replace');
+      return this.deps.store.replaceSecret(ns, name, data, { ifVersion: current.version });
     });
   }
 
   /** Sets and removes keys; refused with `referenced` if a removed key is needed by a resource. */
-  patch(actor: Principal, name: string, set: SecretData, remove: readonly string[]): Promise<SecretMeta> {
-    return this.audited(actor, 'secret.patch', name, [...set.keys(), ...remove], async () => {
-      const current = await this.deps.store.getSecretMeta(name);
+  patch(actor: Principal, ns: string, name: string, set: SecretData, remove: readonly string[]): Promise<SecretMeta> {
+    return this.audited(actor, 'secret.patch', ns, name, [...set.keys(), ...remove], async () => {
+      const current = await this.deps.store.getSecretMeta(ns, name);
       if (remove.length > 0) {
         const remaining = current.keys.map((k) => k.name).filter((k) => !remove.includes(k) || set.has(k));
-        await this.refuseIfBroken(name, [...new Set([...remaining, ...set.keys()])], 'patch');
+        await this.refuseIfBroken(ns, name, [...new Set([...remaining, ...set.keys()])], 'patch');
       }
-      return this.deps.store.patchSecret(name, { set, remove }, { ifVersion: current.version });
+      return this.deps.store.patchSecret(ns, name, { set, remove }, { ifVersion: current.version });
     });
   }
 
@@ -104,18 +117,19 @@ export class SecretsService {
    * Deletes a secret. Refused with `referenced` when resources use it, unless `force`; returns the
    * references the deletion broke (empty unless forced).
    */
-  async delete(actor: Principal, name: string, force: boolean): Promise<SecretReference[]> {
+  async delete(actor: Principal, ns: string, name: string, force: boolean): Promise<SecretReference[]> {
     let broken: SecretReference[] = [];
     await this.audited(
       actor,
       'secret.delete',
+      ns,
       name,
       [],
       async () => {
-        await this.deps.store.getSecretMeta(name);
-        if (force) broken = await this.deps.references.brokenBy(name);
-        else await this.refuseIfBroken(name, undefined, 'delete');
-        await this.deps.store.deleteSecret(name);
+        await this.deps.store.getSecretMeta(ns, name);
+        if (force) broken = await this.deps.references.brokenBy(ns, name);
+        else await this.refuseIfBroken(ns, name, undefined, 'delete');
+        await this.deps.store.deleteSecret(ns, name);
       },
       force ? { force: true } : undefined,
     );
@@ -123,12 +137,12 @@ export class SecretsService {
   }
 
   /** Metadata and the references to it. */
-  async describe(name: string): Promise<{ meta: SecretMeta; referencedBy: SecretReference[] }> {
-    const meta = await this.deps.store.getSecretMeta(name);
-    return { meta, referencedBy: await this.deps.references.referrers(name) };
+  async describe(ns: string, name: string): Promise<{ meta: SecretMeta; referencedBy: SecretReference[] }> {
+    const meta = await this.deps.store.getSecretMeta(ns, name);
+    return { meta, referencedBy: await this.deps.references.referrers(ns, name) };
   }
 
-  list(): Promise<SecretMeta[]> {
-    return this.deps.store.listSecrets();
+  list(ns: string): Promise<SecretMeta[]> {
+    return this.deps.store.listSecrets(ns);
   }
 }

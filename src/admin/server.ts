@@ -89,7 +89,7 @@ export class AdminServer {
     }
     if (path === '/metrics' && req.method === 'GET') {
       seen.label = path;
-      const principal = await this.deps.tokens.verify(bearer(req));
+      const principal = await this.deps.tokens.verify(bearer(req), { surface: 'admin' });
       seen.actor = principal.tokenId;
       if (principal.role !== 'admin' && principal.role !== 'viewer') {
         throw new PaiError('forbidden', `role ${principal.role} may not read /metrics`);
@@ -101,7 +101,7 @@ export class AdminServer {
     seen.label = route.path;
     let principal = ANONYMOUS;
     if (route.roles.length > 0) {
-      principal = await this.deps.tokens.verify(bearer(req));
+      principal = await this.deps.tokens.verify(bearer(req), { surface: 'admin' });
       seen.actor = principal.tokenId;
       if (!route.roles.includes(principal.role)) {
         throw new PaiError('forbidden', `role ${principal.role} may not ${route.method} ${route.path}`);

@@ -12,15 +12,26 @@ import type { Route } from './router.js';
 
 const MAX_TTL_MS = 366 * 86_400_000;
 
-function parseCreate(body: Record<string, unknown>): { role: Role; agent?: string; description?: string; ttlMs?: number } {
+function parseCreate(body: Record<string, unknown>): {
+  role: Role;
+  agent?: string;
+  namespace?: string;
+  description?: string;
+  ttlMs?: number;
+} {
   for (const key of Object.keys(body)) {
-    if (!['role', 'agent', 'ttl', 'description'].includes(key)) {
-      throw new PaiError('invalid', `unknown field ${quoteName(key)} (expected role, agent, ttl, description)`, {
+    if (!['role', 'agent', 'namespace', 'ttl', 'description'].includes(key)) {
+      throw new PaiError('invalid', `unknown field ${quoteName(key)} (expected role, agent, namespace, ttl, description)`, {
         details: { field: key },
       });
     }
   }
-  const { role, agent, ttl, description } = body;
+  const { role, agent, namespace, ttl, description } = body;
+  if (namespace !== undefined && (typeof namespace !== 'string' || nameProblem(namespace) || role !== 'agent')) {
+    throw new PaiError('invalid', 'namespace must be a valid namespace name, and only with role agent', {
+      details: { field: 'namespace' },
+    });
+  }
   if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
     throw new PaiError('invalid', `role must be one of ${ROLES.join(', ')}`, { details: { field: 'role' } });
   }
@@ -46,6 +57,7 @@ function parseCreate(body: Record<string, unknown>): { role: Role; agent?: strin
   return {
     role: role as Role,
     ...(typeof agent === 'string' ? { agent } : {}),
+    ...(typeof namespace === 'string' ? { namespace } : {}),
     ...(typeof description === 'string' ? { description } : {}),
     ...(ttlMs === undefined ? {} : { ttlMs }),
   };

@@ -1,12 +1,16 @@
 /**
  * Bearer tokens for the admin API (roles admin, viewer, renderer) and for agents calling the LLM
- * gateway (role agent). A token is `pai_<id>_<secret>`: the id locates the record, the record holds
- * only a SHA-256 of the whole token (256 random bits need no slow hash), and the comparison is
+ * gateway (role agent). An API token is `pai_tok_<id>_<secret>` (Pai's prefix), an agent token
+ * `pai_agt_<id>_<secret>`; each surface refuses the other's prefix before any lookup, so one kind
+ * can never be used on the other surface (tokens made before, `pai_<id>_<secret>`, are still
+ * accepted and checked by their record's role). The id locates the record, the record holds only a
+ * SHA-256 of the whole token (256 random bits need no slow hash), and the comparison is
  * constant-time. The token itself is shown once, at creation, and never stored or logged.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { PaiError } from '../errors.js';
-import type { DocKind, DocRecord, SecretStore } from '../store/types.js';
+import { DEFAULT_NAMESPACE } from '../resources/types.js';
+import type { ClusterDocKind, DocRecord, SecretStore } from '../store/types.js';
 
 export const ROLES = ['admin', 'viewer', 'renderer', 'agent'] as const;
 export type Role = (typeof ROLES)[number];
@@ -14,8 +18,9 @@ export type Role = (typeof ROLES)[number];
 export interface TokenInfo {
   readonly id: string;
   readonly role: Role;
-  /** For role agent: the agent the token speaks for. */
+  /** For role agent: the agent the token speaks for, and its namespace (absent: default). */
   readonly agent?: string;
+  readonly agentNamespace?: string;
   /**
    * For role agent: the creation time of the agent the token was issued for. A token is good only
    * for that agent, not for one re-created later under the same name.
@@ -36,11 +41,15 @@ export interface Principal {
   readonly tokenId: string;
   readonly role: Role;
   readonly agent?: string;
+  /** For role agent: the agent's namespace. */
+  readonly agentNamespace?: string;
   /** See TokenInfo.agentCreatedAt (absent on agent tokens issued before it was recorded). */
   readonly agentCreatedAt?: string;
 }
 
-const TOKEN_RE = /^pai_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+const TOKEN_RE = /^pai_(?:(tok|agt)_)?([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+/** The prefix of a new token of `role`. */
+const prefixOf = (role: Role): string => (role === 'agent' ? 'pai_agt_' : 'pai_tok_');
 
 function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
@@ -76,7 +85,7 @@ export interface TokenServiceOptions {
   readonly kinds?: readonly TokenKind[];
 }
 
-export type TokenKind = Extract<DocKind, 'tokens' | 'agenttokens'>;
+export type TokenKind = ClusterDocKind;
 
 /** Where a token of `role` is stored. */
 export function tokenKindOf(role: Role): TokenKind {
@@ -87,6 +96,11 @@ export function tokenKindOf(role: Role): TokenKind {
 export interface VerifyOptions {
   /** Only a token of this role is accepted; any other is refused like an unknown token. */
   readonly role?: Role;
+  /**
+   * The surface asking: the admin API refuses `pai_agt_` tokens and the gateway `pai_tok_` ones,
+   * from the text alone, before any store lookup.
+   */
+  readonly surface?: 'admin' | 'gateway';
 }
 
 interface CacheEntry {
@@ -99,6 +113,8 @@ interface CacheEntry {
 export interface CreateTokenInput {
   readonly role: Role;
   readonly agent?: string;
+  /** For role agent: the agent's namespace (default `default`). */
+  readonly namespace?: string;
   readonly description?: string;
   readonly ttlMs?: number;
 }
@@ -132,30 +148,32 @@ export class TokenService {
    */
   async create(input: CreateTokenInput): Promise<{ token: string; info: TokenInfo }> {
     let agentCreatedAt: string | undefined;
+    const namespace = input.role === 'agent' ? (input.namespace ?? DEFAULT_NAMESPACE) : undefined;
     if (input.role === 'agent') {
       if (input.agent === undefined) throw new PaiError('invalid', 'agent is required for role agent');
-      agentCreatedAt = (await this.agentRecord(input.agent)).createdAt.toISOString();
+      agentCreatedAt = (await this.agentRecord(namespace ?? DEFAULT_NAMESPACE, input.agent)).createdAt.toISOString();
     }
     const id = randomBytes(8).toString('hex');
-    const token = `pai_${id}_${randomBytes(32).toString('base64url')}`;
+    const token = `${prefixOf(input.role)}${id}_${randomBytes(32).toString('base64url')}`;
     const now = this.now();
     const doc: TokenDoc = {
       id,
       role: input.role,
       ...(input.agent === undefined ? {} : { agent: input.agent }),
+      ...(namespace === undefined ? {} : { agentNamespace: namespace }),
       ...(agentCreatedAt === undefined ? {} : { agentCreatedAt }),
       ...(input.description === undefined ? {} : { description: input.description }),
       createdAt: now.toISOString(),
       ...(input.ttlMs === undefined ? {} : { expiresAt: new Date(now.getTime() + input.ttlMs).toISOString() }),
       hash: hashToken(token).toString('hex'),
     };
-    await this.store.putDoc(tokenKindOf(input.role), `t${id}`, { ...doc }, { ifVersion: 0 });
+    await this.store.putClusterDoc(tokenKindOf(input.role), `t${id}`, { ...doc }, { ifVersion: 0 });
     return { token, info: toInfo(doc) };
   }
 
-  private async agentRecord(agent: string): Promise<DocRecord> {
+  private async agentRecord(ns: string, agent: string): Promise<DocRecord> {
     try {
-      return await this.store.getDoc('agents', agent);
+      return await this.store.getDoc('agents', ns, agent);
     } catch (err) {
       if (!(err instanceof PaiError && (err.code === 'not_found' || err.code === 'invalid'))) throw err;
       throw new PaiError(
@@ -168,7 +186,7 @@ export class TokenService {
 
   /** Every token's public record, optionally of one role. */
   async list(role?: Role): Promise<TokenInfo[]> {
-    const docs = (await Promise.all(this.kinds.map((kind) => this.store.listDocs(kind)))).flat();
+    const docs = (await Promise.all(this.kinds.map((kind) => this.store.listClusterDocs(kind)))).flat();
     return docs
       .map(parseDoc)
       .filter((d): d is TokenDoc => d !== undefined && (role === undefined || d.role === role))
@@ -189,7 +207,7 @@ export class TokenService {
     try {
       const entry = await this.fetch(id);
       if (!entry) throw new PaiError('not_found', `token ${id} not found`);
-      await this.store.deleteDoc(entry.kind, `t${id}`);
+      await this.store.deleteClusterDoc(entry.kind, `t${id}`);
     } finally {
       // Again after the delete: a verify that read the record meanwhile must not keep it cached.
       this.forget(id);
@@ -232,7 +250,7 @@ export class TokenService {
     const fetchedAt = this.now().getTime();
     for (const kind of this.kinds) {
       try {
-        const record = await this.store.getDoc(kind, `t${id}`);
+        const record = await this.store.getClusterDoc(kind, `t${id}`);
         const doc = parseDoc(record);
         // A record in the wrong place (an agent token among API tokens) is not a token.
         return doc && tokenKindOf(doc.role) === kind ? { kind, doc, version: record.version, fetchedAt } : undefined;
@@ -260,10 +278,13 @@ export class TokenService {
    */
   async verify(presented: string, options: VerifyOptions = {}): Promise<Principal> {
     const m = TOKEN_RE.exec(presented);
-    const id = m?.[1];
+    const kind = m?.[1];
+    const id = m?.[2];
     // Made only when needed: an Error captures a stack trace, which costs more than the whole check.
     const denied = (): PaiError => new PaiError('unauthenticated', 'invalid, expired or revoked token');
     if (!id) throw denied();
+    // The other surface's tokens are refused from their prefix alone: no lookup, no timing signal.
+    if ((options.surface === 'admin' && kind === 'agt') || (options.surface === 'gateway' && kind === 'tok')) throw denied();
     const entry = await this.load(id);
     const doc = entry?.doc;
     const expected = doc ? Buffer.from(doc.hash, 'hex') : Buffer.alloc(32);
@@ -272,11 +293,13 @@ export class TokenService {
     const now = this.now().getTime();
     if (doc.expiresAt && Date.parse(doc.expiresAt) <= now) throw denied();
     if (options.role !== undefined && doc.role !== options.role) throw denied();
+    // A new-format token must be of the kind its prefix says (a record moved between kinds is not).
+    if (kind !== undefined && (kind === 'agt') !== (doc.role === 'agent')) throw denied();
     if (entry) this.touch(entry, now);
     return {
       tokenId: id,
       role: doc.role,
-      ...(doc.agent === undefined ? {} : { agent: doc.agent }),
+      ...(doc.agent === undefined ? {} : { agent: doc.agent, agentNamespace: doc.agentNamespace ?? DEFAULT_NAMESPACE }),
       ...(doc.agentCreatedAt === undefined ? {} : { agentCreatedAt: doc.agentCreatedAt }),
     };
   }
@@ -294,7 +317,7 @@ export class TokenService {
     this.lastWritten.set(doc.id, now);
     const next: TokenDoc = { ...doc, lastUsedAt: new Date(now).toISOString() };
     // Compare-and-set on the version read: a token revoked meanwhile is never written back.
-    this.store.putDoc(kind, `t${doc.id}`, { ...next }, { ifVersion: version }).then(
+    this.store.putClusterDoc(kind, `t${doc.id}`, { ...next }, { ifVersion: version }).then(
       (record) => {
         const cached = this.cache.get(doc.id);
         if (cached?.version === version)
@@ -327,7 +350,7 @@ export class TokenService {
     if (await this.hasAdmin()) return undefined;
     let claimVersion = 0;
     try {
-      const claim = await this.store.getDoc('tokens', FIRST_ADMIN_CLAIM);
+      const claim = await this.store.getClusterDoc('tokens', FIRST_ADMIN_CLAIM);
       const claimedAt = Date.parse(String(claim.body['claimedAt']));
       if (Number.isFinite(claimedAt) && this.now().getTime() - claimedAt < FIRST_ADMIN_CLAIM_STALE_MS) return undefined;
       claimVersion = claim.version;
@@ -335,7 +358,12 @@ export class TokenService {
       if (!(err instanceof PaiError && err.code === 'not_found')) throw err;
     }
     try {
-      await this.store.putDoc('tokens', FIRST_ADMIN_CLAIM, { claimedAt: this.now().toISOString() }, { ifVersion: claimVersion });
+      await this.store.putClusterDoc(
+        'tokens',
+        FIRST_ADMIN_CLAIM,
+        { claimedAt: this.now().toISOString() },
+        { ifVersion: claimVersion },
+      );
     } catch (err) {
       if (err instanceof PaiError && err.code === 'conflict') return undefined;
       throw err;

@@ -86,13 +86,13 @@ export async function addSecret(client: AdminClient, name: string, options: AddS
     throw new CliError('a secret needs at least one key: give --from-literal, --from-file or --from-env-file', 2);
   const binaryData = Object.fromEntries([...data].map(([k, v]) => [k, v.toString('base64')]));
   try {
-    await client.request('POST', '/v1/secrets', { name, binaryData });
+    await client.request('POST', client.nsPath('secrets'), { name, binaryData });
     io.stdout(`secret/${name} created\n`);
   } catch (err) {
     if (!(err instanceof CliError) || err.apiCode !== 'already_exists') throw err;
     if (!options.overwrite)
       throw new CliError(`secret ${JSON.stringify(name)} already exists; add --overwrite to replace its keys`);
-    await client.request('PUT', `/v1/secrets/${encodeURIComponent(name)}`, { binaryData });
+    await client.request('PUT', client.nsPath(`secrets/${encodeURIComponent(name)}`), { binaryData });
     io.stdout(`secret/${name} configured\n`);
   }
 }

@@ -34,12 +34,26 @@ export interface ApiResponse<T = unknown> {
   readonly contentType: string;
 }
 
+/** The namespace a command acts in, and whether the user named it (-n) rather than taking the default. */
+export interface CommandNamespace {
+  readonly name: string;
+  readonly explicit: boolean;
+}
+
 export class AdminClient {
+  /** The namespace commands act in (-n, else PAI_NAMESPACE, else default). */
+  namespace: CommandNamespace = { name: 'default', explicit: false };
+
   private constructor(
     private readonly target: { socketPath: string } | { host: string; port: number; base: string },
     private readonly token: string,
     readonly server: string,
   ) {}
+
+  /** The API path of `rest` (e.g. `secrets/x`) in `ns` (default: this client's namespace). */
+  nsPath(rest: string, ns: string = this.namespace.name): string {
+    return `/v1/namespaces/${encodeURIComponent(ns)}/${rest}`;
+  }
 
   /** Resolves server and token from PAI_SERVER / PAI_TOKEN, then the config file `pai serve` wrote. */
   static fromConfig(config: ClientConfig): AdminClient {

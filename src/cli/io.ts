@@ -14,6 +14,8 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly clientConfig: () => ClientConfig;
   readonly now: () => Date;
+  /** True when stderr is a terminal (a person is watching): warnings meant for people are shown then. */
+  readonly isTerminal?: () => boolean;
 }
 
 /** Reads a stream to the end. */

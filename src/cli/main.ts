@@ -7,19 +7,49 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, loadClientConfig } from '../config.js';
 import { PaiError } from '../errors.js';
 import { addSecret } from './add-secret.js';
+import { type CreateModelProviderOptions, createModelProvider } from './create-model-provider.js';
 import { apply } from './apply.js';
 import { renderEnv } from './render.js';
 import { type RenderGatewayOptions, renderGateway } from './render-gateway.js';
-import { AdminClient, CliError } from './client.js';
+import { nameProblem } from '../resources/names.js';
+import { DEFAULT_NAMESPACE } from '../resources/types.js';
+import { AdminClient, CliError, type CommandNamespace } from './client.js';
 import { type CliIo, readAll } from './io.js';
 import { resourceCommands } from './registry.js';
 import { type CreateTokenOptions, createToken } from './token-commands.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
+/** Commands that talk to no namespace (the server, tokens and keys are cluster-wide). */
+const CLUSTER_COMMANDS = new Set(['serve', 'master-key']);
+
+/** Adds `-n, --namespace` to every leaf command that acts in a namespace (kubectl's flag, accepted after the command). */
+function addNamespaceOption(command: Command): void {
+  for (const sub of command.commands) {
+    if (sub.commands.length > 0) addNamespaceOption(sub);
+    else if (!CLUSTER_COMMANDS.has(sub.name())) {
+      sub.option('-n, --namespace <namespace>', 'the namespace to act in (default: $PAI_NAMESPACE, else "default")');
+    }
+  }
+}
+
+/** The namespace of the command about to run: -n, else PAI_NAMESPACE, else default. Throws CliError (usage) for a bad name. */
+function commandNamespace(action: Command, io: CliIo): CommandNamespace {
+  const given = action.optsWithGlobals<{ namespace?: string }>().namespace;
+  const name = given ?? io.clientConfig().namespace ?? DEFAULT_NAMESPACE;
+  const problem = nameProblem(name);
+  if (problem !== undefined) throw new CliError(`invalid namespace ${JSON.stringify(name.slice(0, 80))}: ${problem}`, 2);
+  return { name, explicit: given !== undefined };
+}
+
 /** Builds the command tree; actions report their exit code through `setCode`. */
 function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
-  const client = (): AdminClient => AdminClient.fromConfig(io.clientConfig());
+  let namespace: CommandNamespace = { name: DEFAULT_NAMESPACE, explicit: false };
+  const client = (): AdminClient => {
+    const c = AdminClient.fromConfig(io.clientConfig());
+    c.namespace = namespace;
+    return c;
+  };
   const program = new Command('pai')
     .description('pai-secrets: store credentials for AI agents and inject them at the edge, so agents never hold them.')
     .version('0.1.0')
@@ -104,9 +134,25 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       await renderGateway(client(), opts, io);
     });
 
-  program
-    .command('create')
-    .description('create a token')
+  const create = program.command('create').description('create a token or a model provider');
+  create
+    .command('model-provider')
+    .description("store an LLM provider's API key (as secret NAME-key) and create the ModelProvider that uses it")
+    .argument('<name>', 'the ModelProvider name: agents refer to models as NAME/<model id>')
+    .requiredOption('--provider <provider>', 'anthropic, openai, gemini, openrouter, azure-openai or vllm')
+    .option('--api-key <key>', 'the API key; "-" reads it from stdin (keeps it out of ps and shell history)')
+    .option('--endpoint <url>', 'base URL (required for azure-openai and vllm; OpenAI-compatible services: --provider openai)')
+    .option('--allowed-models <list>', 'comma-separated model ids the gateway allows')
+    .option('--api-version <version>', 'azure-openai: the api-version query parameter added when the agent sends none')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  pai create model-provider anthropic --provider anthropic --api-key - < anthropic.key\n' +
+        '  pai create model-provider google --provider gemini --api-key -\n',
+    )
+    .action(async (name: string, opts: CreateModelProviderOptions) => {
+      await createModelProvider(client(), name, opts, io);
+    });
+  create
     .command('token')
     .description('create an API token (--role) or an agent token for the LLM gateway (AGENT); printed once')
     .argument('[agent]', 'the agent the token speaks for (role agent); it must exist, and the token dies with it')
@@ -140,6 +186,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       io.stdout(`master key rotated: ${res.body.oldKeyId} -> ${res.body.newKeyId} (${res.body.rewrapped} secrets re-wrapped)\n`);
     });
 
+  addNamespaceOption(program);
+  program.hook('preAction', (_root, action) => {
+    namespace = commandNamespace(action, io);
+  });
   return program;
 }
 
@@ -199,5 +249,6 @@ export function processIo(): CliIo {
     env: process.env,
     clientConfig: () => loadClientConfig(process.env),
     now: () => new Date(),
+    isTerminal: () => process.stderr.isTTY,
   };
 }

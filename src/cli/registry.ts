@@ -27,13 +27,14 @@ const TYPES: readonly TypeHandlers[] = [
     delete: deleteResource('agents'),
   },
   {
-    names: ['providers', 'provider'],
+    // Pai's words: `pai get services`, `pai describe provider`, `pai delete service`.
+    names: ['providers', 'provider', 'services', 'service', 'svc'],
     get: getResources('providers'),
     describe: describeResource('providers'),
     delete: deleteResource('providers'),
   },
   {
-    names: ['modelproviders', 'modelprovider', 'mp'],
+    names: ['modelproviders', 'modelprovider', 'model-providers', 'model-provider', 'mp'],
     get: getResources('modelproviders'),
     describe: describeResource('modelproviders'),
     delete: deleteResource('modelproviders'),
@@ -55,17 +56,20 @@ export function resourceCommands(program: Command, client: () => AdminClient, io
   const get = program
     .command('get')
     .description('list resources, or show one (never secret values)')
-    .argument('<type>', 'secrets | agents | providers | modelproviders | tokens')
+    .argument('<type>', 'secrets | agents | services (providers) | model-providers | tokens')
     .argument('[name]', 'one resource')
     .addOption(output)
-    .addHelpText('after', '\nExamples:\n  pai get secrets\n  pai get secret gemini-key -o yaml\n  pai get providers -o json\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  pai get secrets\n  pai get secret gemini-key -o yaml\n  pai get services -n team-a\n  pai get model-providers -o json\n',
+    )
     .action(async (type: string, name: string | undefined, opts: { output: string }) => {
       await lookup(type).get(client(), name, outputFormat(opts.output), io);
     });
   const describe = program
     .command('describe')
     .description('show details of one resource (keys with byte sizes, versions, references)')
-    .argument('<type>', 'secret | agent | provider | modelprovider')
+    .argument('<type>', 'secret | agent | provider (service) | model-provider')
     .argument('<name>', 'resource name')
     .action(async (type: string, name: string) => {
       const h = lookup(type);
@@ -75,7 +79,7 @@ export function resourceCommands(program: Command, client: () => AdminClient, io
   const del = program
     .command('delete')
     .description('delete a resource')
-    .argument('<type>', 'secret | agent | provider | modelprovider | token')
+    .argument('<type>', 'secret | agent | service (provider) | model-provider | token')
     .argument('<name>', 'resource name (token id for tokens)')
     .option('--force', 'delete a secret even though resources reference it (they break until it is restored)', false)
     .action(async (type: string, name: string, opts: { force: boolean }) => {

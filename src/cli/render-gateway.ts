@@ -43,7 +43,7 @@ function checked(opts: RenderGatewayOptions): { port: number; mode: ClientCertif
 /** Fetches every ModelProvider and prints the gateway bootstrap; notes skipped ones on stderr. */
 export async function renderGateway(client: AdminClient, opts: RenderGatewayOptions, io: CliIo): Promise<void> {
   const { port, mode } = checked(opts);
-  const res = await client.request<{ items: { resource: unknown }[] }>('GET', '/v1/modelproviders');
+  const res = await client.request<{ items: { resource: unknown }[] }>('GET', client.nsPath('modelproviders'));
   const modelProviders = res.body.items.map((item, i): ModelProvider => {
     const resource = parseResource(item.resource, `modelproviders item ${i}`);
     if (resource.kind !== 'ModelProvider') throw new CliError(`the server listed a ${resource.kind} among the model providers`);

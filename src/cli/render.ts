@@ -10,6 +10,6 @@ import type { CliIo } from './io.js';
 export async function renderEnv(client: AdminClient, agent: string, format: string, io: CliIo): Promise<void> {
   if (format !== 'dotenv' && format !== 'json')
     throw new CliError(`unknown output format "${format}" (expected dotenv or json)`, 2);
-  const res = await client.requestRaw('GET', `/v1/agents/${encodeURIComponent(agent)}/env?format=${format}`);
+  const res = await client.requestRaw('GET', client.nsPath(`agents/${encodeURIComponent(agent)}/env?format=${format}`));
   io.stdoutBytes(res);
 }

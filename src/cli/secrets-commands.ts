@@ -24,13 +24,13 @@ interface SecretDetail extends SecretItem {
   referencedBy: Reference[];
 }
 
-const path = (name: string): string => `/v1/secrets/${encodeURIComponent(name)}`;
+const path = (client: AdminClient, name: string): string => client.nsPath(`secrets/${encodeURIComponent(name)}`);
 
 /** `pai get secrets [NAME]`. */
 export async function getSecrets(client: AdminClient, name: string | undefined, format: OutputFormat, io: CliIo): Promise<void> {
   const items = name
-    ? [(await client.request<SecretDetail>('GET', path(name))).body]
-    : (await client.request<{ items: SecretItem[] }>('GET', '/v1/secrets')).body.items;
+    ? [(await client.request<SecretDetail>('GET', path(client, name))).body]
+    : (await client.request<{ items: SecretItem[] }>('GET', client.nsPath('secrets'))).body.items;
   if (format === 'json' || format === 'yaml') {
     const shaped = items.map((s) => ({
       name: s.name,
@@ -66,7 +66,7 @@ function when(iso: string, now: Date): string {
 
 /** `pai describe secret NAME`. */
 export async function describeSecret(client: AdminClient, name: string, io: CliIo): Promise<void> {
-  const s = (await client.request<SecretDetail>('GET', path(name))).body;
+  const s = (await client.request<SecretDetail>('GET', path(client, name))).body;
   const now = io.now();
   const keyWidth = Math.max(0, ...s.keys.map((k) => k.length));
   const lines = [
@@ -87,7 +87,7 @@ export async function describeSecret(client: AdminClient, name: string, io: CliI
 
 /** `pai delete secret NAME [--force]`. */
 export async function deleteSecret(client: AdminClient, name: string, force: boolean, io: CliIo): Promise<void> {
-  const res = await client.request<{ broken: Reference[] }>('DELETE', `${path(name)}${force ? '?force=true' : ''}`);
+  const res = await client.request<{ broken: Reference[] }>('DELETE', `${path(client, name)}${force ? '?force=true' : ''}`);
   io.stdout(`secret/${name} deleted\n`);
   const broken = res.body.broken;
   if (broken.length > 0) {

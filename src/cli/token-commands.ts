@@ -32,14 +32,14 @@ export async function createToken(
   const role = agent ? 'agent' : (opts.role ?? 'viewer');
   const body = {
     role,
-    ...(agent ? { agent } : {}),
+    ...(agent ? { agent, namespace: client.namespace.name } : {}),
     ...(opts.ttl ? { ttl: opts.ttl } : {}),
     ...(opts.description ? { description: opts.description } : {}),
   };
   const res = await client.request<TokenItem & { token: string }>('POST', '/v1/tokens', body);
   io.stdout(`${res.body.token}\n`);
   io.stderr(
-    `token ${res.body.id} created (role ${role}${agent ? `, agent ${agent}` : ''}${res.body.expiresAt ? `, expires ${res.body.expiresAt}` : ''}); ` +
+    `token ${res.body.id} created (role ${role}${agent ? `, agent ${agent} in namespace ${client.namespace.name}` : ''}${res.body.expiresAt ? `, expires ${res.body.expiresAt}` : ''}); ` +
       'it is shown only this once\n',
   );
 }

@@ -22,6 +22,11 @@ export function describeAuth(target: InjectionTarget): string {
       return `header ${auth.header.toLowerCase()}: ${auth.prefix}${ref(s, auth.key)}`;
     case 'basic':
       return `header authorization: Basic base64(${ref(s, auth.usernameKey)}:${ref(s, auth.passwordKey)})`;
+    case 'github': {
+      const git = `git smart-HTTP: header authorization: Basic base64(x-access-token:${ref(s, auth.key)})`;
+      const api = auth.gitOnlyHosts.length === 0 ? '' : ` (none on other paths of ${auth.gitOnlyHosts.join(', ')})`;
+      return `header authorization: Bearer ${ref(s, auth.key)}${api}; ${git}`;
+    }
     case 'query':
       return `query ?${auth.param}=${ref(s, auth.key)}`;
     case 'telegram':
@@ -35,7 +40,8 @@ export function describeAuth(target: InjectionTarget): string {
     case 'azure':
     case 'gcp': {
       const endpoint = auth.tokenUrl === undefined ? '' : ` via ${auth.tokenUrl}`;
-      return `oauth2 ${auth.strategy} scope=${auth.scope}${endpoint} (${REDACTED}(${s})) → header authorization: Bearer ${REDACTED}`;
+      const tenant = auth.strategy === 'azure' && auth.tenantId !== undefined ? ` tenant=${auth.tenantId}` : '';
+      return `oauth2 ${auth.strategy} scope=${auth.scope}${tenant}${endpoint} (${REDACTED}(${s})) → header authorization: Bearer ${REDACTED}`;
     }
   }
 }

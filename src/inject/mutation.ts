@@ -26,6 +26,11 @@ export interface HeaderMutation {
   readonly remove: readonly string[];
   /** The new `:path` (path and query), e.g. for a query-parameter or Telegram credential. */
   readonly path?: string;
+  /**
+   * Query parameters to add (already folded into `path`): what an ext_authz mapper sends as
+   * query_parameters_to_set, since Check cannot replace `:path`.
+   */
+  readonly query?: readonly HeaderEntry[];
 }
 
 /** What a strategy sees of the request. Header names may be in any case; values are as received. */

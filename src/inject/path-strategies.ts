@@ -69,23 +69,31 @@ const TELEGRAM_TOKEN = /^[0-9]+:[A-Za-z0-9_-]+$/;
 const ENCODED_SEPARATOR = /%(2e|2f|5c)/i;
 
 /**
- * The Telegram Bot API path with the token put in. The agent calls the placeholder forms
- * `/bot/<method>[?query]` and `/file/bot/<file_path>`, which become `/bot<token>/<method>` and
- * `/file/bot<token>/<file_path>`. Anything else is refused with PaiError `bad_request`: in
- * particular `/bot<something>/…` (the agent must not choose the token, so its own is not passed
- * through), an empty method, and dot segments or encoded separators that could move the request
- * off the token's path after normalisation.
+ * The Telegram Bot API path with the token put in. The agent calls `/bot/<method>[?query]` and
+ * `/file/bot/<file_path>`, or the same with the Provider's placeholder after `bot` (what a
+ * Telegram library builds from the `auth.agentEnvVar` placeholder it was given); these become
+ * `/bot<token>/<method>` and `/file/bot<token>/<file_path>`. Anything else is refused with PaiError
+ * `bad_request`: in particular `/bot<something else>/…` (the agent must not choose the token, so
+ * its own is not passed through), an empty method, and dot segments or encoded separators that
+ * could move the request off the token's path after normalisation.
  */
-export function telegramPath(path: string, token: string): string {
-  let prefix: string;
-  if (path.startsWith('/bot/')) prefix = '/bot';
-  else if (path.startsWith('/file/bot/')) prefix = '/file/bot';
-  else if (path.startsWith('/bot') || path.startsWith('/file/bot')) {
-    throw badRequest('Telegram: the bot token is added by the injector; call /bot/<method> or /file/bot/<path>');
-  } else {
+export function telegramPath(path: string, token: string, placeholder?: string): string {
+  let prefix: string | undefined;
+  let skip = 0;
+  for (const base of ['/bot', '/file/bot']) {
+    if (path.startsWith(`${base}/`)) [prefix, skip] = [base, base.length + 1];
+    else if (placeholder !== undefined && path.startsWith(`${base}${placeholder}/`)) {
+      [prefix, skip] = [base, base.length + placeholder.length + 1];
+    }
+    if (prefix !== undefined) break;
+  }
+  if (prefix === undefined) {
+    if (path.startsWith('/bot') || path.startsWith('/file/bot')) {
+      throw badRequest('Telegram: the bot token is added by the injector; call /bot/<method> or /file/bot/<path>');
+    }
     throw badRequest('Telegram: requests must use /bot/<method> or /file/bot/<path>');
   }
-  const rest = path.slice(prefix.length + 1);
+  const rest = path.slice(skip);
   const q = rest.indexOf('?');
   const restPath = q === -1 ? rest : rest.slice(0, q);
   if (restPath.length === 0) throw badRequest('Telegram: missing method after /bot/');
@@ -116,5 +124,5 @@ export function telegramMutation(
   if (!TELEGRAM_TOKEN.test(token)) {
     throw badValue(what, 'is not a Telegram bot token (digits, ":", then letters, digits, "_" or "-")');
   }
-  return { set: [], remove: CREDENTIAL_HEADERS, path: telegramPath(request.path, token) };
+  return { set: [], remove: CREDENTIAL_HEADERS, path: telegramPath(request.path, token, auth.placeholder) };
 }

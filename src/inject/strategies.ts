@@ -94,6 +94,48 @@ export function oauthBearerMutation(target: InjectionTarget, accessToken: string
   return { set: [{ name: 'authorization', value: `Bearer ${value}` }], remove: CREDENTIAL_HEADERS };
 }
 
+/** Git's smart-HTTP paths: `/<owner>/<repo>[.git]/info/refs?service=git-(upload|receive)-pack`, `…/git-upload-pack`, `…/git-receive-pack`. */
+const GIT_SMART_HTTP =
+  /^\/[^/?#]+\/[^/?#]+\/(?:info\/refs\?service=git-(?:upload|receive)-pack(?:&|$)|git-(?:upload|receive)-pack(?:\?|$))/;
+
+/** True for a git smart-HTTP request path (clone, fetch, push). */
+export function isGitSmartHttp(path: string): boolean {
+  return GIT_SMART_HTTP.test(path);
+}
+
+const X_ACCESS_TOKEN = Buffer.from('x-access-token:');
+
+/**
+ * GitHub: on git smart-HTTP paths `Authorization: Basic base64(x-access-token:<token>)` (git
+ * sends Basic, and GitHub takes a token as the password of x-access-token); elsewhere Bearer,
+ * except on `gitOnlyHosts` (github.com: its web pages need no token), where the request passes
+ * without a credential (the agent's own credential headers still removed).
+ */
+export function githubMutation(
+  target: InjectionTarget,
+  values: ReadonlyMap<string, Buffer>,
+  request: InjectRequest,
+): HeaderMutation {
+  const auth = authOf(target, 'github');
+  const what = { secret: target.secret, key: auth.key };
+  const token = assertHeaderValue(requireKey(values, target.secret, auth.key), what);
+  if (isGitSmartHttp(request.path)) {
+    const encoded = Buffer.concat([X_ACCESS_TOKEN, Buffer.from(token, 'latin1')]).toString('base64');
+    return { set: [{ name: 'authorization', value: `Basic ${encoded}` }], remove: CREDENTIAL_HEADERS };
+  }
+  const host = hostOnly(request.host);
+  if (auth.gitOnlyHosts.includes(host)) return { set: [], remove: CREDENTIAL_HEADERS };
+  return { set: [{ name: 'authorization', value: `Bearer ${token}` }], remove: CREDENTIAL_HEADERS };
+}
+
+/** The host of an authority, lower-case, without a port. */
+function hostOnly(authority: string): string {
+  const lower = authority.toLowerCase();
+  if (lower.startsWith('[')) return lower.slice(0, lower.indexOf(']') + 1);
+  const colon = lower.lastIndexOf(':');
+  return colon === -1 ? lower : lower.slice(0, colon);
+}
+
 /** True when the target cannot be injected through ext_authz Check: it rewrites `:path` or signs the body. */
 export function needsExtProc(target: InjectionTarget): boolean {
   const s = target.auth.strategy;
@@ -125,6 +167,8 @@ export function mutationFor(
       return headerMutation(target, values, request);
     case 'basic':
       return basicMutation(target, values, request);
+    case 'github':
+      return githubMutation(target, values, request);
     case 'query':
       return queryMutation(target, values, request);
     case 'telegram':

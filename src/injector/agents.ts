@@ -8,10 +8,30 @@ import { PaiError, isPaiError } from '../errors.js';
 import { compileMatcher, type HostMatcher } from '../inject/match.js';
 import { quoteName } from '../resources/names.js';
 import { resolveAgent } from '../resources/resolve.js';
-import type { Agent, ModelProvider, Provider, ResolvedAgent } from '../resources/types.js';
+import { agentModelProviders } from '../resources/agent-bindings.js';
+import { DEFAULT_NAMESPACE, type Agent, type ModelProvider, type Provider, type ResolvedAgent } from '../resources/types.js';
 import { parseResource } from '../resources/validate.js';
-import type { DocKind, SecretStore } from '../store/types.js';
+import type { ResourceDocKind, SecretStore } from '../store/types.js';
 import { LoadingCache } from './loading-cache.js';
+
+/** An agent as the sidecar names it: namespace and name. */
+export interface AgentId {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** The cache key of an agent, and how logs and denials name it: `name` in the default namespace, else `namespace/name`. */
+export function agentLabel(id: AgentId): string {
+  return id.namespace === DEFAULT_NAMESPACE ? id.name : `${id.namespace}/${id.name}`;
+}
+
+/** The AgentId of a label made by agentLabel. */
+export function agentIdOf(label: string): AgentId {
+  const slash = label.indexOf('/');
+  return slash < 0
+    ? { namespace: DEFAULT_NAMESPACE, name: label }
+    : { namespace: label.slice(0, slash), name: label.slice(slash + 1) };
+}
 
 /** An agent ready for decisions. */
 export interface AgentView {
@@ -41,23 +61,27 @@ type ResourceOf<K extends 'Agent' | 'Provider' | 'ModelProvider'> = Extract<Retu
 
 async function loadRecord<K extends 'Agent' | 'Provider' | 'ModelProvider'>(
   store: SecretStore,
-  docKind: DocKind,
+  docKind: ResourceDocKind,
   kind: K,
+  ns: string,
   name: string,
 ): Promise<{ resource: ResourceOf<K>; createdAt: Date }> {
-  const doc = await store.getDoc(docKind, name);
-  const resource = parseResource(doc.body, `stored ${docKind}/${name}`);
-  if (resource.kind !== kind) throw new PaiError('internal', `stored ${docKind}/${name} is not a ${kind}`);
-  return { resource: resource as ResourceOf<K>, createdAt: doc.createdAt };
+  const doc = await store.getDoc(docKind, ns, name);
+  const parsed = parseResource(doc.body, `stored ${docKind}/${name}`);
+  if (parsed.kind !== kind) throw new PaiError('internal', `stored ${docKind}/${name} is not a ${kind}`);
+  // The namespace is where the document was found, whatever its body says.
+  const resource = { ...parsed, metadata: { ...parsed.metadata, namespace: ns } } as ResourceOf<K>;
+  return { resource, createdAt: doc.createdAt };
 }
 
 async function loadResource<K extends 'Agent' | 'Provider' | 'ModelProvider'>(
   store: SecretStore,
-  docKind: DocKind,
+  docKind: ResourceDocKind,
   kind: K,
+  ns: string,
   name: string,
 ): Promise<ResourceOf<K>> {
-  return (await loadRecord(store, docKind, kind, name)).resource;
+  return (await loadRecord(store, docKind, kind, ns, name)).resource;
 }
 
 async function optional<T>(p: Promise<T>): Promise<T | undefined> {
@@ -69,15 +93,20 @@ async function optional<T>(p: Promise<T>): Promise<T | undefined> {
   }
 }
 
-/** Loads an agent and its bindings from the store and resolves them (`not_found` for no agent). */
-export async function loadAgentView(store: SecretStore, name: string): Promise<AgentView> {
-  const loaded = await loadRecord(store, 'agents', 'Agent', name);
+/**
+ * Loads an agent and its bindings from the store and resolves them (`not_found` for no agent).
+ * Every read is in the agent's own namespace: whatever its manifests say, an agent can bind only
+ * resources, and so secrets, of its namespace.
+ */
+export async function loadAgentView(store: SecretStore, id: AgentId): Promise<AgentView> {
+  const ns = id.namespace;
+  const loaded = await loadRecord(store, 'agents', 'Agent', ns, id.name);
   const agent: Agent = loaded.resource;
-  const mpNames = agent.spec.modelProviders ?? [];
+  const mpNames = agentModelProviders(agent.spec);
   const pNames = agent.spec.providers ?? [];
   const [mps, ps] = await Promise.all([
-    Promise.all(mpNames.map((n) => optional<ModelProvider>(loadResource(store, 'modelproviders', 'ModelProvider', n)))),
-    Promise.all(pNames.map((n) => optional<Provider>(loadResource(store, 'providers', 'Provider', n)))),
+    Promise.all(mpNames.map((n) => optional<ModelProvider>(loadResource(store, 'modelproviders', 'ModelProvider', ns, n)))),
+    Promise.all(pNames.map((n) => optional<Provider>(loadResource(store, 'providers', 'Provider', ns, n)))),
   ]);
   const byName = <T extends ModelProvider | Provider>(list: (T | undefined)[]): Map<string, T> =>
     new Map(list.filter((r): r is T => r !== undefined).map((r) => [r.metadata.name, r]));
@@ -96,7 +125,7 @@ export class AgentDirectory {
 
   constructor(options: AgentDirectoryOptions) {
     this.cache = new LoadingCache<AgentView>({
-      load: (name) => loadAgentView(options.store, name),
+      load: (label) => loadAgentView(options.store, agentIdOf(label)),
       ttlMs: options.ttlMs,
       maxStaleMs: options.maxStaleMs,
       loadTimeoutMs: options.loadTimeoutMs,
@@ -104,7 +133,7 @@ export class AgentDirectory {
     });
     // Any resource change may alter any agent's view (a provider's hosts, a binding): drop all.
     options.changes?.subscribe((change) => {
-      if (change.type === 'doc' && change.kind !== 'tokens' && change.kind !== 'agenttokens') this.cache.clear();
+      if (change.type === 'doc' && change.namespace !== undefined) this.cache.clear();
     });
   }
 
@@ -112,12 +141,13 @@ export class AgentDirectory {
    * The agent's view, from the cache when fresh (waiting at most `timeoutMs` for the store otherwise).
    * Throws `unknown_agent` for an agent not in the store.
    */
-  get(name: string, timeoutMs?: number): AgentView | Promise<AgentView> {
-    const hit = this.cache.peek(name);
+  get(id: AgentId, timeoutMs?: number): AgentView | Promise<AgentView> {
+    const label = agentLabel(id);
+    const hit = this.cache.peek(label);
     if (hit) return hit;
-    return this.cache.get(name, timeoutMs).catch((err: unknown) => {
+    return this.cache.get(label, timeoutMs).catch((err: unknown) => {
       if (isPaiError(err, 'not_found') || isPaiError(err, 'invalid')) {
-        throw new PaiError('unknown_agent', `agent ${quoteName(name)} is not known to pai`);
+        throw new PaiError('unknown_agent', `agent ${quoteName(label)} is not known to pai`);
       }
       throw err;
     });

@@ -7,19 +7,20 @@
 import { PaiError, isPaiError, toPaiError } from '../errors.js';
 import { formatAuthority, requestHost } from '../inject/host.js';
 import type { HeaderMutation, InjectRequest } from '../inject/mutation.js';
+import { withDefaultQuery } from '../inject/default-query.js';
 import { mutationFor, needsExtProc, needsExtProcError } from '../inject/strategies.js';
 import { quoteName } from '../resources/names.js';
 import type { InjectionTarget } from '../resources/types.js';
 import type { SecretRecord } from '../store/types.js';
-import type { AgentDirectory, AgentView } from './agents.js';
+import { type AgentDirectory, type AgentId, type AgentView, agentLabel } from './agents.js';
 import type { LoadingCache } from './loading-cache.js';
 
 export type InjectorApi = 'check' | 'process';
 
 export interface DecisionInput {
   readonly api: InjectorApi;
-  /** The agent named by the sidecar's config; undefined when the request carries none. */
-  readonly agent: string | undefined;
+  /** The agent named by the sidecar's config (namespace and name); undefined when the request carries none. */
+  readonly agent: AgentId | undefined;
   /** Request headers as (name, value) pairs, pseudo-headers included. */
   readonly headers: readonly (readonly [string, string])[];
   readonly method: string;
@@ -72,8 +73,20 @@ export interface DeciderDeps {
    */
   readonly storeBudgetMs?: number;
   readonly agents: AgentDirectory;
+  /** Secret records keyed by secretKey(namespace, name). */
   readonly secrets: LoadingCache<SecretRecord>;
   readonly accessTokens?: AccessTokenSource;
+}
+
+/** The key of a secret in the injector's cache: namespace and name (names hold no "/"). */
+export function secretKey(ns: string, name: string): string {
+  return `${ns}/${name}`;
+}
+
+/** The namespace and name of a secret cache key. */
+export function secretOfKey(key: string): { namespace: string; name: string } {
+  const slash = key.indexOf('/');
+  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
 function secretMissing(target: InjectionTarget): PaiError {
@@ -113,8 +126,8 @@ export class Decider {
 
   /** Decides one request; never throws or rejects (failures are `deny` decisions). */
   decide(input: DecisionInput): Decision | Promise<Decision> {
-    const agentName = input.agent;
-    if (!agentName) {
+    const agentId = input.agent;
+    if (!agentId) {
       return {
         kind: 'deny',
         error: new PaiError(
@@ -123,10 +136,11 @@ export class Decider {
         ),
       };
     }
+    const agentName = agentLabel(agentId);
     const deadline = performance.now() + this.budgetMs;
     let view: AgentView | Promise<AgentView>;
     try {
-      view = this.deps.agents.get(agentName, Math.max(MIN_READ_MS, this.budgetMs - MIN_READ_MS));
+      view = this.deps.agents.get(agentId, Math.max(MIN_READ_MS, this.budgetMs - MIN_READ_MS));
     } catch (err) {
       return denyFrom(err, agentName);
     }
@@ -163,10 +177,15 @@ export class Decider {
       }
       return { kind: 'pass', agent: agentName, host };
     }
+    if (target.gate !== undefined) {
+      const withheld = target.gate({ host, method: input.method, path: input.path });
+      if (withheld !== undefined) return denyFrom(withheld, agentName, host, target);
+    }
     if (input.api === 'check' && needsExtProc(target)) return denyFrom(needsExtProcError(target), agentName, host, target);
-    const cached = this.deps.secrets.peek(target.secret);
+    const key = secretKey(view.agent.namespace, target.secret);
+    const cached = this.deps.secrets.peek(key);
     if (cached) return this.withRecord(input, agentName, host, authority, target, cached);
-    return this.deps.secrets.get(target.secret, this.remaining(deadline)).then(
+    return this.deps.secrets.get(key, this.remaining(deadline)).then(
       (record) => this.withRecord(input, agentName, host, authority, target, record),
       (err: unknown) => denyFrom(isPaiError(err, 'not_found') ? secretMissing(target) : err, agentName, host, target),
     );
@@ -203,13 +222,20 @@ export class Decider {
             agent,
             host,
             target,
-            mutation: mutationFor(target, values, request, accessToken),
+            mutation: withDefaultQuery(target, request, mutationFor(target, values, request, accessToken)),
             values,
           }),
           (err: unknown) => denyFrom(err, agent, host, target),
         );
       }
-      return { kind: 'inject', agent, host, target, mutation: mutationFor(target, values, request), values };
+      return {
+        kind: 'inject',
+        agent,
+        host,
+        target,
+        mutation: withDefaultQuery(target, request, mutationFor(target, values, request)),
+        values,
+      };
     } catch (err) {
       return denyFrom(err, agent, host, target);
     }

@@ -12,10 +12,10 @@ import type { CheckResponse } from '../generated/envoy/service/auth/v3/CheckResp
 import type { HeaderValueOption } from '../generated/envoy/config/core/v3/HeaderValueOption.js';
 import type { Decision, DecisionInput, Decider } from './decide.js';
 import { GATEWAY_MODE, type GatewayDecider, MODE_EXTENSION, gatewayInputOf } from './gateway.js';
+import { AGENT_EXTENSION, NAMESPACE_EXTENSION, agentIdentity } from './identity.js';
 import type { DecisionObserver } from './observe.js';
 
-/** The context extension that names the agent (set per route in the sidecar config). */
-export const AGENT_EXTENSION = 'pai.agent';
+export { AGENT_EXTENSION, NAMESPACE_EXTENSION } from './identity.js';
 
 // google.rpc.Code values used in CheckResponse.status.
 const RPC_OK = 0;
@@ -44,7 +44,7 @@ export function checkInput(req: CheckRequest__Output): DecisionInput {
   const scheme = http.scheme === 'https' ? 'https' : 'http';
   return {
     api: 'check',
-    agent: attrs?.context_extensions?.[AGENT_EXTENSION] || undefined,
+    agent: agentIdentity(attrs?.context_extensions?.[AGENT_EXTENSION], attrs?.context_extensions?.[NAMESPACE_EXTENSION]),
     headers,
     method: http.method ?? '',
     path: http.path ?? '/',
@@ -83,7 +83,8 @@ function queryParameters(
   path: string,
 ): Pick<NonNullable<CheckResponse['ok_response']>, 'query_parameters_to_set' | 'query_parameters_to_remove'> {
   const auth = d.target.auth;
-  if (auth.strategy !== 'query') return {};
+  const added = (d.mutation.query ?? []).map((e) => ({ key: e.name, value: encodeURIComponent(e.value) }));
+  if (auth.strategy !== 'query') return added.length === 0 ? {} : { query_parameters_to_set: added };
   const value = assertHeaderValue(requireKey(d.values, d.target.secret, auth.key), { secret: d.target.secret, key: auth.key });
   const q = path.indexOf('?');
   const wanted = auth.param.toLowerCase();
@@ -101,7 +102,7 @@ function queryParameters(
     }
   }
   return {
-    query_parameters_to_set: [{ key: auth.param, value: encodeURIComponent(value) }],
+    query_parameters_to_set: [{ key: auth.param, value: encodeURIComponent(value) }, ...added],
     query_parameters_to_remove: [...remove],
   };
 }
@@ -179,7 +180,11 @@ export class ExtAuthzService {
   /** The response to send: pre-encoded bytes for a reusable header injection, else the message. */
   private respond(d: Decision, path: string): CheckResponse | Buffer {
     const serialize = this.serialize;
-    const reusable = d.kind === 'inject' && (d.target.auth.strategy === 'header' || d.target.auth.strategy === 'basic');
+    // The same bytes for every request of a target: only when the answer does not depend on the path.
+    const reusable =
+      d.kind === 'inject' &&
+      d.target.defaultQuery === undefined &&
+      (d.target.auth.strategy === 'header' || d.target.auth.strategy === 'basic');
     if (!serialize || !reusable) return checkResponse(d, path);
     let byTarget = this.encoded.get(d.values);
     if (!byTarget) this.encoded.set(d.values, (byTarget = new WeakMap()));

@@ -19,6 +19,7 @@ import type { HeaderMutation as ExtProcHeaderMutation } from '../generated/envoy
 import type { HttpHeaders__Output } from '../generated/envoy/service/ext_proc/v3/HttpHeaders.js';
 import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import type { DecisionInput } from './decide.js';
+import type { AgentId } from './agents.js';
 
 /** The request headers as (name, value) pairs, pseudo-headers included, in Envoy's order. */
 export type HeaderPairs = readonly (readonly [string, string])[];
@@ -64,7 +65,7 @@ function pseudo(pairs: HeaderPairs, name: string): string {
  * The decision input of a request_headers message, for `agent` (read from the stream's attributes).
  * Throws PaiError `bad_request` when :method or :path is missing or repeated.
  */
-export function processInput(pairs: HeaderPairs, agent: string | undefined): DecisionInput {
+export function processInput(pairs: HeaderPairs, agent: AgentId | undefined): DecisionInput {
   const method = pseudo(pairs, ':method');
   const path = pseudo(pairs, ':path');
   let scheme: 'http' | 'https' = 'http';

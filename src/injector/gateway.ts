@@ -19,8 +19,9 @@ import type { Metrics } from '../metrics.js';
 import type { CounterChild } from '../metrics-fast.js';
 import { quoteName } from '../resources/names.js';
 import type { SecretRecord } from '../store/types.js';
-import type { AgentDirectory, AgentView } from './agents.js';
-import type { Decision, DecisionInput } from './decide.js';
+import { type AgentDirectory, type AgentId, type AgentView, agentLabel } from './agents.js';
+import { type Decision, type DecisionInput, secretKey } from './decide.js';
+import { agentIdentity } from './identity.js';
 import type { LoadingCache } from './loading-cache.js';
 
 /** The context extension that selects the injector's mode; absent means sidecar mode. */
@@ -72,15 +73,19 @@ export interface GatewayDeps {
 }
 
 /**
- * The agent named by a SPIFFE principal in `trustDomain` (`spiffe://<trustDomain>/agent/<name>`,
- * name a DNS-1123 label, nothing after it), or undefined for anything else.
+ * The agent named by a SPIFFE principal in `trustDomain`: `spiffe://<trustDomain>/ns/<namespace>/agent/<name>`,
+ * or `spiffe://<trustDomain>/agent/<name>` for the default namespace (names DNS-1123 labels,
+ * nothing after them); undefined for anything else.
  */
-export function agentFromPrincipal(principal: string | undefined, trustDomain: string): string | undefined {
+export function agentFromPrincipal(principal: string | undefined, trustDomain: string): AgentId | undefined {
   if (!principal) return undefined;
-  const prefix = `spiffe://${trustDomain}/agent/`;
-  if (!principal.startsWith(prefix)) return undefined;
-  const name = principal.slice(prefix.length);
-  return NAME.test(name) ? name : undefined;
+  const root = `spiffe://${trustDomain}/`;
+  if (!principal.startsWith(root)) return undefined;
+  const parts = principal.slice(root.length).split('/');
+  if (parts.length === 2 && parts[0] === 'agent') return agentIdentity(parts[1], undefined);
+  if (parts.length === 4 && parts[0] === 'ns' && parts[2] === 'agent' && parts[1] !== '')
+    return agentIdentity(parts[3], parts[1]);
+  return undefined;
 }
 
 /**
@@ -153,8 +158,8 @@ export class GatewayDecider {
         throw new PaiError('no_identity', 'the gateway route names no model provider (context extension pai.modelprovider)');
       }
       const caller = await this.caller(input);
-      agent = caller.agent;
-      const v = this.deps.agents.get(agent);
+      agent = agentLabel(caller.agent);
+      const v = this.deps.agents.get(caller.agent);
       const view = v instanceof Promise ? await v : v;
       // A token issued for an earlier agent of this name (deleted, then re-created) is not this one's.
       if (caller.agentCreatedAt !== undefined && caller.agentCreatedAt !== view.createdAt) {
@@ -167,7 +172,7 @@ export class GatewayDecider {
   }
 
   /** The calling agent: the certificate's identity, else the one agent token's. Throws `unauthenticated`. */
-  private async caller(input: GatewayInput): Promise<{ agent: string; agentCreatedAt?: string }> {
+  private async caller(input: GatewayInput): Promise<{ agent: AgentId; agentCreatedAt?: string }> {
     const fromCert = agentFromPrincipal(input.principal, this.deps.trustDomain);
     if (fromCert) return { agent: fromCert };
     const tokens = presentedTokens(input.headers);
@@ -179,15 +184,16 @@ export class GatewayDecider {
     let principal: Principal;
     try {
       // role: an admin, viewer or renderer token is refused exactly like an unknown one.
-      principal = await this.deps.tokens.verify(token, { role: 'agent' });
+      principal = await this.deps.tokens.verify(token, { role: 'agent', surface: 'gateway' });
     } catch (err) {
       if (isPaiError(err, 'unauthenticated')) throw new PaiError('unauthenticated', BAD_TOKEN);
       throw err;
     }
     // verify() already refused other roles; an agent token without its agent is a corrupt record.
-    if (principal.role !== 'agent' || !principal.agent) throw new PaiError('unauthenticated', BAD_TOKEN);
+    const id = principal.role === 'agent' ? agentIdentity(principal.agent, principal.agentNamespace) : undefined;
+    if (id === undefined) throw new PaiError('unauthenticated', BAD_TOKEN);
     return {
-      agent: principal.agent,
+      agent: id,
       ...(principal.agentCreatedAt === undefined ? {} : { agentCreatedAt: principal.agentCreatedAt }),
     };
   }
@@ -196,7 +202,7 @@ export class GatewayDecider {
     if (!view.modelProviders.has(mp)) {
       throw new PaiError(
         'not_bound',
-        `agent ${quoteName(agent)} may not use model provider ${quoteName(mp)} (not in its spec.modelProviders)`,
+        `agent ${quoteName(agent)} may not use model provider ${quoteName(mp)} (not in its spec.models)`,
         { details: { agent, modelProvider: mp } },
       );
     }
@@ -204,14 +210,14 @@ export class GatewayDecider {
     if (!target) {
       throw new PaiError(
         'not_bound',
-        `model provider ${quoteName(mp)} in spec.modelProviders of agent ${quoteName(agent)} does not exist`,
+        `model provider ${quoteName(mp)} in spec.models of agent ${quoteName(agent)} does not exist`,
         { details: { agent, modelProvider: mp } },
       );
     }
     if (needsExtProc(target)) throw needsExtProcError(target);
     let record: SecretRecord;
     try {
-      record = await this.deps.secrets.get(target.secret);
+      record = await this.deps.secrets.get(secretKey(view.agent.namespace, target.secret));
     } catch (err) {
       if (!isPaiError(err, 'not_found')) throw err;
       throw new PaiError(

@@ -1,17 +1,16 @@
 /**
- * Azure AD (Microsoft Entra ID) client-credentials grant: `client_id`, `client_secret` and
- * `tenant_id` from the Provider's secret, POSTed with the Provider's scope to
+ * Azure AD (Microsoft Entra ID) client-credentials grant: `client_id` and `client_secret` from the
+ * Provider's secret, the tenant from `config.tenantId` (else the secret's `tenant_id`), POSTed with the Provider's scope to
  * `https://login.microsoftonline.com/<tenant_id>/oauth2/v2.0/token`, or to `spec.auth.tokenUrl`
  * verbatim when it is set (sovereign clouds, tests). The tenant is checked before it goes into the
  * URL path, so a value such as `../x` cannot move the request elsewhere on the login host.
  */
 import { badValue, requireKey } from '../inject/mutation.js';
 import type { StrategyOf } from '../inject/mutation.js';
-import { AZURE_KEYS } from '../resources/defaults.js';
 import type { InjectionTarget } from '../resources/types.js';
 import type { TokenRequest } from './oauth-http.js';
 
-const [CLIENT_ID, CLIENT_SECRET, TENANT_ID] = AZURE_KEYS;
+const [CLIENT_ID, CLIENT_SECRET, TENANT_ID] = ['client_id', 'client_secret', 'tenant_id'] as const;
 /** A tenant: a GUID or a verified domain name. */
 const TENANT = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
@@ -40,9 +39,13 @@ export function azureTokenRequest(
   values: ReadonlyMap<string, Buffer>,
   what: string,
 ): TokenRequest {
-  const tenant = text(target, values, TENANT_ID);
+  // config.tenantId (Pai's form) first; a tenant_id key in the secret still works.
+  const tenant = auth.tenantId ?? text(target, values, TENANT_ID);
   if (!TENANT.test(tenant) || tenant.includes('..'))
-    throw badValue({ secret: target.secret, key: TENANT_ID }, 'is not a tenant id (a GUID or a domain name)');
+    throw badValue(
+      { secret: target.secret, key: auth.tenantId === undefined ? TENANT_ID : 'config.tenantId' },
+      'is not a tenant id (a GUID or a domain name)',
+    );
   const clientId = text(target, values, CLIENT_ID);
   if (!VISIBLE_ASCII.test(clientId))
     throw badValue({ secret: target.secret, key: CLIENT_ID }, 'is not a client id (visible ASCII)');

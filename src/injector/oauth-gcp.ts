@@ -9,7 +9,7 @@
 import { type CryptoKey, SignJWT, importPKCS8 } from 'jose';
 import { badValue, requireKey } from '../inject/mutation.js';
 import type { StrategyOf, ValueSource } from '../inject/mutation.js';
-import { GCP_KEY_FILE } from '../resources/defaults.js';
+import { GCP_KEY_FILE } from '../providers/gcp.js';
 import { endpointUrlProblem } from '../resources/hosts.js';
 import type { InjectionTarget } from '../resources/types.js';
 import type { TokenRequest } from './oauth-http.js';

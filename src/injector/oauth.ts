@@ -22,6 +22,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { authOf } from '../inject/mutation.js';
+import { PaiError } from '../errors.js';
+import { isAllowedCustomTokenUrl, isDocumentedAzureTokenUrl, isDocumentedGcpTokenUrl } from '../providers/token-endpoints.js';
 import { quoteName } from '../resources/names.js';
 import type { InjectionTarget } from '../resources/types.js';
 import type { AccessTokenSource } from './decide.js';
@@ -38,6 +40,12 @@ export interface OAuthOptions {
   readonly fetch?: typeof fetch;
   /** Upper bound on cached tokens (default 1000). */
   readonly maxEntries?: number;
+  /**
+   * Token endpoints outside the clouds' documented ones that the operator allows
+   * (PAI_ALLOWED_TOKEN_URLS, exact URLs): a token request carries the credential itself, so it is
+   * sent nowhere else, whatever a Provider's tokenUrl or a key file's token_uri says.
+   */
+  readonly allowedTokenUrls?: readonly string[];
 }
 
 interface Entry {
@@ -78,7 +86,10 @@ export class OAuthTokenSource implements AccessTokenSource {
   async get(target: InjectionTarget, values: ReadonlyMap<string, Buffer>, secretVersion: number): Promise<string> {
     const auth = target.auth.strategy === 'gcp' ? target.auth : authOf(target, 'azure');
     const fingerprint = this.fingerprint(values);
-    const key = [auth.strategy, target.secret, secretVersion, fingerprint, auth.scope, auth.tokenUrl ?? ''].join('\u0000');
+    const tenant = auth.strategy === 'azure' ? (auth.tenantId ?? '') : '';
+    const key = [auth.strategy, target.secret, secretVersion, fingerprint, auth.scope, auth.tokenUrl ?? '', tenant].join(
+      '\u0000',
+    );
     const entry = this.cache.get(key);
     const t = this.now();
     if (entry && t < entry.usableUntil) {
@@ -141,11 +152,24 @@ export class OAuthTokenSource implements AccessTokenSource {
       request = azureTokenRequest(target, authOf(target, 'azure'), values, what);
     }
     const endpoint = target.auth.strategy;
+    this.checkEndpoint(target, request.url);
     return requestToken(request, {
       timeoutMs: this.options.timeoutMs,
       fetch: this.options.fetch ?? fetch,
       onResult: (result) => this.options.metrics?.tokenRequests.inc({ endpoint, result }),
     });
+  }
+
+  /** Refuses a token endpoint that is neither the cloud's documented one nor allowed by the operator (before anything is sent). */
+  private checkEndpoint(target: InjectionTarget, url: string): void {
+    const documented = target.auth.strategy === 'gcp' ? isDocumentedGcpTokenUrl(url) : isDocumentedAzureTokenUrl(url);
+    if (documented || isAllowedCustomTokenUrl(url, this.options.allowedTokenUrls ?? [])) return;
+    throw new PaiError(
+      'credential_withheld',
+      `${target.kind} ${quoteName(target.name)}: its token endpoint is not one of the cloud's documented endpoints; ` +
+        'the credential is sent there only if the injector is started with that URL in PAI_ALLOWED_TOKEN_URLS',
+      { details: { provider: target.name, reason: 'untrusted_token_url' } },
+    );
   }
 
   private store(key: string, entry: Entry): void {

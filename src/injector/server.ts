@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { SecretRecord, SecretStore } from '../store/types.js';
 import { AgentDirectory } from './agents.js';
-import { type AccessTokenSource, Decider } from './decide.js';
+import { type AccessTokenSource, Decider, secretKey, secretOfKey } from './decide.js';
 import { ExtAuthzService, serviceDefinition } from './ext-authz.js';
 import { GatewayDecider } from './gateway.js';
 import { LoadingCache } from './loading-cache.js';
@@ -84,7 +84,10 @@ export class InjectorServer {
       stale: metrics.cacheRequests.child({ result: 'stale' }),
     };
     const secrets = new LoadingCache<SecretRecord>({
-      load: (name) => store.readSecret(name),
+      load: (key) => {
+        const { namespace, name } = secretOfKey(key);
+        return store.readSecret(namespace, name);
+      },
       ttlMs: config.cacheTtlMs,
       maxStaleMs,
       loadTimeoutMs: timeout,
@@ -95,7 +98,7 @@ export class InjectorServer {
     // stale fallback (a revoked token must stop working within the TTL even when the store is down).
     const tokens = new TokenService({ store, cacheTtlMs: config.cacheTtlMs, loadTimeoutMs: timeout, kinds: ['agenttokens'] });
     this.unsubscribe = changes.subscribe((c) => {
-      if (c.type === 'secret') secrets.invalidate(c.name);
+      if (c.type === 'secret') secrets.invalidate(secretKey(c.namespace, c.name));
       else if (c.kind === 'tokens' || c.kind === 'agenttokens') tokens.forget(c.name.replace(/^t/, ''));
     });
     const decider = new Decider({

@@ -257,3 +257,49 @@ export type Compact<T> = { [K in DefinedKeys<T>]: T[K] } & { [K in OptionalKeys<
 export function compact<T extends object>(obj: T): Compact<T> {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Compact<T>;
 }
+
+/** Reads a boolean field. */
+export function readBoolean(obj: Mapping, key: string, path: string, problems: Problems): boolean | undefined {
+  const field = fieldPath(path, key);
+  const value = fieldValue(obj, key);
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') {
+    problems.add(field, `must be true or false (got ${describeType(value)})`);
+    return undefined;
+  }
+  return value;
+}
+
+/** Reads a whole number field in [min, max]. */
+export function readInteger(
+  obj: Mapping,
+  key: string,
+  path: string,
+  problems: Problems,
+  range: { min: number; max: number },
+): number | undefined {
+  const field = fieldPath(path, key);
+  const value = fieldValue(obj, key);
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    problems.add(field, `must be a whole number (got ${describeType(value)})`);
+    return undefined;
+  }
+  if (value < range.min || value > range.max) {
+    problems.add(field, `must be between ${range.min} and ${range.max}`);
+    return undefined;
+  }
+  return value;
+}
+
+/** Reads an optional mapping at `obj[key]`; undefined when absent or not a mapping (reported). */
+export function readChild(
+  obj: Mapping,
+  key: string,
+  path: string,
+  known: readonly string[],
+  problems: Problems,
+): Mapping | undefined {
+  const value = fieldValue(obj, key);
+  return value === undefined ? undefined : readMapping(value, fieldPath(path, key), known, problems);
+}

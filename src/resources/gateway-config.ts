@@ -268,9 +268,9 @@ export function renderGatewayConfig(
     a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0,
   );
   const skipped = sorted
-    .filter((mp) => mp.spec.type === 'bedrock')
+    .filter((mp) => mp.spec.provider === 'bedrock')
     .map((mp) => ({ name: mp.metadata.name, reason: 'bedrock signs requests with SigV4, which needs ext_proc' }));
-  const upstreams = sorted.filter((mp) => mp.spec.type !== 'bedrock').map(upstreamOf);
+  const upstreams = sorted.filter((mp) => mp.spec.provider !== 'bedrock').map(upstreamOf);
   const config: Obj = {
     node: { id: 'pai-gateway', cluster: 'pai-gateway' },
     admin: { address: { pipe: { path: '/var/run/pai-envoy/admin.sock', mode: 384 } } },

@@ -6,6 +6,7 @@
 import { Document, parse, visit } from 'yaml';
 import { PaiError } from '../errors.js';
 import { describeType, isMapping } from './fields.js';
+import { resourceDocument } from './document.js';
 import type { Resource } from './types.js';
 import { parseResource } from './validate.js';
 import { yamlDocuments } from './yaml-documents.js';
@@ -115,7 +116,7 @@ function ambiguousPlain(text: string): boolean {
 export function renderResourceYaml(resources: readonly Resource[]): string {
   return resources
     .map((r) => {
-      const doc = new Document(r, { version: '1.2', aliasDuplicateObjects: false });
+      const doc = new Document(resourceDocument(r), { version: '1.2', aliasDuplicateObjects: false });
       visit(doc, {
         Scalar(_key, node) {
           if (typeof node.value === 'string' && ambiguousPlain(node.value)) node.type = 'QUOTE_DOUBLE';
@@ -128,5 +129,6 @@ export function renderResourceYaml(resources: readonly Resource[]): string {
 
 /** A resource as a JSON object, or several as a JSON list (`pai get -o json`); both parse back with parseManifests. */
 export function renderResourceJson(value: Resource | readonly Resource[]): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
+  const doc = Array.isArray(value) ? (value as readonly Resource[]).map(resourceDocument) : resourceDocument(value as Resource);
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }

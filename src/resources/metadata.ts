@@ -4,10 +4,10 @@
  * without surprises.
  */
 import { describeType, fieldPath, fieldValue, isMapping, readMapping, readString, type Problems } from './fields.js';
-import { nameProblem } from './names.js';
+import { nameProblem, namespaceProblem } from './names.js';
 import type { ObjectMeta } from './types.js';
 
-const META_FIELDS = ['name', 'labels', 'annotations'] as const;
+const META_FIELDS = ['name', 'namespace', 'labels', 'annotations'] as const;
 const QUALIFIED_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** Kubernetes' bound on the total size of a resource's annotations. */
@@ -78,6 +78,7 @@ export function readMetadata(value: unknown, problems: Problems): ObjectMeta | u
   const meta = readMapping(value, 'metadata', META_FIELDS, problems);
   if (meta === undefined) return undefined;
   const name = readString(meta, 'name', 'metadata', problems, { required: true, check: nameProblem });
+  const namespace = readString(meta, 'namespace', 'metadata', problems, { check: namespaceProblem });
   const rawLabels = fieldValue(meta, 'labels');
   const rawAnnotations = fieldValue(meta, 'annotations');
   const labels = rawLabels === undefined ? undefined : readStringMap(rawLabels, 'metadata.labels', problems, labelValueProblem);
@@ -85,5 +86,10 @@ export function readMetadata(value: unknown, problems: Problems): ObjectMeta | u
     rawAnnotations === undefined ? undefined : readStringMap(rawAnnotations, 'metadata.annotations', problems, () => undefined);
   if (annotations !== undefined) problems.addIf('metadata.annotations', annotationsSizeProblem(annotations));
   if (name === undefined) return undefined;
-  return { name, ...(labels === undefined ? {} : { labels }), ...(annotations === undefined ? {} : { annotations }) };
+  return {
+    name,
+    ...(namespace === undefined ? {} : { namespace }),
+    ...(labels === undefined ? {} : { labels }),
+    ...(annotations === undefined ? {} : { annotations }),
+  };
 }

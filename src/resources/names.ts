@@ -21,6 +21,20 @@ export function nameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/** Why `namespace` is not a namespace name (a DNS-1123 label, as in Kubernetes), or undefined. */
+export function namespaceProblem(namespace: string): string | undefined {
+  const problem = nameProblem(namespace);
+  return problem === undefined ? undefined : `is not a namespace name: ${problem}`;
+}
+
+/** Throws PaiError `invalid` unless `namespace` is a namespace name. */
+export function assertNamespace(namespace: string): void {
+  const problem = nameProblem(namespace);
+  if (problem) {
+    throw new PaiError('invalid', `invalid namespace ${quoteName(namespace)}: ${problem}`, { details: { field: 'namespace' } });
+  }
+}
+
 /** Why `key` is not a valid secret key, or undefined when it is one. */
 export function keyProblem(key: string): string | undefined {
   if (key.length === 0) return 'must not be empty';
@@ -33,6 +47,15 @@ export function keyProblem(key: string): string | undefined {
 /** Why `name` is not a valid environment variable name, or undefined. */
 export function envNameProblem(name: string): string | undefined {
   return ENV_NAME.test(name) ? undefined : 'must match ^[A-Z_][A-Z0-9_]*$';
+}
+
+/** True when `text` holds whitespace (any Unicode space) or a C0 control character or DEL. */
+export function hasSpaceOrControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f || /\s/.test(text.charAt(i))) return true;
+  }
+  return false;
 }
 
 /** A printable, bounded rendering of a user-supplied name for error messages (names are not secret). */

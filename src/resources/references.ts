@@ -28,7 +28,9 @@ function compare(a: string, b: string): number {
 /** The env references of an Agent, one per secret (keys sorted, deduplicated), in order of first use. */
 function agentReferences(agent: Agent): SecretReference[] {
   const keysBySecret = new Map<string, Set<string>>();
-  for (const { secretRef } of agent.spec.env ?? []) {
+  for (const entry of agent.spec.env ?? []) {
+    if (!('secretRef' in entry)) continue;
+    const { secretRef } = entry;
     const keys = keysBySecret.get(secretRef.name) ?? new Set<string>();
     keys.add(secretRef.key);
     keysBySecret.set(secretRef.name, keys);
@@ -51,14 +53,16 @@ export function referencesOf(resource: Resource): SecretReference[] {
   const { kind, metadata } = resource;
   switch (kind) {
     case 'ModelProvider': {
+      const ref = resource.spec.apiKeySecretRef;
+      if (ref === undefined) return [];
       const { requiredKeys } = secretKeysOf(resource);
-      return [
-        { kind, name: metadata.name, via: 'apiKeySecretRef', secret: resource.spec.apiKeySecretRef.name, keys: requiredKeys },
-      ];
+      return [{ kind, name: metadata.name, via: 'apiKeySecretRef', secret: ref.name, keys: requiredKeys }];
     }
     case 'Provider': {
+      const auth = resource.spec.auth;
+      if (auth === undefined) return [];
       const { requiredKeys } = secretKeysOf(resource);
-      return [{ kind, name: metadata.name, via: 'auth.secretRef', secret: resource.spec.auth.secretRef, keys: requiredKeys }];
+      return [{ kind, name: metadata.name, via: 'auth.secretRef', secret: auth.secretRef, keys: requiredKeys }];
     }
     case 'Agent':
       return agentReferences(resource);
@@ -135,19 +139,22 @@ function checkSecret(
 /** Broken references of a ModelProvider: its secret and the keys its type needs. */
 function checkModelProvider(mp: ModelProvider, snapshot: ReferenceSnapshot): BrokenReference[] {
   const ref = mp.spec.apiKeySecretRef;
+  if (ref === undefined) return [];
   const { requiredKeys } = secretKeysOf(mp);
   const keyField = ref.key === undefined ? {} : { keyField: 'spec.apiKeySecretRef.key' };
   const where = { kind: mp.kind, name: mp.metadata.name, field: 'spec.apiKeySecretRef.name', ...keyField };
-  const broken = checkSecret(snapshot, { ...where, needs: `type ${mp.spec.type} needs` }, ref.name, requiredKeys);
+  const broken = checkSecret(snapshot, { ...where, needs: `provider ${mp.spec.provider} needs` }, ref.name, requiredKeys);
   return broken === undefined ? [] : [broken];
 }
 
 /** Broken references of a Provider: its secret and the keys its type (and http scheme) needs. */
 function checkProvider(p: Provider, snapshot: ReferenceSnapshot): BrokenReference[] {
+  const auth = p.spec.auth;
+  if (auth === undefined) return [];
   const { requiredKeys } = secretKeysOf(p);
   const singleKey = requiredKeys.length === 1 && requiredKeys[0] === providerSecretKey(p);
-  const scheme = p.spec.type === 'http' ? ` with scheme ${p.spec.auth.scheme ?? 'header'}` : '';
-  const defaulted = singleKey && p.spec.auth.secretKey === undefined ? ', the default of spec.auth.secretKey' : '';
+  const scheme = auth.scheme === 'basic' ? ' with scheme basic' : '';
+  const defaulted = singleKey && auth.secretKey === undefined ? ', the default of spec.auth.secretKey' : '';
   const where = {
     kind: p.kind,
     name: p.metadata.name,
@@ -156,7 +163,7 @@ function checkProvider(p: Provider, snapshot: ReferenceSnapshot): BrokenReferenc
     needs: `type ${p.spec.type}${scheme} needs`,
     note: defaulted,
   };
-  const broken = checkSecret(snapshot, where, p.spec.auth.secretRef, requiredKeys);
+  const broken = checkSecret(snapshot, where, auth.secretRef, requiredKeys);
   return broken === undefined ? [] : [broken];
 }
 
@@ -165,6 +172,12 @@ function checkAgent(agent: Agent, snapshot: ReferenceSnapshot): BrokenReference[
   const { kind } = agent;
   const { name } = agent.metadata;
   const broken: BrokenReference[] = [];
+  (agent.spec.models ?? []).forEach((model, i) => {
+    const mp = model.slice(0, model.indexOf('/'));
+    if (!snapshot.hasModelProvider(mp)) {
+      broken.push({ kind, name, field: `spec.models[${i}]`, message: `ModelProvider ${quoteName(mp)} does not exist` });
+    }
+  });
   (agent.spec.modelProviders ?? []).forEach((mp, i) => {
     if (!snapshot.hasModelProvider(mp)) {
       broken.push({ kind, name, field: `spec.modelProviders[${i}]`, message: `ModelProvider ${quoteName(mp)} does not exist` });
@@ -174,7 +187,9 @@ function checkAgent(agent: Agent, snapshot: ReferenceSnapshot): BrokenReference[
     if (!snapshot.hasProvider(p))
       broken.push({ kind, name, field: `spec.providers[${i}]`, message: `Provider ${quoteName(p)} does not exist` });
   });
-  (agent.spec.env ?? []).forEach(({ name: env, secretRef }, i) => {
+  (agent.spec.env ?? []).forEach((entry, i) => {
+    if (!('secretRef' in entry)) return;
+    const { name: env, secretRef } = entry;
     const field = `spec.env[${i}].secretRef`;
     const where = { kind, name, field: `${field}.name`, keyField: `${field}.key`, needs: `env ${env} needs` };
     const problem = checkSecret(snapshot, where, secretRef.name, [secretRef.key]);

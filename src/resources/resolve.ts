@@ -3,9 +3,18 @@
  * against. Pure: the caller passes the Providers and ModelProviders it loaded.
  */
 import { isPaiError } from '../errors.js';
-import { targetOf } from './defaults.js';
+import { targetsOf } from './defaults.js';
+import { agentModelProviders } from './agent-bindings.js';
 import { quoteName } from './names.js';
-import type { Agent, BrokenReference, InjectionTarget, ModelProvider, Provider, ResolvedAgent } from './types.js';
+import {
+  DEFAULT_NAMESPACE,
+  type Agent,
+  type BrokenReference,
+  type InjectionTarget,
+  type ModelProvider,
+  type Provider,
+  type ResolvedAgent,
+} from './types.js';
 
 /** A host pattern listed by two bindings of one agent: the earlier binding keeps it. */
 export interface HostConflict {
@@ -31,16 +40,22 @@ interface Binding {
   readonly resource: ModelProvider | Provider | undefined;
 }
 
-/** The agent's bindings in resolution order: spec.modelProviders, then spec.providers, each in spec order. */
+/** Where an agent binds a ModelProvider: its first `models` entry, else its place in `modelProviders`. */
+function modelProviderField(agent: Agent, name: string): string {
+  const i = (agent.spec.models ?? []).findIndex((m) => m.slice(0, m.indexOf('/')) === name);
+  return i >= 0 ? `spec.models[${i}]` : `spec.modelProviders[${(agent.spec.modelProviders ?? []).indexOf(name)}]`;
+}
+
+/** The agent's bindings in resolution order: its ModelProviders (models, then modelProviders), then spec.providers. */
 function bindingsOf(
   agent: Agent,
   providers: ReadonlyMap<string, Provider>,
   modelProviders: ReadonlyMap<string, ModelProvider>,
 ): Binding[] {
-  const mps = (agent.spec.modelProviders ?? []).map((name, i) => ({
+  const mps = agentModelProviders(agent.spec).map((name) => ({
     kind: 'ModelProvider' as const,
     name,
-    field: `spec.modelProviders[${i}]`,
+    field: modelProviderField(agent, name),
     resource: modelProviders.get(name),
   }));
   const ps = (agent.spec.providers ?? []).map((name, i) => ({
@@ -52,11 +67,11 @@ function bindingsOf(
   return [...mps, ...ps];
 }
 
-/** The target of a binding, or the reason it has none. */
-function targetOrProblem(binding: Binding): InjectionTarget | string {
+/** The targets of a binding, or the reason it has none. */
+function targetsOrProblem(binding: Binding): InjectionTarget[] | string {
   if (binding.resource === undefined) return `${binding.kind} ${quoteName(binding.name)} does not exist`;
   try {
-    return targetOf(binding.resource);
+    return targetsOf(binding.resource);
   } catch (err) {
     if (!isPaiError(err)) throw err;
     return `${binding.kind} ${quoteName(binding.name)} cannot be used: ${err.message}`;
@@ -80,11 +95,14 @@ export function resolveAgent(
   const owner = new Map<string, InjectionTarget>();
   const targets: InjectionTarget[] = [];
   for (const binding of bindingsOf(agent, providers, modelProviders)) {
-    const target = targetOrProblem(binding);
-    if (typeof target === 'string') {
-      broken.push({ kind: 'Agent', name: agent.metadata.name, field: binding.field, message: target });
+    const found = targetsOrProblem(binding);
+    if (typeof found === 'string') {
+      broken.push({ kind: 'Agent', name: agent.metadata.name, field: binding.field, message: found });
       continue;
     }
+    for (const target of found) keep(target, binding);
+  }
+  function keep(target: InjectionTarget, binding: Binding): void {
     const hosts = target.hosts.filter((host) => {
       const kept = owner.get(host);
       if (kept === undefined) {
@@ -101,6 +119,7 @@ export function resolveAgent(
     if (hosts.length > 0) targets.push(hosts.length === target.hosts.length ? target : { ...target, hosts });
   }
   const resolved: ResolvedAgent = {
+    namespace: agent.metadata.namespace ?? DEFAULT_NAMESPACE,
     name: agent.metadata.name,
     egress: agent.spec.egress ?? 'allow',
     targets,

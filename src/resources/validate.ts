@@ -6,9 +6,16 @@
  */
 import { PaiError } from '../errors.js';
 import { describeType, fieldValue, isMapping, Problems, readEnum, readMapping, readString, type Mapping } from './fields.js';
+import { convertAgent, convertModelProvider, convertProvider } from './legacy/convert.js';
+import { AGENT_FIELDS as LEGACY_AGENT_FIELDS, readAgentSpec as readLegacyAgent } from './legacy/agent.js';
+import {
+  MODEL_PROVIDER_FIELDS as LEGACY_MODEL_PROVIDER_FIELDS,
+  readModelProviderSpec as readLegacyModelProvider,
+} from './legacy/model-provider.js';
+import { PROVIDER_FIELDS as LEGACY_PROVIDER_FIELDS, readProviderSpec as readLegacyProvider } from './legacy/provider.js';
 import { readMetadata } from './metadata.js';
 import { quoteName } from './names.js';
-import { API_VERSION, type ObjectMeta, type Resource, type ResourceKind } from './types.js';
+import { API_VERSION, API_VERSIONS, LEGACY_API_VERSION, type ObjectMeta, type Resource, type ResourceKind } from './types.js';
 import { AGENT_FIELDS, readAgentSpec } from './validate-agent.js';
 import { MODEL_PROVIDER_FIELDS, readModelProviderSpec } from './validate-model-provider.js';
 import { PROVIDER_FIELDS, readProviderSpec } from './validate-provider.js';
@@ -17,9 +24,42 @@ import { PROVIDER_FIELDS, readProviderSpec } from './validate-provider.js';
 export const RESOURCE_KINDS = ['ModelProvider', 'Provider', 'Agent'] as const satisfies readonly ResourceKind[];
 const TOP_FIELDS = ['apiVersion', 'kind', 'metadata', 'spec'] as const;
 const SPEC_FIELDS = { ModelProvider: MODEL_PROVIDER_FIELDS, Provider: PROVIDER_FIELDS, Agent: AGENT_FIELDS } as const;
+const LEGACY_SPEC_FIELDS = {
+  ModelProvider: LEGACY_MODEL_PROVIDER_FIELDS,
+  Provider: LEGACY_PROVIDER_FIELDS,
+  Agent: LEGACY_AGENT_FIELDS,
+} as const;
+
+type Dialect = typeof API_VERSION | typeof LEGACY_API_VERSION;
+
+/** Reads `spec` of a mapping in Pai's form, or in the earlier dialect converted to Pai's form. */
+function readSpecOf(kind: ResourceKind, spec: Mapping, dialect: Dialect, problems: Problems) {
+  if (dialect === LEGACY_API_VERSION) {
+    switch (kind) {
+      case 'ModelProvider': {
+        const read = readLegacyModelProvider(spec, problems);
+        return { kind, spec: read === undefined ? undefined : convertModelProvider(read) } as const;
+      }
+      case 'Provider': {
+        const read = readLegacyProvider(spec, problems);
+        return { kind, spec: read === undefined ? undefined : convertProvider(read) } as const;
+      }
+      case 'Agent':
+        return { kind, spec: convertAgent(readLegacyAgent(spec, problems)) } as const;
+    }
+  }
+  switch (kind) {
+    case 'ModelProvider':
+      return { kind, spec: readModelProviderSpec(spec, problems) } as const;
+    case 'Provider':
+      return { kind, spec: readProviderSpec(spec, problems) } as const;
+    case 'Agent':
+      return { kind, spec: readAgentSpec(spec, problems) } as const;
+  }
+}
 
 /** Reads `spec` for `kind`; an Agent may omit it (no bindings), the other kinds may not. */
-function readSpec(kind: ResourceKind | undefined, raw: unknown, problems: Problems) {
+function readSpec(kind: ResourceKind | undefined, raw: unknown, dialect: Dialect, problems: Problems) {
   if (raw === undefined) {
     if (kind === 'Agent') return { kind, spec: {} } as const;
     problems.add('spec', 'required');
@@ -30,16 +70,10 @@ function readSpec(kind: ResourceKind | undefined, raw: unknown, problems: Proble
     if (!isMapping(raw)) problems.add('spec', `must be a mapping (got ${describeType(raw)})`);
     return undefined;
   }
-  const spec: Mapping | undefined = readMapping(raw, 'spec', SPEC_FIELDS[kind], problems);
+  const fields = dialect === LEGACY_API_VERSION ? LEGACY_SPEC_FIELDS[kind] : SPEC_FIELDS[kind];
+  const spec: Mapping | undefined = readMapping(raw, 'spec', fields, problems);
   if (spec === undefined) return undefined;
-  switch (kind) {
-    case 'ModelProvider':
-      return { kind, spec: readModelProviderSpec(spec, problems) } as const;
-    case 'Provider':
-      return { kind, spec: readProviderSpec(spec, problems) } as const;
-    case 'Agent':
-      return { kind, spec: readAgentSpec(spec, problems) } as const;
-  }
+  return readSpecOf(kind, spec, dialect, problems);
 }
 
 /** The `invalid` error for a document, listing every problem (field paths and messages, no values). */
@@ -72,13 +106,17 @@ export function parseResource(doc: unknown, where: string): Resource {
     });
   }
   const top = readMapping(doc, '', TOP_FIELDS, problems) ?? {};
-  const check = (v: string) => (v === API_VERSION ? undefined : `must be "${API_VERSION}"`);
-  readString(top, 'apiVersion', '', problems, { required: true, check });
+  const check = (v: string) =>
+    (API_VERSIONS as readonly string[]).includes(v)
+      ? undefined
+      : `must be "${API_VERSION}" (or the earlier "${LEGACY_API_VERSION}")`;
+  const apiVersion = readString(top, 'apiVersion', '', problems, { required: true, check });
+  const dialect: Dialect = apiVersion === LEGACY_API_VERSION ? LEGACY_API_VERSION : API_VERSION;
   const kind = readEnum(top, 'kind', '', RESOURCE_KINDS, problems, { required: true });
   const rawMeta = fieldValue(top, 'metadata');
   if (rawMeta === undefined) problems.add('metadata', 'required');
   const metadata = rawMeta === undefined ? undefined : readMetadata(rawMeta, problems);
-  const read = readSpec(kind, fieldValue(top, 'spec'), problems);
+  const read = readSpec(kind, fieldValue(top, 'spec'), dialect, problems);
   if (problems.total > 0 || metadata === undefined || read?.spec === undefined) {
     if (problems.total === 0) problems.add('', 'could not be read'); // unreachable: readers report why
     throw invalidDocument(where, kind, metadata, problems);

@@ -40,6 +40,11 @@ export function instrumentStore(inner: SecretStore, metrics: Metrics): SecretSto
     getDoc: wrap('getDoc'),
     listDocs: wrap('listDocs'),
     deleteDoc: wrap('deleteDoc'),
+    putClusterDoc: wrap('putClusterDoc'),
+    getClusterDoc: wrap('getClusterDoc'),
+    listClusterDocs: wrap('listClusterDocs'),
+    deleteClusterDoc: wrap('deleteClusterDoc'),
+    listNamespaces: wrap('listNamespaces'),
     ping: wrap('ping'),
     close: wrap('close'),
   };

@@ -35,16 +35,23 @@ export interface SecretRecord {
   readonly data: SecretData;
 }
 
-/** Kinds of JSON documents kept in the store. */
 /**
- * `tokens` are the admin API's tokens (admin, viewer, renderer); `agenttokens` are the agents'
- * gateway tokens, kept apart so that an injector can be allowed to read these and not those.
+ * Kinds of JSON documents kept in the store. Resources (agents, providers, modelproviders) live in
+ * a namespace, as secrets do. Cluster-wide documents do not: `tokens` are the admin API's tokens
+ * (admin, viewer, renderer); `agenttokens` are the agents' gateway tokens, kept apart so that an
+ * injector can be allowed to read these and not those.
  */
-export const DOC_KINDS = ['agents', 'providers', 'modelproviders', 'tokens', 'agenttokens'] as const;
-export type DocKind = (typeof DOC_KINDS)[number];
+export const RESOURCE_DOC_KINDS = ['agents', 'providers', 'modelproviders'] as const;
+export type ResourceDocKind = (typeof RESOURCE_DOC_KINDS)[number];
+export const CLUSTER_DOC_KINDS = ['tokens', 'agenttokens'] as const;
+export type ClusterDocKind = (typeof CLUSTER_DOC_KINDS)[number];
+export const DOC_KINDS = [...RESOURCE_DOC_KINDS, ...CLUSTER_DOC_KINDS] as const;
+export type DocKind = ResourceDocKind | ClusterDocKind;
 
 export interface DocRecord {
   readonly kind: DocKind;
+  /** The namespace of a resource document; absent for cluster-wide documents. */
+  readonly namespace?: string;
   readonly name: string;
   /** The JSON body as stored (a plain object). */
   readonly body: Readonly<Record<string, unknown>>;
@@ -66,32 +73,57 @@ export interface SecretPatch {
   readonly remove: readonly string[];
 }
 
+/**
+ * A store: secrets and resource documents per namespace (every method takes the namespace
+ * first), and cluster-wide documents (tokens). Names and namespaces are validated before they
+ * reach a file, a SQL statement or a Vault path.
+ */
 export interface SecretStore {
   readonly backend: 'local' | 'vault';
 
-  /** Creates a secret; throws `already_exists` if the name is taken. */
-  createSecret(name: string, data: SecretData): Promise<SecretMeta>;
+  /** Creates a secret; throws `already_exists` if the name is taken in the namespace. */
+  createSecret(ns: string, name: string, data: SecretData): Promise<SecretMeta>;
   /** Replaces all keys of an existing secret; throws `not_found` if it does not exist. */
-  replaceSecret(name: string, data: SecretData, opts?: WriteOptions): Promise<SecretMeta>;
+  replaceSecret(ns: string, name: string, data: SecretData, opts?: WriteOptions): Promise<SecretMeta>;
   /** Sets and removes keys; `not_found` if missing, `invalid` if a removed key is absent or nothing remains. */
-  patchSecret(name: string, patch: SecretPatch, opts?: WriteOptions): Promise<SecretMeta>;
+  patchSecret(ns: string, name: string, patch: SecretPatch, opts?: WriteOptions): Promise<SecretMeta>;
   /** Metadata of one secret (key names and sizes, no values). */
-  getSecretMeta(name: string): Promise<SecretMeta>;
-  /** Metadata of every secret, sorted by name. */
-  listSecrets(): Promise<SecretMeta[]>;
+  getSecretMeta(ns: string, name: string): Promise<SecretMeta>;
+  /** Metadata of every secret of the namespace, sorted by name. */
+  listSecrets(ns: string): Promise<SecretMeta[]>;
   /** The values: the injector's and the env renderer's path only. */
-  readSecret(name: string): Promise<SecretRecord>;
+  readSecret(ns: string, name: string): Promise<SecretRecord>;
   /** Deletes a secret and all its versions; `not_found` if missing. */
-  deleteSecret(name: string): Promise<void>;
+  deleteSecret(ns: string, name: string): Promise<void>;
 
-  /** Creates or replaces a document; returns the stored record. */
-  putDoc(kind: DocKind, name: string, body: Readonly<Record<string, unknown>>, opts?: WriteOptions): Promise<DocRecord>;
-  /** One document; `not_found` if missing. */
-  getDoc(kind: DocKind, name: string): Promise<DocRecord>;
-  /** Every document of a kind, sorted by name. */
-  listDocs(kind: DocKind): Promise<DocRecord[]>;
-  /** Deletes a document; `not_found` if missing. */
-  deleteDoc(kind: DocKind, name: string): Promise<void>;
+  /** Creates or replaces a resource document; returns the stored record. */
+  putDoc(
+    kind: ResourceDocKind,
+    ns: string,
+    name: string,
+    body: Readonly<Record<string, unknown>>,
+    opts?: WriteOptions,
+  ): Promise<DocRecord>;
+  /** One resource document; `not_found` if missing. */
+  getDoc(kind: ResourceDocKind, ns: string, name: string): Promise<DocRecord>;
+  /** Every resource document of a kind in the namespace, sorted by name. */
+  listDocs(kind: ResourceDocKind, ns: string): Promise<DocRecord[]>;
+  /** Deletes a resource document; `not_found` if missing. */
+  deleteDoc(kind: ResourceDocKind, ns: string, name: string): Promise<void>;
+
+  /** Creates or replaces a cluster-wide document (tokens). */
+  putClusterDoc(
+    kind: ClusterDocKind,
+    name: string,
+    body: Readonly<Record<string, unknown>>,
+    opts?: WriteOptions,
+  ): Promise<DocRecord>;
+  getClusterDoc(kind: ClusterDocKind, name: string): Promise<DocRecord>;
+  listClusterDocs(kind: ClusterDocKind): Promise<DocRecord[]>;
+  deleteClusterDoc(kind: ClusterDocKind, name: string): Promise<void>;
+
+  /** The namespaces that hold a secret or a resource, sorted (`default` always included). */
+  listNamespaces(): Promise<string[]>;
 
   /** Resolves when the backend answers; throws `store_unavailable` otherwise. */
   ping(): Promise<void>;

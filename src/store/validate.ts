@@ -4,7 +4,17 @@
  */
 import { PaiError } from '../errors.js';
 import { assertKey, assertName, MAX_SECRET_BYTES, quoteName } from '../resources/names.js';
-import { DOC_KINDS, type DocKind, type KeyInfo, type SecretData, type SecretPatch, type WriteOptions } from './types.js';
+import { DEFAULT_NAMESPACE } from '../resources/types.js';
+import {
+  CLUSTER_DOC_KINDS,
+  RESOURCE_DOC_KINDS,
+  type ClusterDocKind,
+  type KeyInfo,
+  type ResourceDocKind,
+  type SecretData,
+  type SecretPatch,
+  type WriteOptions,
+} from './types.js';
 
 /** Throws `invalid` or `too_large` unless `data` is a storable secret named `name`. */
 export function assertSecretData(name: string, data: SecretData): void {
@@ -79,9 +89,31 @@ export function patchData(name: string, current: SecretData, patch: SecretPatch)
   return next;
 }
 
-/** Throws `invalid` unless `kind` is a document kind. */
-export function assertDocKind(kind: string): asserts kind is DocKind {
-  if (!(DOC_KINDS as readonly string[]).includes(kind)) throw new PaiError('invalid', `unknown document kind ${quoteName(kind)}`);
+/** Throws `invalid` unless `kind` is a resource document kind (namespaced). */
+export function assertDocKind(kind: string): asserts kind is ResourceDocKind {
+  if (!(RESOURCE_DOC_KINDS as readonly string[]).includes(kind)) {
+    throw new PaiError('invalid', `unknown resource document kind ${quoteName(kind)}`);
+  }
+}
+
+/** Throws `invalid` unless `kind` is a cluster-wide document kind. */
+export function assertClusterDocKind(kind: string): asserts kind is ClusterDocKind {
+  if (!(CLUSTER_DOC_KINDS as readonly string[]).includes(kind)) {
+    throw new PaiError('invalid', `unknown cluster document kind ${quoteName(kind)}`);
+  }
+}
+
+/**
+ * The name a secret's seal authenticates: the name alone in the default namespace (as in the first,
+ * namespace-less layout, so its records still open), else `namespace/name` (names hold no "/").
+ */
+export function sealedName(ns: string, name: string): string {
+  return ns === DEFAULT_NAMESPACE ? name : `${ns}/${name}`;
+}
+
+/** How errors name a secret: `secret "x"`, with its namespace unless it is the default one. */
+export function secretSubject(ns: string, name: string): string {
+  return ns === DEFAULT_NAMESPACE ? `secret ${quoteName(name)}` : `secret ${quoteName(name)} in namespace ${quoteName(ns)}`;
 }
 
 /** `agent "x"`, `provider "y"`: how errors name a document. */

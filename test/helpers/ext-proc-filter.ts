@@ -36,7 +36,12 @@ import type { ExternalProcessorClient } from '../../src/generated/envoy/service/
 import type { ProcessingRequest } from '../../src/generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse__Output } from '../../src/generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import type { Struct } from '../../src/generated/google/protobuf/Struct.js';
-import { AGENT_ATTRIBUTE, EXT_PROC_FILTER_NAME, ROUTE_METADATA_ATTRIBUTE } from '../../src/injector/ext-proc-identity.js';
+import {
+  AGENT_ATTRIBUTE,
+  EXT_PROC_FILTER_NAME,
+  NAMESPACE_ATTRIBUTE,
+  ROUTE_METADATA_ATTRIBUTE,
+} from '../../src/injector/ext-proc-identity.js';
 import { loadEnvoyServices } from '../../src/injector/protos.js';
 import type { FilterResult, SidecarFilter, SimRequest } from './sidecar-sim.js';
 
@@ -58,12 +63,22 @@ export function routeMetadataText(agent: string): string {
   return `filter_metadata { key: "pai" value { fields { key: "agent" value { string_value: ${JSON.stringify(agent)} } } } }`;
 }
 
-/** ProcessingRequest.attributes as Envoy sends them for a route naming `agent` (docs/ENVOY.md §2). */
-export function routeAttributes(agent: string | undefined, form: IdentityForm = 'both'): Record<string, Struct> {
+/** ProcessingRequest.attributes as Envoy sends them for a route naming `agent` (and its `namespace`; docs/ENVOY.md §2). */
+export function routeAttributes(
+  agent: string | undefined,
+  form: IdentityForm = 'both',
+  namespace?: string,
+): Record<string, Struct> {
   if (agent === undefined || form === 'none') return {};
   const fields: Struct['fields'] = {};
-  if (form === 'both' || form === 'direct') fields[AGENT_ATTRIBUTE] = { stringValue: agent };
-  if (form === 'both' || form === 'text') fields[ROUTE_METADATA_ATTRIBUTE] = { stringValue: routeMetadataText(agent) };
+  if (form === 'both' || form === 'direct') {
+    fields[AGENT_ATTRIBUTE] = { stringValue: agent };
+    if (namespace !== undefined) fields[NAMESPACE_ATTRIBUTE] = { stringValue: namespace };
+  }
+  if (form === 'both' || form === 'text') {
+    const ns = namespace === undefined ? '' : ` fields { key: "namespace" value { string_value: ${JSON.stringify(namespace)} } }`;
+    fields[ROUTE_METADATA_ATTRIBUTE] = { stringValue: routeMetadataText(agent).replace(/ } }$/, `${ns} } }`) };
+  }
   return { [EXT_PROC_FILTER_NAME]: { fields } };
 }
 
@@ -77,6 +92,8 @@ export interface ExtProcHeadersSpec {
   /** Replaces the whole header list (pseudo-headers included) when given. */
   readonly rawHeaders?: readonly (readonly [string, string])[];
   readonly agent?: string | undefined;
+  /** The agent's namespace on the route (absent: none sent, i.e. default). */
+  readonly namespace?: string;
   readonly identity?: IdentityForm;
   /** Overrides the attributes map entirely. */
   readonly attributes?: Record<string, Struct>;
@@ -108,7 +125,7 @@ export function headersMessage(r: ExtProcHeadersSpec): ProcessingRequest {
       },
       end_of_stream: r.endOfStream ?? true,
     },
-    attributes: r.attributes ?? routeAttributes(r.agent, r.identity ?? 'both'),
+    attributes: r.attributes ?? routeAttributes(r.agent, r.identity ?? 'both', r.namespace),
   };
 }
 

@@ -349,7 +349,7 @@ export async function fuzzProcess(target: FuzzTarget, budget: Budget, seed: numb
       h.raw_value && h.raw_value.length > 0 ? Buffer.from(h.raw_value).toString('latin1') : (h.value ?? ''),
     ]);
     const authorities = pairs.filter(([n]) => n === ':authority' || n === 'host').map(([, v]) => v);
-    const identified = decoded?.request === 'request_headers' && agentFromAttributes(decoded.attributes) === FUZZ_AGENT;
+    const identified = decoded?.request === 'request_headers' && agentFromAttributes(decoded.attributes)?.name === FUZZ_AGENT;
     const host = identified && authorities.length > 0 ? soleHost(authorities) : undefined;
     let continuedWithout = false;
     let credentialed = false;

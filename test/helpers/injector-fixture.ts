@@ -168,7 +168,7 @@ export async function seedFixture(stack: Stack, canary: (label: string) => strin
   );
   await a.expect(200, 'DELETE', '/v1/secrets/doomed?force=true');
   // The admin API refuses to drop a key that a Provider needs; the store does not ask.
-  await stack.running.store.patchSecret('shrunk', { set: new Map(), remove: ['token'] });
+  await stack.running.store.patchSecret('default', 'shrunk', { set: new Map(), remove: ['token'] });
   return { values: v, all: Object.values(v) };
 }
 

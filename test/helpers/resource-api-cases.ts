@@ -63,7 +63,7 @@ export const BAD_BODIES: readonly BadBody[] = [
   {
     what: 'unknown fields, each named (with a suggestion when one is close)',
     path: '/v1/agents/bot',
-    body: { apiVersion: 'pai/v1', kind: 'Agent', metadata: { name: 'bot', namespace: 'x' }, spec: { envv: [] }, status: {} },
+    body: { apiVersion: 'pai/v1', kind: 'Agent', metadata: { name: 'bot', uid: 'x' }, spec: { envv: [] }, status: {} },
     status: 422,
     code: 'invalid',
     message: /3 problems: /,
@@ -73,7 +73,7 @@ export const BAD_BODIES: readonly BadBody[] = [
       name: 'bot',
       problems: [
         { field: 'status', message: 'unknown field (known fields: apiVersion, kind, metadata, spec)' },
-        { field: 'metadata.namespace', message: 'unknown field (known fields: name, labels, annotations)' },
+        { field: 'metadata.uid', message: 'unknown field (known fields: name, namespace, labels, annotations)' },
         { field: 'spec.envv', message: 'unknown field (did you mean "env"?)' },
       ],
     },

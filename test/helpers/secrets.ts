@@ -29,7 +29,7 @@ export async function seedSecrets(store: LocalStore, count: number, prefix = 'se
       ['id', Buffer.from(`${prefix}-${i}`)],
     ]);
     const name = `${prefix}-${i}`;
-    await store.createSecret(name, data);
+    await store.createSecret('default', name, data);
     expected.set(name, data);
   }
   return expected;
@@ -40,11 +40,11 @@ export async function seedSecrets(store: LocalStore, count: number, prefix = 'se
  * secrets are allowed when `exact` is false).
  */
 export async function assertSecrets(t: ExecutionContext, store: LocalStore, expected: Expected, exact = true): Promise<void> {
-  const listed = (await store.listSecrets()).map((m) => m.name);
+  const listed = (await store.listSecrets('default')).map((m) => m.name);
   if (exact) t.deepEqual(listed, [...expected.keys()].sort(), 'the store lists exactly the expected secrets');
   let mismatches = 0;
   for (const [name, data] of expected) {
-    const record = await store.readSecret(name);
+    const record = await store.readSecret('default', name);
     const same = record.data.size === data.size && [...data].every(([k, v]) => record.data.get(k)?.equals(v) === true);
     if (!same) mismatches++;
   }

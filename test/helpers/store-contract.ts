@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import { type ErrorCode, PaiError } from '../../src/errors.js';
-import type { DocKind, SecretData, SecretStore } from '../../src/store/types.js';
+import type { ClusterDocKind, ResourceDocKind, SecretData, SecretStore } from '../../src/store/types.js';
 
 export type StoreFactory = () => Promise<SecretStore>;
 
@@ -60,16 +60,20 @@ export function storeContract(label: string, open: StoreFactory): void {
   };
 
   it('create returns metadata that describe and read agree with', async (t, store, n) => {
-    const meta = await store.createSecret(n('alpha'), data({ 'api-key': 'sk-123', cert: Buffer.from([1, 2, 3, 4, 5]) }));
+    const meta = await store.createSecret(
+      'default',
+      n('alpha'),
+      data({ 'api-key': 'sk-123', cert: Buffer.from([1, 2, 3, 4, 5]) }),
+    );
     t.deepEqual(meta.keys, [
       { name: 'api-key', size: 6 },
       { name: 'cert', size: 5 },
     ]);
     t.true(meta.version >= 1);
     t.true(meta.createdAt instanceof Date && meta.updatedAt instanceof Date);
-    const described = await store.getSecretMeta(n('alpha'));
+    const described = await store.getSecretMeta('default', n('alpha'));
     t.deepEqual({ ...described, createdAt: 0, updatedAt: 0 }, { ...meta, createdAt: 0, updatedAt: 0 });
-    const read = await store.readSecret(n('alpha'));
+    const read = await store.readSecret('default', n('alpha'));
     t.is(read.meta.version, meta.version);
     t.deepEqual(read.meta.keys, meta.keys);
     sameData(t, read.data, data({ 'api-key': 'sk-123', cert: Buffer.from([1, 2, 3, 4, 5]) }));
@@ -77,98 +81,109 @@ export function storeContract(label: string, open: StoreFactory): void {
 
   it('create rejects invalid names, keys and empty or oversized data', async (t, store) => {
     for (const bad of ['', 'UPPER', '../../sys/policy/x', 'a/b', 'a?b', '-lead', 'trail-', 'x'.repeat(64), 'dot.name']) {
-      await rejectsWith(t, store.createSecret(bad, data({ k: 'v' })), 'invalid');
+      await rejectsWith(t, store.createSecret('default', bad, data({ k: 'v' })), 'invalid');
     }
     for (const key of ['', '.', '..', 'a/b', 'sp ace', 'k:colon', 'k'.repeat(254)]) {
-      await rejectsWith(t, store.createSecret('keys-ok', data({ [key]: 'v' })), 'invalid');
+      await rejectsWith(t, store.createSecret('default', 'keys-ok', data({ [key]: 'v' })), 'invalid');
     }
-    await rejectsWith(t, store.createSecret('empty-secret', new Map()), 'invalid');
-    await rejectsWith(t, store.createSecret('too-big', data({ a: Buffer.alloc(MiB), b: Buffer.alloc(1) })), 'too_large');
-    await rejectsWith(t, store.getSecretMeta('keys-ok'), 'not_found');
+    await rejectsWith(t, store.createSecret('default', 'empty-secret', new Map()), 'invalid');
+    await rejectsWith(
+      t,
+      store.createSecret('default', 'too-big', data({ a: Buffer.alloc(MiB), b: Buffer.alloc(1) })),
+      'too_large',
+    );
+    await rejectsWith(t, store.getSecretMeta('default', 'keys-ok'), 'not_found');
   });
 
   it('a secret of exactly 1 MiB is stored and read back', async (t, store, n) => {
     const big = randomBytes(MiB);
-    const meta = await store.createSecret(n('big'), new Map([['blob', big]]));
+    const meta = await store.createSecret('default', n('big'), new Map([['blob', big]]));
     t.deepEqual(meta.keys, [{ name: 'blob', size: MiB }]);
-    t.true((await store.readSecret(n('big'))).data.get('blob')?.equals(big));
+    t.true((await store.readSecret('default', n('big'))).data.get('blob')?.equals(big));
   });
 
   it('create of an existing name is already_exists and changes nothing', async (t, store, n) => {
-    const first = await store.createSecret(n('dup'), data({ k: 'one' }));
-    await rejectsWith(t, store.createSecret(n('dup'), data({ k: 'two', other: 'x' })), 'already_exists');
-    const read = await store.readSecret(n('dup'));
+    const first = await store.createSecret('default', n('dup'), data({ k: 'one' }));
+    await rejectsWith(t, store.createSecret('default', n('dup'), data({ k: 'two', other: 'x' })), 'already_exists');
+    const read = await store.readSecret('default', n('dup'));
     t.is(read.meta.version, first.version);
     sameData(t, read.data, data({ k: 'one' }));
   });
 
   it('replace swaps every key, bumps the version and keeps createdAt', async (t, store, n) => {
-    await rejectsWith(t, store.replaceSecret(n('missing'), data({ k: 'v' })), 'not_found');
-    const created = await store.createSecret(n('rot'), data({ old: 'a', keep: 'b' }));
-    const replaced = await store.replaceSecret(n('rot'), data({ keep: 'B2', fresh: 'c' }));
+    await rejectsWith(t, store.replaceSecret('default', n('missing'), data({ k: 'v' })), 'not_found');
+    const created = await store.createSecret('default', n('rot'), data({ old: 'a', keep: 'b' }));
+    const replaced = await store.replaceSecret('default', n('rot'), data({ keep: 'B2', fresh: 'c' }));
     t.true(replaced.version > created.version);
     t.is(replaced.createdAt.getTime(), created.createdAt.getTime());
     t.deepEqual(
       replaced.keys.map((k) => k.name),
       ['fresh', 'keep'],
     );
-    sameData(t, (await store.readSecret(n('rot'))).data, data({ keep: 'B2', fresh: 'c' }));
-    t.deepEqual((await store.getSecretMeta(n('rot'))).keys, replaced.keys);
-    await rejectsWith(t, store.replaceSecret(n('rot'), new Map()), 'invalid');
+    sameData(t, (await store.readSecret('default', n('rot'))).data, data({ keep: 'B2', fresh: 'c' }));
+    t.deepEqual((await store.getSecretMeta('default', n('rot'))).keys, replaced.keys);
+    await rejectsWith(t, store.replaceSecret('default', n('rot'), new Map()), 'invalid');
   });
 
   it('patch sets and removes keys and validates before writing', async (t, store, n) => {
-    await rejectsWith(t, store.patchSecret(n('nope'), { set: data({ a: 'b' }), remove: [] }), 'not_found');
-    const created = await store.createSecret(n('pat'), data({ a: '1', b: '2', c: '3' }));
-    const patched = await store.patchSecret(n('pat'), { set: data({ b: 'two', d: Buffer.from([0xff]) }), remove: ['a'] });
+    await rejectsWith(t, store.patchSecret('default', n('nope'), { set: data({ a: 'b' }), remove: [] }), 'not_found');
+    const created = await store.createSecret('default', n('pat'), data({ a: '1', b: '2', c: '3' }));
+    const patched = await store.patchSecret('default', n('pat'), {
+      set: data({ b: 'two', d: Buffer.from([0xff]) }),
+      remove: ['a'],
+    });
     t.true(patched.version > created.version);
     t.deepEqual(patched.keys, [
       { name: 'b', size: 3 },
       { name: 'c', size: 1 },
       { name: 'd', size: 1 },
     ]);
-    sameData(t, (await store.readSecret(n('pat'))).data, data({ b: 'two', c: '3', d: Buffer.from([0xff]) }));
-    t.deepEqual((await store.getSecretMeta(n('pat'))).keys, patched.keys);
+    sameData(t, (await store.readSecret('default', n('pat'))).data, data({ b: 'two', c: '3', d: Buffer.from([0xff]) }));
+    t.deepEqual((await store.getSecretMeta('default', n('pat'))).keys, patched.keys);
     const bad = [
       { set: data({}), remove: ['a'] },
       { set: data({}), remove: ['b', 'c', 'd'] },
       { set: data({ b: 'x' }), remove: ['b'] },
       { set: data({ 'bad/key': 'x' }), remove: [] },
     ];
-    for (const patch of bad) await rejectsWith(t, store.patchSecret(n('pat'), patch), 'invalid');
-    await rejectsWith(t, store.patchSecret(n('pat'), { set: data({ huge: Buffer.alloc(MiB) }), remove: [] }), 'too_large');
-    t.is((await store.getSecretMeta(n('pat'))).version, patched.version, 'a rejected patch writes nothing');
+    for (const patch of bad) await rejectsWith(t, store.patchSecret('default', n('pat'), patch), 'invalid');
+    await rejectsWith(
+      t,
+      store.patchSecret('default', n('pat'), { set: data({ huge: Buffer.alloc(MiB) }), remove: [] }),
+      'too_large',
+    );
+    t.is((await store.getSecretMeta('default', n('pat'))).version, patched.version, 'a rejected patch writes nothing');
   });
 
   it('ifVersion guards replace and patch', async (t, store, n) => {
-    const v1 = await store.createSecret(n('cas'), data({ k: 'v1' }));
-    const v2 = await store.replaceSecret(n('cas'), data({ k: 'v2' }), { ifVersion: v1.version });
-    await rejectsWith(t, store.replaceSecret(n('cas'), data({ k: 'stale' }), { ifVersion: v1.version }), 'conflict');
+    const v1 = await store.createSecret('default', n('cas'), data({ k: 'v1' }));
+    const v2 = await store.replaceSecret('default', n('cas'), data({ k: 'v2' }), { ifVersion: v1.version });
+    await rejectsWith(t, store.replaceSecret('default', n('cas'), data({ k: 'stale' }), { ifVersion: v1.version }), 'conflict');
     await rejectsWith(
       t,
-      store.patchSecret(n('cas'), { set: data({ k: 'stale' }), remove: [] }, { ifVersion: v1.version }),
+      store.patchSecret('default', n('cas'), { set: data({ k: 'stale' }), remove: [] }, { ifVersion: v1.version }),
       'conflict',
     );
-    const v3 = await store.patchSecret(n('cas'), { set: data({ k: 'v3' }), remove: [] }, { ifVersion: v2.version });
+    const v3 = await store.patchSecret('default', n('cas'), { set: data({ k: 'v3' }), remove: [] }, { ifVersion: v2.version });
     t.true(v3.version > v2.version);
-    sameData(t, (await store.readSecret(n('cas'))).data, data({ k: 'v3' }));
+    sameData(t, (await store.readSecret('default', n('cas'))).data, data({ k: 'v3' }));
   });
 
   it('versions increase on every write', async (t, store, n) => {
-    const versions = [(await store.createSecret(n('ver'), data({ k: '0' }))).version];
-    versions.push((await store.replaceSecret(n('ver'), data({ k: '1' }))).version);
-    versions.push((await store.patchSecret(n('ver'), { set: data({ j: '2' }), remove: [] })).version);
-    versions.push((await store.patchSecret(n('ver'), { set: data({}), remove: ['j'] })).version);
+    const versions = [(await store.createSecret('default', n('ver'), data({ k: '0' }))).version];
+    versions.push((await store.replaceSecret('default', n('ver'), data({ k: '1' }))).version);
+    versions.push((await store.patchSecret('default', n('ver'), { set: data({ j: '2' }), remove: [] })).version);
+    versions.push((await store.patchSecret('default', n('ver'), { set: data({}), remove: ['j'] })).version);
     for (let i = 1; i < versions.length; i++)
       t.true((versions[i] ?? 0) > (versions[i - 1] ?? 0), `versions ${versions.join(',')}`);
     const last = versions.at(-1) ?? -1;
-    t.is((await store.getSecretMeta(n('ver'))).version, last);
-    t.is((await store.readSecret(n('ver'))).meta.version, last);
+    t.is((await store.getSecretMeta('default', n('ver'))).version, last);
+    t.is((await store.readSecret('default', n('ver'))).meta.version, last);
   });
 
   it('list returns metadata of every secret, sorted by name', async (t, store, n) => {
-    for (const name of ['gamma', 'alpha', 'beta']) await store.createSecret(n(name), data({ [`${name}-key`]: name }));
-    const mine = (await store.listSecrets()).filter((m) => m.name.endsWith(n('')));
+    for (const name of ['gamma', 'alpha', 'beta']) await store.createSecret('default', n(name), data({ [`${name}-key`]: name }));
+    const mine = (await store.listSecrets('default')).filter((m) => m.name.endsWith(n('')));
     t.deepEqual(
       mine.map((m) => m.name),
       [n('alpha'), n('beta'), n('gamma')],
@@ -179,56 +194,56 @@ export function storeContract(label: string, open: StoreFactory): void {
   });
 
   it('delete removes the secret; a new one can take its name', async (t, store, n) => {
-    await rejectsWith(t, store.deleteSecret(n('ghost')), 'not_found');
-    await store.createSecret(n('del'), data({ k: 'old' }));
-    await store.deleteSecret(n('del'));
-    await rejectsWith(t, store.getSecretMeta(n('del')), 'not_found');
-    await rejectsWith(t, store.readSecret(n('del')), 'not_found');
-    await rejectsWith(t, store.deleteSecret(n('del')), 'not_found');
-    t.false((await store.listSecrets()).some((m) => m.name === n('del')));
-    const again = await store.createSecret(n('del'), data({ k: 'new' }));
+    await rejectsWith(t, store.deleteSecret('default', n('ghost')), 'not_found');
+    await store.createSecret('default', n('del'), data({ k: 'old' }));
+    await store.deleteSecret('default', n('del'));
+    await rejectsWith(t, store.getSecretMeta('default', n('del')), 'not_found');
+    await rejectsWith(t, store.readSecret('default', n('del')), 'not_found');
+    await rejectsWith(t, store.deleteSecret('default', n('del')), 'not_found');
+    t.false((await store.listSecrets('default')).some((m) => m.name === n('del')));
+    const again = await store.createSecret('default', n('del'), data({ k: 'new' }));
     t.true(again.version >= 1);
-    sameData(t, (await store.readSecret(n('del'))).data, data({ k: 'new' }));
+    sameData(t, (await store.readSecret('default', n('del'))).data, data({ k: 'new' }));
   });
 
   it('reads with invalid names are invalid, missing ones not_found', async (t, store, n) => {
     for (const bad of ['../x', 'A', '']) {
-      await rejectsWith(t, store.getSecretMeta(bad), 'invalid');
-      await rejectsWith(t, store.readSecret(bad), 'invalid');
-      await rejectsWith(t, store.deleteSecret(bad), 'invalid');
+      await rejectsWith(t, store.getSecretMeta('default', bad), 'invalid');
+      await rejectsWith(t, store.readSecret('default', bad), 'invalid');
+      await rejectsWith(t, store.deleteSecret('default', bad), 'invalid');
     }
-    await rejectsWith(t, store.readSecret(n('absent')), 'not_found');
-    await rejectsWith(t, store.getSecretMeta(n('absent')), 'not_found');
+    await rejectsWith(t, store.readSecret('default', n('absent')), 'not_found');
+    await rejectsWith(t, store.getSecretMeta('default', n('absent')), 'not_found');
   });
 
   it('arbitrary bytes round-trip exactly, through create and patch', async (t, store, n) => {
     const values = new Map(AWKWARD_VALUES.map(([k, v]) => [k, v]));
-    const meta = await store.createSecret(n('bytes'), values);
+    const meta = await store.createSecret('default', n('bytes'), values);
     for (const k of meta.keys) t.is(k.size, values.get(k.name)?.length ?? -1, k.name);
-    sameData(t, (await store.readSecret(n('bytes'))).data, values);
-    await store.createSecret(n('patched'), data({ seed: 'x' }));
-    await store.patchSecret(n('patched'), { set: values, remove: ['seed'] });
-    sameData(t, (await store.readSecret(n('patched'))).data, values);
+    sameData(t, (await store.readSecret('default', n('bytes'))).data, values);
+    await store.createSecret('default', n('patched'), data({ seed: 'x' }));
+    await store.patchSecret('default', n('patched'), { set: values, remove: ['seed'] });
+    sameData(t, (await store.readSecret('default', n('patched'))).data, values);
   });
 
   it('concurrent creates and ifVersion replaces: one wins, the other is told', async (t, store, n) => {
     const creates = await Promise.allSettled([
-      store.createSecret(n('race'), data({ k: 'a' })),
-      store.createSecret(n('race'), data({ k: 'b' })),
+      store.createSecret('default', n('race'), data({ k: 'a' })),
+      store.createSecret('default', n('race'), data({ k: 'b' })),
     ]);
     t.is(creates.filter((r) => r.status === 'fulfilled').length, 1);
     const lost = creates.find((r) => r.status === 'rejected');
     t.is(((lost as PromiseRejectedResult).reason as PaiError).code, 'already_exists');
-    const v = (await store.getSecretMeta(n('race'))).version;
+    const v = (await store.getSecretMeta('default', n('race'))).version;
     const replaces = await Promise.allSettled(
-      ['x', 'y'].map((val) => store.replaceSecret(n('race'), data({ k: val }), { ifVersion: v })),
+      ['x', 'y'].map((val) => store.replaceSecret('default', n('race'), data({ k: val }), { ifVersion: v })),
     );
     const won = replaces.findIndex((r) => r.status === 'fulfilled');
     t.not(won, -1);
     const other = replaces[1 - won];
     t.is(other?.status, 'rejected');
     t.is(((other as PromiseRejectedResult).reason as PaiError).code, 'conflict');
-    sameData(t, (await store.readSecret(n('race'))).data, data({ k: won === 0 ? 'x' : 'y' }));
+    sameData(t, (await store.readSecret('default', n('race'))).data, data({ k: won === 0 ? 'x' : 'y' }));
   });
 
   docContract(it);
@@ -242,41 +257,43 @@ type It = (title: string, body: (t: ExecutionContext, store: SecretStore, n: (ba
 
 function docContract(it: It): void {
   it('documents: put, get, replace, list, delete', async (t, store, n) => {
-    const first = await store.putDoc('agents', n('bot'), { spec: { env: [] } });
+    const first = await store.putDoc('agents', 'default', n('bot'), { spec: { env: [] } });
     t.is(first.version, 1);
-    t.deepEqual((await store.getDoc('agents', n('bot'))).body, { spec: { env: [] } });
-    const second = await store.putDoc('agents', n('bot'), { spec: { env: [{ name: 'X' }] } });
+    t.deepEqual((await store.getDoc('agents', 'default', n('bot'))).body, { spec: { env: [] } });
+    const second = await store.putDoc('agents', 'default', n('bot'), { spec: { env: [{ name: 'X' }] } });
     t.is(second.version, 2);
     t.is(second.createdAt.getTime(), first.createdAt.getTime());
-    const got = await store.getDoc('agents', n('bot'));
+    const got = await store.getDoc('agents', 'default', n('bot'));
     t.deepEqual({ ...got, createdAt: got.createdAt.getTime() }, { ...second, createdAt: first.createdAt.getTime() });
-    await store.putDoc('agents', n('alpha'), { a: 1 });
-    await store.putDoc('providers', n('bot'), { other: 'kind' });
-    const agents = (await store.listDocs('agents')).filter((d) => d.name.endsWith(n('')));
+    await store.putDoc('agents', 'default', n('alpha'), { a: 1 });
+    await store.putDoc('providers', 'default', n('bot'), { other: 'kind' });
+    const agents = (await store.listDocs('agents', 'default')).filter((d) => d.name.endsWith(n('')));
     t.deepEqual(
       agents.map((d) => d.name),
       [n('alpha'), n('bot')],
     );
-    t.deepEqual((await store.getDoc('providers', n('bot'))).body, { other: 'kind' });
-    await store.deleteDoc('agents', n('bot'));
-    await rejectsWith(t, store.getDoc('agents', n('bot')), 'not_found');
-    await rejectsWith(t, store.deleteDoc('agents', n('bot')), 'not_found');
-    t.deepEqual((await store.getDoc('providers', n('bot'))).body, { other: 'kind' }, 'kinds are separate');
+    t.deepEqual((await store.getDoc('providers', 'default', n('bot'))).body, { other: 'kind' });
+    await store.deleteDoc('agents', 'default', n('bot'));
+    await rejectsWith(t, store.getDoc('agents', 'default', n('bot')), 'not_found');
+    await rejectsWith(t, store.deleteDoc('agents', 'default', n('bot')), 'not_found');
+    t.deepEqual((await store.getDoc('providers', 'default', n('bot'))).body, { other: 'kind' }, 'kinds are separate');
   });
 
   it('documents: ifVersion conflicts and invalid names or kinds', async (t, store, n) => {
-    const created = await store.putDoc('tokens', n('tok'), { hash: 'h1' }, { ifVersion: 0 });
-    await rejectsWith(t, store.putDoc('tokens', n('tok'), { hash: 'h2' }, { ifVersion: 0 }), 'conflict');
-    const next = await store.putDoc('tokens', n('tok'), { hash: 'h2' }, { ifVersion: created.version });
-    await rejectsWith(t, store.putDoc('tokens', n('tok'), { hash: 'h3' }, { ifVersion: created.version }), 'conflict');
-    t.deepEqual((await store.getDoc('tokens', n('tok'))).body, { hash: 'h2' });
+    const created = await store.putClusterDoc('tokens', n('tok'), { hash: 'h1' }, { ifVersion: 0 });
+    await rejectsWith(t, store.putClusterDoc('tokens', n('tok'), { hash: 'h2' }, { ifVersion: 0 }), 'conflict');
+    const next = await store.putClusterDoc('tokens', n('tok'), { hash: 'h2' }, { ifVersion: created.version });
+    await rejectsWith(t, store.putClusterDoc('tokens', n('tok'), { hash: 'h3' }, { ifVersion: created.version }), 'conflict');
+    t.deepEqual((await store.getClusterDoc('tokens', n('tok'))).body, { hash: 'h2' });
     const racing = await Promise.allSettled(
-      ['a', 'b'].map((h) => store.putDoc('tokens', n('tok'), { hash: h }, { ifVersion: next.version })),
+      ['a', 'b'].map((h) => store.putClusterDoc('tokens', n('tok'), { hash: h }, { ifVersion: next.version })),
     );
     t.is(racing.filter((r) => r.status === 'fulfilled').length, 1);
-    await rejectsWith(t, store.putDoc('secrets' as DocKind, n('x'), {}), 'invalid');
-    await rejectsWith(t, store.putDoc('agents', '../../sys/x', {}), 'invalid');
-    await rejectsWith(t, store.getDoc('agents', 'Bad'), 'invalid');
-    await rejectsWith(t, store.getDoc('modelproviders', n('none')), 'not_found');
+    await rejectsWith(t, store.putDoc('secrets' as ResourceDocKind, 'default', n('x'), {}), 'invalid');
+    await rejectsWith(t, store.putDoc('agents', '../x', n('x'), {}), 'invalid');
+    await rejectsWith(t, store.putClusterDoc('agents' as ClusterDocKind, n('x'), {}), 'invalid');
+    await rejectsWith(t, store.putDoc('agents', 'default', '../../sys/x', {}), 'invalid');
+    await rejectsWith(t, store.getDoc('agents', 'default', 'Bad'), 'invalid');
+    await rejectsWith(t, store.getDoc('modelproviders', 'default', n('none')), 'not_found');
   });
 }

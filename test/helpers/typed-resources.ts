@@ -2,21 +2,21 @@
 import type { Agent, ModelProvider, Provider } from '../../src/resources/types.js';
 
 export const mp = (name: string, spec: ModelProvider['spec']): ModelProvider => ({
-  apiVersion: 'pai/v1',
+  apiVersion: 'pai.io/v1',
   kind: 'ModelProvider',
   metadata: { name },
   spec,
 });
 
 export const provider = (name: string, spec: Provider['spec']): Provider => ({
-  apiVersion: 'pai/v1',
+  apiVersion: 'pai.io/v1',
   kind: 'Provider',
   metadata: { name },
   spec,
 });
 
 export const agent = (name: string, spec: Agent['spec']): Agent => ({
-  apiVersion: 'pai/v1',
+  apiVersion: 'pai.io/v1',
   kind: 'Agent',
   metadata: { name },
   spec,

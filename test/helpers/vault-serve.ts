@@ -64,13 +64,13 @@ export async function readyz(server: ServeHandle): Promise<number> {
 /** Asserts that `store` lists exactly the secrets of `expected`, each with byte-identical values. */
 export async function assertStoreHolds(t: ExecutionContext, store: SecretStore, expected: Expected): Promise<void> {
   t.deepEqual(
-    (await store.listSecrets()).map((m) => m.name),
+    (await store.listSecrets('default')).map((m) => m.name),
     [...expected.keys()].sort(),
     'the store lists exactly the expected secrets',
   );
   const mismatched: string[] = [];
   for (const [name, data] of expected) {
-    const read = (await store.readSecret(name)).data;
+    const read = (await store.readSecret('default', name)).data;
     const same = read.size === data.size && [...data].every(([k, v]) => read.get(k)?.equals(v) === true);
     if (!same) mismatched.push(name);
   }

@@ -7,23 +7,35 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PaiError } from '../../errors.js';
-import { assertName, quoteName } from '../../resources/names.js';
-import { assertDocKind, assertSecretData, checkVersion, keyInfos, patchData } from '../validate.js';
-import type {
-  DocKind,
-  DocRecord,
-  KeyInfo,
-  SecretData,
-  SecretMeta,
-  SecretPatch,
-  SecretRecord,
-  SecretStore,
-  WriteOptions,
+import { assertName, assertNamespace } from '../../resources/names.js';
+import {
+  assertClusterDocKind,
+  assertDocKind,
+  assertSecretData,
+  checkVersion,
+  keyInfos,
+  patchData,
+  sealedName,
+  secretSubject,
+} from '../validate.js';
+import {
+  CLUSTER_DOC_KINDS,
+  type ClusterDocKind,
+  type DocRecord,
+  type KeyInfo,
+  type ResourceDocKind,
+  type SecretData,
+  type SecretMeta,
+  type SecretPatch,
+  type SecretRecord,
+  type SecretStore,
+  type WriteOptions,
 } from '../types.js';
+import { DEFAULT_NAMESPACE } from '../../resources/types.js';
 import { keyId, makeKeyCheck, openSecret, rewrapKey, sealSecret } from './crypto.js';
 import { assertPrivateFile } from './files.js';
 import { loadMasterKey, type MasterKeyFiles, type RotationStep, rotateKeyFiles } from './master-key.js';
-import { LocalDocuments, SCHEMA, storeError } from './sql.js';
+import { CLUSTER, docMacKey, LocalDocuments, migrate, SCHEMA, SCHEMA_VERSION, storeError } from './sql.js';
 
 export interface LocalStoreOptions {
   readonly dataDir: string;
@@ -34,6 +46,7 @@ export interface LocalStoreOptions {
 }
 
 interface SecretRow {
+  namespace: string;
   name: string;
   version: number;
   keys: string;
@@ -60,7 +73,7 @@ export class LocalStore implements SecretStore {
     this.files = { keyFile: options.masterKeyFile };
     this.now = options.now ?? (() => new Date());
     this.onRotationStep = options.onRotationStep;
-    this.docs = new LocalDocuments(db, this.now);
+    this.docs = new LocalDocuments(db, this.now, docMacKey(masterKey));
   }
 
   /**
@@ -86,8 +99,10 @@ export class LocalStore implements SecretStore {
         db.transaction(() => {
           put.run('key_check', makeKeyCheck(key));
           put.run('key_id', Buffer.from(keyId(key)));
+          put.run('schema_version', Buffer.from(String(SCHEMA_VERSION)));
         })();
       }
+      migrate(db, docMacKey(key), CLUSTER_DOC_KINDS);
       return new LocalStore(db, dbFile, key, options);
     } catch (err) {
       db.close();
@@ -110,15 +125,21 @@ export class LocalStore implements SecretStore {
     }
   }
 
-  private secretRow(name: string): SecretRow | undefined {
-    return this.db.prepare('SELECT * FROM secrets WHERE name = ?').get(name) as SecretRow | undefined;
+  private secretRow(ns: string, name: string): SecretRow | undefined {
+    return this.db.prepare('SELECT * FROM secrets WHERE namespace = ? AND name = ?').get(ns, name) as SecretRow | undefined;
   }
 
-  private requireSecretRow(name: string): SecretRow {
+  private requireSecretRow(ns: string, name: string): SecretRow {
+    assertNamespace(ns);
     assertName(name, 'secret name');
-    const row = this.secretRow(name);
-    if (!row) throw new PaiError('not_found', `secret ${quoteName(name)} not found`);
+    const row = this.secretRow(ns, name);
+    if (!row) throw new PaiError('not_found', `${secretSubject(ns, name)} not found`);
     return row;
+  }
+
+  /** The secret's seal as it was made: the name (default namespace, as in the first layout) or namespace/name. */
+  private sealOf(row: SecretRow): { wrappedKey: Buffer; ciphertext: Buffer } {
+    return { wrappedKey: row.wrapped_key, ciphertext: row.ciphertext };
   }
 
   private metaOf(row: SecretRow): SecretMeta {
@@ -131,99 +152,98 @@ export class LocalStore implements SecretStore {
     };
   }
 
-  private writeSecret(name: string, version: number, createdAt: number, data: SecretData): SecretMeta {
-    const sealed = sealSecret(this.masterKey, name, version, data);
+  private writeSecret(ns: string, name: string, version: number, createdAt: number, data: SecretData): SecretMeta {
+    const sealed = sealSecret(this.masterKey, sealedName(ns, name), version, data);
     const updated = this.now().getTime();
     const keys = JSON.stringify(keyInfos(data));
     this.db
       .prepare(
-        `INSERT INTO secrets (name, version, keys, wrapped_key, ciphertext, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (name) DO UPDATE SET version = excluded.version, keys = excluded.keys,
+        `INSERT INTO secrets (namespace, name, version, keys, wrapped_key, ciphertext, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (namespace, name) DO UPDATE SET version = excluded.version, keys = excluded.keys,
            wrapped_key = excluded.wrapped_key, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at`,
       )
-      .run(name, version, keys, sealed.wrappedKey, sealed.ciphertext, createdAt, updated);
+      .run(ns, name, version, keys, sealed.wrappedKey, sealed.ciphertext, createdAt, updated);
     return { name, keys: keyInfos(data), createdAt: new Date(createdAt), updatedAt: new Date(updated), version };
   }
 
-  async createSecret(name: string, data: SecretData): Promise<SecretMeta> {
+  async createSecret(ns: string, name: string, data: SecretData): Promise<SecretMeta> {
+    assertNamespace(ns);
     assertSecretData(name, data);
     return Promise.resolve(
       this.run('create secret', () =>
         this.db
           .transaction(() => {
-            if (this.secretRow(name)) throw new PaiError('already_exists', `secret ${quoteName(name)} already exists`);
-            const tomb = this.db.prepare('SELECT last_version FROM tombstones WHERE name = ?').get(name) as
+            if (this.secretRow(ns, name)) throw new PaiError('already_exists', `${secretSubject(ns, name)} already exists`);
+            const tomb = this.db.prepare('SELECT last_version FROM tombstones WHERE namespace = ? AND name = ?').get(ns, name) as
               { last_version: number } | undefined;
-            return this.writeSecret(name, (tomb?.last_version ?? 0) + 1, this.now().getTime(), data);
+            return this.writeSecret(ns, name, (tomb?.last_version ?? 0) + 1, this.now().getTime(), data);
           })
           .immediate(),
       ),
     );
   }
 
-  async replaceSecret(name: string, data: SecretData, opts?: WriteOptions): Promise<SecretMeta> {
+  async replaceSecret(ns: string, name: string, data: SecretData, opts?: WriteOptions): Promise<SecretMeta> {
+    assertNamespace(ns);
     assertSecretData(name, data);
     return Promise.resolve(
       this.run('replace secret', () =>
         this.db
           .transaction(() => {
-            const row = this.requireSecretRow(name);
-            checkVersion(`secret ${quoteName(name)}`, row.version, opts);
-            return this.writeSecret(name, row.version + 1, row.created_at, data);
+            const row = this.requireSecretRow(ns, name);
+            checkVersion(secretSubject(ns, name), row.version, opts);
+            return this.writeSecret(ns, name, row.version + 1, row.created_at, data);
           })
           .immediate(),
       ),
     );
   }
 
-  async patchSecret(name: string, patch: SecretPatch, opts?: WriteOptions): Promise<SecretMeta> {
-    assertName(name, 'secret name');
+  async patchSecret(ns: string, name: string, patch: SecretPatch, opts?: WriteOptions): Promise<SecretMeta> {
     return Promise.resolve(
       this.run('patch secret', () =>
         this.db
           .transaction(() => {
-            const row = this.requireSecretRow(name);
-            checkVersion(`secret ${quoteName(name)}`, row.version, opts);
-            const current = openSecret(this.masterKey, name, row.version, {
-              wrappedKey: row.wrapped_key,
-              ciphertext: row.ciphertext,
-            });
+            const row = this.requireSecretRow(ns, name);
+            checkVersion(secretSubject(ns, name), row.version, opts);
+            const current = openSecret(this.masterKey, sealedName(ns, name), row.version, this.sealOf(row));
             const next = patchData(name, current, patch);
-            return this.writeSecret(name, row.version + 1, row.created_at, next);
+            return this.writeSecret(ns, name, row.version + 1, row.created_at, next);
           })
           .immediate(),
       ),
     );
   }
 
-  async getSecretMeta(name: string): Promise<SecretMeta> {
-    return Promise.resolve(this.run('read secret metadata', () => this.metaOf(this.requireSecretRow(name))));
+  async getSecretMeta(ns: string, name: string): Promise<SecretMeta> {
+    return Promise.resolve(this.run('read secret metadata', () => this.metaOf(this.requireSecretRow(ns, name))));
   }
 
-  async listSecrets(): Promise<SecretMeta[]> {
+  async listSecrets(ns: string): Promise<SecretMeta[]> {
     return Promise.resolve(
       this.run('list secrets', () => {
+        assertNamespace(ns);
         const rows = this.db
-          .prepare('SELECT name, version, keys, created_at, updated_at FROM secrets ORDER BY name')
-          .all() as SecretRow[];
+          .prepare('SELECT namespace, name, version, keys, created_at, updated_at FROM secrets WHERE namespace = ? ORDER BY name')
+          .all(ns) as SecretRow[];
         return rows.map((r) => this.metaOf(r));
       }),
     );
   }
 
-  async readSecret(name: string): Promise<SecretRecord> {
+  async readSecret(ns: string, name: string): Promise<SecretRecord> {
     return Promise.resolve(
       this.run('read secret', () => {
-        const row = this.requireSecretRow(name);
+        const row = this.requireSecretRow(ns, name);
         const meta = this.metaOf(row);
-        const data = openSecret(this.masterKey, name, row.version, { wrappedKey: row.wrapped_key, ciphertext: row.ciphertext });
+        const data = openSecret(this.masterKey, sealedName(ns, name), row.version, this.sealOf(row));
         // The clear key listing is not under the seal; check it against the sealed data, so that an
         // edited listing is caught on the first read of the values.
         if (JSON.stringify(keyInfos(data)) !== JSON.stringify(meta.keys)) {
           throw new PaiError(
             'integrity',
-            `secret ${quoteName(name)} (version ${row.version}) failed its integrity check: its key listing does not match its sealed data`,
+            `${secretSubject(ns, name)} (version ${row.version}) failed its integrity check: its key listing does not match its sealed data`,
           );
         }
         return { meta, data };
@@ -231,45 +251,100 @@ export class LocalStore implements SecretStore {
     );
   }
 
-  async deleteSecret(name: string): Promise<void> {
+  async deleteSecret(ns: string, name: string): Promise<void> {
     return Promise.resolve(
       this.run('delete secret', () =>
         this.db
           .transaction(() => {
-            const row = this.requireSecretRow(name);
-            this.db.prepare('DELETE FROM secrets WHERE name = ?').run(name);
+            const row = this.requireSecretRow(ns, name);
+            this.db.prepare('DELETE FROM secrets WHERE namespace = ? AND name = ?').run(ns, name);
             this.db
               .prepare(
-                'INSERT INTO tombstones (name, last_version) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET last_version = excluded.last_version',
+                `INSERT INTO tombstones (namespace, name, last_version) VALUES (?, ?, ?)
+                 ON CONFLICT (namespace, name) DO UPDATE SET last_version = excluded.last_version`,
               )
-              .run(name, row.version);
+              .run(ns, name, row.version);
           })
           .immediate(),
       ),
     );
   }
 
-  async putDoc(kind: DocKind, name: string, body: Readonly<Record<string, unknown>>, opts?: WriteOptions): Promise<DocRecord> {
+  async putDoc(
+    kind: ResourceDocKind,
+    ns: string,
+    name: string,
+    body: Readonly<Record<string, unknown>>,
+    opts?: WriteOptions,
+  ): Promise<DocRecord> {
     assertDocKind(kind);
+    assertNamespace(ns);
     assertName(name, `${kind} name`);
-    return Promise.resolve(this.run(`write ${kind}`, () => this.docs.put(kind, name, body, opts)));
+    return Promise.resolve(this.run(`write ${kind}`, () => this.docs.put(kind, ns, name, body, opts)));
   }
 
-  async getDoc(kind: DocKind, name: string): Promise<DocRecord> {
+  async getDoc(kind: ResourceDocKind, ns: string, name: string): Promise<DocRecord> {
     assertDocKind(kind);
+    assertNamespace(ns);
     assertName(name, `${kind} name`);
-    return Promise.resolve(this.run(`read ${kind}`, () => this.docs.get(kind, name)));
+    return Promise.resolve(this.run(`read ${kind}`, () => this.docs.get(kind, ns, name)));
   }
 
-  async listDocs(kind: DocKind): Promise<DocRecord[]> {
+  async listDocs(kind: ResourceDocKind, ns: string): Promise<DocRecord[]> {
     assertDocKind(kind);
-    return Promise.resolve(this.run(`list ${kind}`, () => this.docs.list(kind)));
+    assertNamespace(ns);
+    return Promise.resolve(this.run(`list ${kind}`, () => this.docs.list(kind, ns)));
   }
 
-  async deleteDoc(kind: DocKind, name: string): Promise<void> {
+  async deleteDoc(kind: ResourceDocKind, ns: string, name: string): Promise<void> {
     assertDocKind(kind);
+    assertNamespace(ns);
     assertName(name, `${kind} name`);
-    return Promise.resolve(this.run(`delete ${kind}`, () => this.docs.delete(kind, name)));
+    return Promise.resolve(this.run(`delete ${kind}`, () => this.docs.delete(kind, ns, name)));
+  }
+
+  async putClusterDoc(
+    kind: ClusterDocKind,
+    name: string,
+    body: Readonly<Record<string, unknown>>,
+    opts?: WriteOptions,
+  ): Promise<DocRecord> {
+    assertClusterDocKind(kind);
+    assertName(name, `${kind} name`);
+    return Promise.resolve(this.run(`write ${kind}`, () => this.docs.put(kind, CLUSTER, name, body, opts)));
+  }
+
+  async getClusterDoc(kind: ClusterDocKind, name: string): Promise<DocRecord> {
+    assertClusterDocKind(kind);
+    assertName(name, `${kind} name`);
+    return Promise.resolve(this.run(`read ${kind}`, () => this.docs.get(kind, CLUSTER, name)));
+  }
+
+  async listClusterDocs(kind: ClusterDocKind): Promise<DocRecord[]> {
+    assertClusterDocKind(kind);
+    return Promise.resolve(this.run(`list ${kind}`, () => this.docs.list(kind, CLUSTER)));
+  }
+
+  async deleteClusterDoc(kind: ClusterDocKind, name: string): Promise<void> {
+    assertClusterDocKind(kind);
+    assertName(name, `${kind} name`);
+    return Promise.resolve(this.run(`delete ${kind}`, () => this.docs.delete(kind, CLUSTER, name)));
+  }
+
+  async listNamespaces(): Promise<string[]> {
+    return Promise.resolve(
+      this.run('list namespaces', () => {
+        const rows = this.db
+          .prepare(`SELECT namespace FROM secrets UNION SELECT namespace FROM docs WHERE namespace != ''`)
+          .all() as { namespace: string }[];
+        return [...new Set([DEFAULT_NAMESPACE, ...rows.map((r) => r.namespace)])].sort();
+      }),
+    );
+  }
+
+  /** Document rows that fail their integrity check (a tampered pai.db): kind, namespace and name only. */
+  integrityReport(): { kind: string; namespace: string; name: string }[] {
+    return this.run('verify documents', () => this.docs.scan());
   }
 
   async ping(): Promise<void> {
@@ -295,11 +370,13 @@ export class LocalStore implements SecretStore {
       this.run('rotate master key', () =>
         this.db
           .transaction(() => {
-            const rows = this.db.prepare('SELECT name, version, wrapped_key FROM secrets').all() as SecretRow[];
-            const update = this.db.prepare('UPDATE secrets SET wrapped_key = ? WHERE name = ?');
+            const rows = this.db.prepare('SELECT namespace, name, version, wrapped_key FROM secrets').all() as SecretRow[];
+            const update = this.db.prepare('UPDATE secrets SET wrapped_key = ? WHERE namespace = ? AND name = ?');
             for (const row of rows) {
-              update.run(rewrapKey(oldKey, candidate, row.name, row.version, row.wrapped_key), row.name);
+              const sealed = sealedName(row.namespace, row.name);
+              update.run(rewrapKey(oldKey, candidate, sealed, row.version, row.wrapped_key), row.namespace, row.name);
             }
+            this.docs.remac(docMacKey(candidate));
             const put = this.db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)');
             put.run('key_check', makeKeyCheck(candidate));
             put.run('key_id', Buffer.from(keyId(candidate)));
@@ -310,8 +387,10 @@ export class LocalStore implements SecretStore {
       );
       // Committed: the database opens only with the new key now, even if promoting its file fails.
       this.masterKey = candidate;
+      this.docs.setMacKey(docMacKey(candidate));
     });
     this.masterKey = newKey;
+    this.docs.setMacKey(docMacKey(newKey));
     return { oldKeyId: keyId(oldKey), newKeyId: keyId(newKey), rewrapped };
   }
 }

@@ -9,7 +9,11 @@ import type { VaultSession } from './auth.js';
 import { VaultCallError } from './http.js';
 
 const LABEL = '[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?';
-const SAFE_PATH = new RegExp(`^(?:secrets|resources/(?:agents|providers|modelproviders|tokens|agenttokens))(?:/${LABEL})?/?$`);
+// secrets/<name>, resources/<kind>/<name> (the default namespace and cluster-wide documents),
+// ns/<namespace>/secrets/<name>, ns/<namespace>/resources/<kind>/<name> (other namespaces), ns/ (listing).
+const SAFE_PATH = new RegExp(
+  `^(?:ns/?|(?:ns/${LABEL}/)?(?:secrets|resources/(?:agents|providers|modelproviders))(?:/${LABEL})?/?|resources/(?:tokens|agenttokens)(?:/${LABEL})?/?)$`,
+);
 const MOUNT = /^[a-zA-Z0-9][a-zA-Z0-9_-]*(\/[a-zA-Z0-9][a-zA-Z0-9_-]*)*$/;
 
 export interface VersionInfo {

@@ -18,10 +18,21 @@
 import fs from 'node:fs/promises';
 import { ConfigError, type Config, type VaultConfig } from '../../config.js';
 import { PaiError } from '../../errors.js';
-import { assertName, nameProblem, quoteName } from '../../resources/names.js';
-import { assertSecretData, checkVersion, docSubject, keyInfos, patchedKeys } from '../validate.js';
+import { assertName, assertNamespace, nameProblem } from '../../resources/names.js';
+import { DEFAULT_NAMESPACE } from '../../resources/types.js';
+import {
+  assertClusterDocKind,
+  assertDocKind,
+  assertSecretData,
+  checkVersion,
+  docSubject,
+  keyInfos,
+  patchedKeys,
+  secretSubject,
+} from '../validate.js';
 import type {
-  DocKind,
+  ClusterDocKind,
+  ResourceDocKind,
   DocRecord,
   KeyInfo,
   SecretData,
@@ -37,14 +48,13 @@ import { VaultDocuments } from './documents.js';
 import { toStoreError } from './failures.js';
 import { VaultHttp } from './http.js';
 import { isCasMismatch, isGone, KvClient, type MetaRead } from './kv.js';
+import { NAMESPACES_DIR, secretPath, secretsDir } from './paths.js';
 import { byName, LIST_CONCURRENCY, mapLimit } from './shared.js';
 
 export interface VaultStoreOptions {
   /** Clock for token lifetimes and deletion times (ms since epoch); tests pass a fake one. */
   readonly now?: () => number;
 }
-
-const secretSubject = (name: string): string => `secret ${quoteName(name)}`;
 
 /** When the secret was created: `pai.created` if pai wrote it, else Vault's time. */
 function createdOf(custom: Readonly<Record<string, string>>, fallback: Date): Date {
@@ -105,9 +115,9 @@ export class VaultStore implements SecretStore {
     }
   }
 
-  private async liveMeta(name: string, deadline: number): Promise<MetaRead> {
-    const meta = await this.kv.readMeta(`secrets/${name}`, deadline);
-    if (!meta || isGone(meta)) throw new PaiError('not_found', `${secretSubject(name)} not found`);
+  private async liveMeta(ns: string, name: string, deadline: number): Promise<MetaRead> {
+    const meta = await this.kv.readMeta(secretPath(ns, name), deadline);
+    if (!meta || isGone(meta)) throw new PaiError('not_found', `${secretSubject(ns, name)} not found`);
     return meta;
   }
 
@@ -126,6 +136,7 @@ export class VaultStore implements SecretStore {
 
   /** Second step of every secret write: the key index for the version just written. */
   private async writeIndex(
+    ns: string,
     name: string,
     version: number,
     keys: readonly KeyInfo[],
@@ -134,12 +145,12 @@ export class VaultStore implements SecretStore {
     deadline: number,
   ): Promise<void> {
     try {
-      await this.kv.patchMeta(`secrets/${name}`, indexPatch(name, version, keys, current, created), deadline);
+      await this.kv.patchMeta(secretPath(ns, name), indexPatch(name, version, keys, current, created), deadline);
     } catch (err) {
-      const why = toStoreError(err, 'index update', secretSubject(name)).message;
+      const why = toStoreError(err, 'index update', secretSubject(ns, name)).message;
       throw new PaiError(
         'store_unavailable',
-        `${secretSubject(name)} was written (version ${version}) but its key index was not updated: ${why}; write it again to repair the listing`,
+        `${secretSubject(ns, name)} was written (version ${version}) but its key index was not updated: ${why}; write it again to repair the listing`,
         { cause: err },
       );
     }
@@ -149,13 +160,14 @@ export class VaultStore implements SecretStore {
     return Object.fromEntries([...data].map(([k, v]) => [k, encodeValue(v)]));
   }
 
-  createSecret(name: string, data: SecretData): Promise<SecretMeta> {
-    const subject = secretSubject(name);
+  createSecret(ns: string, name: string, data: SecretData): Promise<SecretMeta> {
+    const subject = secretSubject(ns, name);
     return this.run('create', subject, async (deadline) => {
+      assertNamespace(ns);
       assertSecretData(name, data);
       const keys = keyInfos(data);
       indexEntries(name, 1, keys);
-      const path = `secrets/${name}`;
+      const path = secretPath(ns, name);
       const encoded = VaultStore.encode(data);
       let current: Readonly<Record<string, string>> = {};
       let written;
@@ -171,29 +183,31 @@ export class VaultStore implements SecretStore {
           throw isCasMismatch(again) ? new PaiError('already_exists', `${subject} already exists`) : again;
         });
       }
-      await this.writeIndex(name, written.version, keys, current, written.createdTime, deadline);
+      await this.writeIndex(ns, name, written.version, keys, current, written.createdTime, deadline);
       return { name, keys, createdAt: written.createdTime, updatedAt: written.createdTime, version: written.version };
     });
   }
 
-  replaceSecret(name: string, data: SecretData, opts?: WriteOptions): Promise<SecretMeta> {
-    return this.run('replace', secretSubject(name), async (deadline) => {
+  replaceSecret(ns: string, name: string, data: SecretData, opts?: WriteOptions): Promise<SecretMeta> {
+    return this.run('replace', secretSubject(ns, name), async (deadline) => {
+      assertNamespace(ns);
       assertSecretData(name, data);
       const keys = keyInfos(data);
       indexEntries(name, 1, keys);
-      const meta = await this.liveMeta(name, deadline);
-      checkVersion(secretSubject(name), meta.currentVersion, opts);
-      const written = await this.kv.writeData(`secrets/${name}`, VaultStore.encode(data), meta.currentVersion, deadline);
-      await this.writeIndex(name, written.version, keys, meta.custom, undefined, deadline);
+      const meta = await this.liveMeta(ns, name, deadline);
+      checkVersion(secretSubject(ns, name), meta.currentVersion, opts);
+      const written = await this.kv.writeData(secretPath(ns, name), VaultStore.encode(data), meta.currentVersion, deadline);
+      await this.writeIndex(ns, name, written.version, keys, meta.custom, undefined, deadline);
       return { ...this.metaOf(name, meta), keys, updatedAt: written.createdTime, version: written.version };
     });
   }
 
-  patchSecret(name: string, patch: SecretPatch, opts?: WriteOptions): Promise<SecretMeta> {
-    const subject = secretSubject(name);
+  patchSecret(ns: string, name: string, patch: SecretPatch, opts?: WriteOptions): Promise<SecretMeta> {
+    const subject = secretSubject(ns, name);
     return this.run('patch', subject, async (deadline) => {
+      assertNamespace(ns);
       assertName(name, 'secret name');
-      const meta = await this.liveMeta(name, deadline);
+      const meta = await this.liveMeta(ns, name, deadline);
       checkVersion(subject, meta.currentVersion, opts);
       const currentKeys = parseIndex(meta.custom).get(meta.currentVersion);
       if (!currentKeys) {
@@ -208,35 +222,38 @@ export class VaultStore implements SecretStore {
       const body: Record<string, unknown> = {};
       for (const key of patch.remove) body[key] = null;
       for (const [key, value] of patch.set) body[key] = encodeValue(value);
-      const written = await this.kv.patchData(`secrets/${name}`, body, meta.currentVersion, deadline);
-      await this.writeIndex(name, written.version, keys, meta.custom, undefined, deadline);
+      const written = await this.kv.patchData(secretPath(ns, name), body, meta.currentVersion, deadline);
+      await this.writeIndex(ns, name, written.version, keys, meta.custom, undefined, deadline);
       return { ...this.metaOf(name, meta), keys, updatedAt: written.createdTime, version: written.version };
     });
   }
 
-  getSecretMeta(name: string): Promise<SecretMeta> {
-    return this.run('describe', secretSubject(name), async (deadline) => {
+  getSecretMeta(ns: string, name: string): Promise<SecretMeta> {
+    return this.run('describe', secretSubject(ns, name), async (deadline) => {
+      assertNamespace(ns);
       assertName(name, 'secret name');
-      return this.metaOf(name, await this.liveMeta(name, deadline));
+      return this.metaOf(name, await this.liveMeta(ns, name, deadline));
     });
   }
 
-  listSecrets(): Promise<SecretMeta[]> {
+  listSecrets(ns: string): Promise<SecretMeta[]> {
     return this.run('list', 'secrets', async (deadline) => {
-      const names = (await this.kv.list('secrets/', deadline)).filter((n) => nameProblem(n) === undefined);
+      assertNamespace(ns);
+      const names = (await this.kv.list(secretsDir(ns), deadline)).filter((n) => nameProblem(n) === undefined);
       const metas = await mapLimit(names, LIST_CONCURRENCY, async (name) => {
-        const meta = await this.kv.readMeta(`secrets/${name}`, deadline);
+        const meta = await this.kv.readMeta(secretPath(ns, name), deadline);
         return meta && !isGone(meta) ? this.metaOf(name, meta) : undefined;
       });
       return metas.filter((m): m is SecretMeta => m !== undefined).sort(byName);
     });
   }
 
-  readSecret(name: string): Promise<SecretRecord> {
-    return this.run('read', secretSubject(name), async (deadline) => {
+  readSecret(ns: string, name: string): Promise<SecretRecord> {
+    return this.run('read', secretSubject(ns, name), async (deadline) => {
+      assertNamespace(ns);
       assertName(name, 'secret name');
-      const read = await this.kv.readData(`secrets/${name}`, deadline);
-      if (!read) throw new PaiError('not_found', `${secretSubject(name)} not found`);
+      const read = await this.kv.readData(secretPath(ns, name), deadline);
+      if (!read) throw new PaiError('not_found', `${secretSubject(ns, name)} not found`);
       const data = decodeData(name, read.data);
       const meta: SecretMeta = {
         name,
@@ -249,28 +266,88 @@ export class VaultStore implements SecretStore {
     });
   }
 
-  deleteSecret(name: string): Promise<void> {
-    return this.run('delete', secretSubject(name), async (deadline) => {
+  deleteSecret(ns: string, name: string): Promise<void> {
+    return this.run('delete', secretSubject(ns, name), async (deadline) => {
+      assertNamespace(ns);
       assertName(name, 'secret name');
-      await this.liveMeta(name, deadline);
-      await this.kv.deleteMeta(`secrets/${name}`, deadline);
+      await this.liveMeta(ns, name, deadline);
+      await this.kv.deleteMeta(secretPath(ns, name), deadline);
     });
   }
 
-  putDoc(kind: DocKind, name: string, body: Readonly<Record<string, unknown>>, opts?: WriteOptions): Promise<DocRecord> {
-    return this.run('write', docSubject(kind, name), (deadline) => this.docs.put(kind, name, body, opts, deadline));
+  putDoc(
+    kind: ResourceDocKind,
+    ns: string,
+    name: string,
+    body: Readonly<Record<string, unknown>>,
+    opts?: WriteOptions,
+  ): Promise<DocRecord> {
+    return this.run('write', docSubject(kind, name), (deadline) => {
+      assertDocKind(kind);
+      return this.docs.put({ kind, namespace: ns }, name, body, opts, deadline);
+    });
   }
 
-  getDoc(kind: DocKind, name: string): Promise<DocRecord> {
-    return this.run('read', docSubject(kind, name), (deadline) => this.docs.get(kind, name, deadline));
+  getDoc(kind: ResourceDocKind, ns: string, name: string): Promise<DocRecord> {
+    return this.run('read', docSubject(kind, name), (deadline) => {
+      assertDocKind(kind);
+      return this.docs.get({ kind, namespace: ns }, name, deadline);
+    });
   }
 
-  listDocs(kind: DocKind): Promise<DocRecord[]> {
-    return this.run('list', kind, (deadline) => this.docs.list(kind, deadline));
+  listDocs(kind: ResourceDocKind, ns: string): Promise<DocRecord[]> {
+    return this.run('list', kind, (deadline) => {
+      assertDocKind(kind);
+      return this.docs.list({ kind, namespace: ns }, deadline);
+    });
   }
 
-  deleteDoc(kind: DocKind, name: string): Promise<void> {
-    return this.run('delete', docSubject(kind, name), (deadline) => this.docs.delete(kind, name, deadline));
+  deleteDoc(kind: ResourceDocKind, ns: string, name: string): Promise<void> {
+    return this.run('delete', docSubject(kind, name), (deadline) => {
+      assertDocKind(kind);
+      return this.docs.delete({ kind, namespace: ns }, name, deadline);
+    });
+  }
+
+  putClusterDoc(
+    kind: ClusterDocKind,
+    name: string,
+    body: Readonly<Record<string, unknown>>,
+    opts?: WriteOptions,
+  ): Promise<DocRecord> {
+    return this.run('write', docSubject(kind, name), (deadline) => {
+      assertClusterDocKind(kind);
+      return this.docs.put({ kind }, name, body, opts, deadline);
+    });
+  }
+
+  getClusterDoc(kind: ClusterDocKind, name: string): Promise<DocRecord> {
+    return this.run('read', docSubject(kind, name), (deadline) => {
+      assertClusterDocKind(kind);
+      return this.docs.get({ kind }, name, deadline);
+    });
+  }
+
+  listClusterDocs(kind: ClusterDocKind): Promise<DocRecord[]> {
+    return this.run('list', kind, (deadline) => {
+      assertClusterDocKind(kind);
+      return this.docs.list({ kind }, deadline);
+    });
+  }
+
+  deleteClusterDoc(kind: ClusterDocKind, name: string): Promise<void> {
+    return this.run('delete', docSubject(kind, name), (deadline) => {
+      assertClusterDocKind(kind);
+      return this.docs.delete({ kind }, name, deadline);
+    });
+  }
+
+  listNamespaces(): Promise<string[]> {
+    return this.run('list', 'namespaces', async (deadline) => {
+      const folders = await this.kv.list(NAMESPACES_DIR, deadline);
+      const names = folders.map((f) => f.replace(/\/$/, '')).filter((n) => nameProblem(n) === undefined);
+      return [...new Set([DEFAULT_NAMESPACE, ...names])].sort();
+    });
   }
 
   ping(): Promise<void> {

@@ -1,0 +1,36 @@
+/**
+ * github: a PAT. Bearer on the API hosts; on git smart-HTTP paths (clone, fetch, push) Basic
+ * `x-access-token:<token>`, which is what git sends and GitHub documents for tokens. Default hosts
+ * api.github.com, uploads.github.com and github.com, where only the git paths get the token (the
+ * web pages need none). A Provider naming its own host (GitHub Enterprise) gets Bearer on API
+ * paths and Basic on git paths of that host.
+ */
+import { coveredHosts, namesHosts, secretKeyOf } from './common.js';
+import type { ProviderTypeDef } from './types.js';
+import { githubWordProblem } from './action-words.js';
+
+/** The host whose only credentialed paths are git's (the default github.com). */
+export const GITHUB_GIT_HOST = 'github.com';
+export const GITHUB_DEFAULT_HOSTS = ['api.github.com', 'uploads.github.com', GITHUB_GIT_HOST] as const;
+
+export const github: ProviderTypeDef = {
+  type: 'github',
+  authTypes: ['pat'],
+  authOptions: ['secretKey'],
+  scopeFields: ['repositories'],
+  actionWordProblem: githubWordProblem,
+  configFields: [],
+  defaultSecretKey: 'token',
+  defaultHosts: GITHUB_DEFAULT_HOSTS,
+  secretKeys: (spec) => ({ requiredKeys: [secretKeyOf(spec, 'token')], optionalKeys: [] }),
+  targets: (p) => [
+    {
+      hosts: coveredHosts(p, GITHUB_DEFAULT_HOSTS),
+      auth: {
+        strategy: 'github',
+        key: secretKeyOf(p.spec, 'token'),
+        gitOnlyHosts: namesHosts(p.spec) ? [] : [GITHUB_GIT_HOST],
+      },
+    },
+  ],
+};
