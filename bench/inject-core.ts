@@ -14,7 +14,16 @@ import type { InjectionTarget } from '../src/resources/types.js';
 const N = Number(process.argv[2] ?? 1_000_000);
 
 function target(name: string, hosts: string[], auth: InjectionTarget['auth'] = bearerAuth): InjectionTarget {
-  return { kind: 'Provider', name, type: 'http', hosts, secret: `${name}-secret`, requiredKeys: [], optionalKeys: [], auth };
+  return {
+    kind: 'Provider',
+    name,
+    type: 'http-token',
+    hosts,
+    secret: `${name}-secret`,
+    requiredKeys: [],
+    optionalKeys: [],
+    auth,
+  };
 }
 const bearerAuth = { strategy: 'header', header: 'Authorization', prefix: 'Bearer ', key: 'token' } as const;
 

@@ -266,15 +266,18 @@ function tokenUrlsVar(env: Env): readonly string[] {
     .split(',')
     .map((u) => u.trim())
     .filter((u) => u.length > 0);
-  for (const u of urls) {
-    let ok = false;
+  const usable = (u: string): boolean => {
     try {
       const url = new URL(u);
-      ok = (url.protocol === 'https:' || url.protocol === 'http:') && url.username === '' && url.search === '' && url.hash === '';
+      return (
+        (url.protocol === 'https:' || url.protocol === 'http:') && url.username === '' && url.search === '' && url.hash === ''
+      );
     } catch {
-      ok = false;
+      return false;
     }
-    if (!ok)
+  };
+  for (const u of urls) {
+    if (!usable(u))
       throw new ConfigError(
         'PAI_ALLOWED_TOKEN_URLS',
         `expected comma-separated http(s) URLs without query or user info, got "${u}"`,

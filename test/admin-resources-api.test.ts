@@ -13,6 +13,7 @@ import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { type RunningServer, startServer } from '../src/main.js';
 import { type ApiResult, api, detachedAgentToken } from './helpers/api.js';
+import { stored } from './helpers/injector.js';
 import { exampleDocs } from './helpers/cli-resource-flows.js';
 import { BAD_BODIES, BROKEN_CASES, REFUSED_SECRET_WRITES, agent, github, mp, pathOf } from './helpers/resource-api-cases.js';
 import { tempDir } from './helpers/process.js';
@@ -100,37 +101,43 @@ test.serial('401 without a valid token on every resource path', async (t) => {
   t.deepEqual((await call(t, 'GET', '/v1/modelproviders')).json.items, [], 'nothing was applied');
 });
 
-test.serial('403 for writes by viewer, renderer and agent tokens; renderer and agent may not read resources', async (t) => {
-  const before = await state(t);
-  const writes: [string, string, unknown][] = [
-    ['PUT', '/v1/modelproviders/gemini', mp('gemini')],
-    ['PUT', '/v1/providers/github', github('github')],
-    ['PUT', '/v1/agents/bot', agent('bot', {})],
-    ['DELETE', '/v1/agents/bot', undefined],
-    ['DELETE', '/v1/providers/github', undefined],
-    ['DELETE', '/v1/modelproviders/gemini', undefined],
-  ];
-  for (const role of ['viewer', 'renderer', 'agent'] as const) {
+test.serial(
+  '403 for writes by viewer and renderer tokens, 401 for agent tokens; renderer and agent may not read resources',
+  async (t) => {
+    const before = await state(t);
+    const writes: [string, string, unknown][] = [
+      ['PUT', '/v1/modelproviders/gemini', mp('gemini')],
+      ['PUT', '/v1/providers/github', github('github')],
+      ['PUT', '/v1/agents/bot', agent('bot', {})],
+      ['DELETE', '/v1/agents/bot', undefined],
+      ['DELETE', '/v1/providers/github', undefined],
+      ['DELETE', '/v1/modelproviders/gemini', undefined],
+    ];
+    for (const role of ['viewer', 'renderer'] as const) {
+      for (const [method, p, body] of writes) {
+        assertApiError(
+          t,
+          await api(t.context.base, t.context[role], method, p, body),
+          403,
+          'forbidden',
+          new RegExp(`^role ${role} may not ${method} `),
+        );
+      }
+    }
+    // An agent token (pai_agt_) is the gateway's: the admin API refuses it from its prefix, as unknown.
     for (const [method, p, body] of writes) {
-      assertApiError(
-        t,
-        await api(t.context.base, t.context[role], method, p, body),
-        403,
-        'forbidden',
-        new RegExp(`^role ${role} may not ${method} `),
-      );
+      assertApiError(t, await api(t.context.base, t.context.agent, method, p, body), 401, 'unauthenticated');
     }
-  }
-  for (const role of ['renderer', 'agent'] as const) {
     for (const p of ['/v1/agents', '/v1/providers', '/v1/modelproviders/gemini']) {
-      assertApiError(t, await api(t.context.base, t.context[role], 'GET', p), 403, 'forbidden');
+      assertApiError(t, await api(t.context.base, t.context.renderer, 'GET', p), 403, 'forbidden');
+      assertApiError(t, await api(t.context.base, t.context.agent, 'GET', p), 401, 'unauthenticated');
     }
-  }
-  const viewed = await api(t.context.base, t.context.viewer, 'GET', '/v1/agents');
-  t.is(viewed.status, 200);
-  t.deepEqual(viewed.json, { items: [] });
-  t.deepEqual(await state(t), before, 'no refused request changed anything');
-});
+    const viewed = await api(t.context.base, t.context.viewer, 'GET', '/v1/agents');
+    t.is(viewed.status, 200);
+    t.deepEqual(viewed.json, { items: [] });
+    t.deepEqual(await state(t), before, 'no refused request changed anything');
+  },
+);
 
 // ---- bad input: refused with the field named, nothing changes ---------------------------------
 
@@ -203,12 +210,19 @@ test.serial(
     t.is(created.status, 201);
     t.deepEqual(created.json, { result: 'created', dryRun: false, resource: mp('gemini'), version: 1 });
     const shuffled = {
-      spec: { apiKeySecretRef: { key: 'api-key', name: 'gemini-key' }, type: 'gemini' },
+      spec: { apiKeySecretRef: { key: 'api-key', name: 'gemini-key' }, provider: 'gemini' },
       metadata: { name: 'gemini' },
       kind: 'ModelProvider',
-      apiVersion: 'pai/v1',
+      apiVersion: 'pai.io/v1',
     };
-    for (const body of [mp('gemini'), shuffled]) {
+    // The same resource in the earlier dialect is unchanged too: one model, two spellings.
+    const legacy = {
+      apiVersion: 'pai/v1',
+      kind: 'ModelProvider',
+      metadata: { name: 'gemini' },
+      spec: { type: 'gemini', apiKeySecretRef: { name: 'gemini-key', key: 'api-key' } },
+    };
+    for (const body of [mp('gemini'), shuffled, legacy]) {
       const again = await call(t, 'PUT', '/v1/modelproviders/gemini', body);
       t.is(again.status, 200);
       t.deepEqual([again.json.result, again.json.version], ['unchanged', 1]);
@@ -218,7 +232,7 @@ test.serial(
     t.deepEqual(Object.keys(got.json).sort(), ['createdAt', 'resource', 'updatedAt', 'version']);
     t.deepEqual(got.json.resource, mp('gemini'));
 
-    const changed = mp('gemini', undefined, { baseUrl: 'https://generativelanguage.googleapis.com' });
+    const changed = mp('gemini', undefined, { endpoint: 'https://generativelanguage.googleapis.com' });
     const size = auditSize(t);
     const dry = await call(t, 'PUT', '/v1/modelproviders/gemini?dryRun=true', changed);
     t.deepEqual([dry.status, dry.json.result, dry.json.version], [200, 'configured', undefined]);
@@ -242,7 +256,7 @@ test.serial('the seed’s three reference shapes apply as written, a Provider wi
   for (const doc of [docs.ModelProvider, docs.Provider, docs.Agent] as Record<string, unknown>[]) {
     const res = await call(t, 'PUT', pathOf(doc), doc);
     t.true(res.status === 201 || res.status === 200, res.text);
-    t.deepEqual((await call(t, 'GET', pathOf(doc))).json.resource, doc, 'stored as written');
+    t.deepEqual((await call(t, 'GET', pathOf(doc))).json.resource, stored(doc), 'stored as written, in namespace default');
   }
   const defaulted = github('github-default');
   t.is((await call(t, 'PUT', '/v1/providers/github-default', defaulted)).status, 201);
@@ -255,7 +269,7 @@ test.serial('the seed’s three reference shapes apply as written, a Provider wi
   );
   const viewer = await api(t.context.base, t.context.viewer, 'GET', '/v1/agents/triage-bot');
   t.is(viewer.status, 200);
-  t.deepEqual(viewer.json.resource, docs.Agent);
+  t.deepEqual(viewer.json.resource, stored(docs.Agent as Record<string, unknown>));
 });
 
 test.serial('GET /v1/secrets/{name} names its referrers and how they refer to it', async (t) => {
@@ -314,7 +328,7 @@ test.serial('409 for deleting a Provider or ModelProvider an Agent binds, naming
   const before = await state(t);
   const cases = [
     ['/v1/providers/github', /^cannot delete Provider "github": agents triage-bot use it$/, 'spec.providers'],
-    ['/v1/modelproviders/gemini', /^cannot delete ModelProvider "gemini": agents triage-bot use it$/, 'spec.modelProviders'],
+    ['/v1/modelproviders/gemini', /^cannot delete ModelProvider "gemini": agents triage-bot use it$/, 'spec.models'],
   ] as const;
   for (const [p, message, via] of cases) {
     const res = await call(t, 'DELETE', p);
@@ -339,24 +353,31 @@ test.serial('404 for what does not exist; 405 for a method a path does not take'
 // ---- env rendering: roles and errors (the values themselves: test/env-render.test.ts) -------------
 
 test.serial('GET /v1/agents/{name}/env: renderer and admin only; viewer and agent tokens get 403 and no value', async (t) => {
-  for (const role of ['viewer', 'agent'] as const) {
-    for (const format of ['json', 'dotenv']) {
-      const res = await api(t.context.base, t.context[role], 'GET', `/v1/agents/triage-bot/env?format=${format}`);
-      assertApiError(t, res, 403, 'forbidden', new RegExp(`^role ${role} may not GET /v1/agents/:name/env$`));
-      t.false(res.text.includes(VALUES.slack));
-    }
+  for (const format of ['json', 'dotenv']) {
+    const res = await api(t.context.base, t.context.viewer, 'GET', `/v1/agents/triage-bot/env?format=${format}`);
+    assertApiError(t, res, 403, 'forbidden', /^role viewer may not GET \/v1\/agents\/:name\/env$/);
+    t.false(res.text.includes(VALUES.slack));
+    const agentRes = await api(t.context.base, t.context.agent, 'GET', `/v1/agents/triage-bot/env?format=${format}`);
+    assertApiError(t, agentRes, 401, 'unauthenticated');
+    t.false(agentRes.text.includes(VALUES.slack));
   }
   const json = await api(t.context.base, t.context.renderer, 'GET', '/v1/agents/triage-bot/env');
   t.is(json.status, 200);
   t.deepEqual(json.json, {
     agent: 'triage-bot',
     secretVersions: { 'slack-credentials': 3 },
-    items: [{ name: 'SLACK_WEBHOOK', value: VALUES.slack }],
+    items: [
+      { name: 'LOG_LEVEL', value: 'info' },
+      { name: 'SLACK_WEBHOOK', value: VALUES.slack },
+    ],
   });
   const dotenv = await call(t, 'GET', '/v1/agents/triage-bot/env?format=dotenv');
   t.is(dotenv.status, 200);
   t.regex(dotenv.headers.get('content-type') ?? '', /^text\/plain/);
-  t.is(dotenv.text, `# pai render env triage-bot: secret versions slack-credentials@3\nSLACK_WEBHOOK='${VALUES.slack}'\n`);
+  t.is(
+    dotenv.text,
+    `# pai render env triage-bot: secret versions slack-credentials@3\nLOG_LEVEL='info'\nSLACK_WEBHOOK='${VALUES.slack}'\n`,
+  );
   const second = await call(t, 'GET', '/v1/agents/second-bot/env?format=dotenv');
   t.is(second.text, `# pai render env second-bot: secret versions github-pat@1\nGH='${VALUES.spare}'\n`);
 });
@@ -388,7 +409,7 @@ test.serial('DELETE ?force=true deletes a referenced secret and lists what it br
     render,
     422,
     'broken_reference',
-    /^cannot render env of agent "triage-bot": spec\.env\[0\] \(SLACK_WEBHOOK\): secret "slack-credentials" does not exist$/,
+    /^cannot render env of agent "triage-bot": spec\.env\[1\] \(SLACK_WEBHOOK\): secret "slack-credentials" does not exist$/,
   );
   const reapply = await call(t, 'PUT', '/v1/agents/triage-bot', exampleDocs().Agent);
   assertApiError(t, reapply, 422, 'broken_reference', /secret "slack-credentials" does not exist/);
@@ -426,7 +447,6 @@ test.serial('apply, delete and render are audited with versions and outcomes, ne
       { result: 'created', version: 1 },
       { result: 'configured', version: 2 },
       { result: 'configured', version: 3 },
-      { result: 'configured', version: 4 },
     ],
     'created and configured are audited with the version written; unchanged and dry runs are not',
   );
@@ -442,7 +462,7 @@ test.serial('apply, delete and render are audited with versions and outcomes, ne
       ['Agent', 'second-bot', { version: 1 }],
       ['Provider', 'github', { version: 1 }],
       ['Provider', 'github-default', { version: 1 }],
-      ['ModelProvider', 'gemini', { version: 4 }],
+      ['ModelProvider', 'gemini', { version: 3 }],
     ],
   );
   t.deepEqual(
@@ -457,10 +477,13 @@ test.serial('apply, delete and render are audited with versions and outcomes, ne
   );
   const renders = find((r) => r.action === 'env.render');
   const ok = renders.find((r) => r.outcome === 'ok' && r.actor.role === 'renderer');
-  t.deepEqual(ok?.keys, ['SLACK_WEBHOOK']);
+  t.deepEqual(ok?.keys, ['LOG_LEVEL', 'SLACK_WEBHOOK']);
   t.deepEqual(ok?.detail, {
     format: 'json',
-    refs: [{ env: 'SLACK_WEBHOOK', secret: 'slack-credentials', key: 'webhook-url' }],
+    refs: [
+      { env: 'LOG_LEVEL', literal: true },
+      { env: 'SLACK_WEBHOOK', secret: 'slack-credentials', key: 'webhook-url' },
+    ],
     secretVersions: { 'slack-credentials': 3 },
   });
   t.deepEqual(

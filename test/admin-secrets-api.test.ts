@@ -191,12 +191,15 @@ test.serial('403 for roles that may not write, and nothing changes', async (t) =
   for (const [role, token] of [
     ['viewer', t.context.viewer],
     ['renderer', t.context.renderer],
-    ['agent', t.context.agent],
   ] as const) {
     for (const [method, p, body] of writes) {
       const res = await api(t.context.base, token, method, p, body);
       assertError(t, res, 403, 'forbidden', new RegExp(`^role ${role} may not ${method} `));
     }
+  }
+  // An agent token (pai_agt_) is refused by the admin API from its prefix, before any lookup.
+  for (const [method, p, body] of writes) {
+    assertError(t, await api(t.context.base, t.context.agent, method, p, body), 401, 'unauthenticated');
   }
   const guarded = await call(t, 'GET', '/v1/secrets/guarded');
   t.is(guarded.json.version, 1);
@@ -208,12 +211,12 @@ test.serial('viewers read metadata; renderers and agents may not list secrets', 
   t.is((await api(t.context.base, t.context.viewer, 'GET', '/v1/secrets')).status, 200);
   t.is((await api(t.context.base, t.context.viewer, 'GET', '/v1/secrets/guarded')).status, 200);
   assertError(t, await api(t.context.base, t.context.renderer, 'GET', '/v1/secrets'), 403, 'forbidden');
-  assertError(t, await api(t.context.base, t.context.agent, 'GET', '/v1/secrets/guarded'), 403, 'forbidden');
+  assertError(t, await api(t.context.base, t.context.agent, 'GET', '/v1/secrets/guarded'), 401, 'unauthenticated');
 });
 
 test.serial('/metrics: admin and viewer tokens only (an agent token is for the gateway, never the admin API)', async (t) => {
   t.is((await api(t.context.base, t.context.viewer, 'GET', '/metrics')).status, 200);
-  assertError(t, await api(t.context.base, t.context.agent, 'GET', '/metrics'), 403, 'forbidden');
+  assertError(t, await api(t.context.base, t.context.agent, 'GET', '/metrics'), 401, 'unauthenticated');
   assertError(t, await api(t.context.base, t.context.renderer, 'GET', '/metrics'), 403, 'forbidden');
 });
 
@@ -561,7 +564,7 @@ test.serial('tokens: create shows the token once, list never does, revoke takes 
   const created = await call(t, 'POST', '/v1/tokens', { role: 'viewer', description: 'ci reader' });
   t.is(created.status, 201);
   const { id, token } = created.json as { id: string; token: string };
-  t.regex(token, /^pai_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+  t.regex(token, /^pai_tok_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/, "Pai's prefix for API tokens");
   t.is(created.json.role, 'viewer');
   const list = await call(t, 'GET', '/v1/tokens');
   t.is(list.status, 200);

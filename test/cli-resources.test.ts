@@ -73,11 +73,11 @@ test.serial(
     t.is(
       dry.stderr,
       `error: agent/triage-bot (document 3 of ${EXAMPLES}): Agent "triage-bot" has broken references: ` +
-        'spec.env[0].secretRef.name: secret "slack-credentials" does not exist\n' +
+        'spec.env[1].secretRef.name: secret "slack-credentials" does not exist\n' +
         'error: 1 of 3 documents were not applied (agent/triage-bot); applied: modelprovider/gemini, provider/github\n',
     );
     const { Agent: agent, ...rest } = exampleDocs();
-    const noEnv = { ...(agent as { spec: object }), spec: { modelProviders: ['gemini'], providers: ['github'] } };
+    const noEnv = { ...(agent as { spec: object }), spec: { models: ['gemini/gemini-2.5-flash'], providers: ['github'] } };
     const manifest = file(
       t.context,
       'no-env.yaml',
@@ -103,16 +103,21 @@ test.serial('a Provider without secretKey reads "token": applied, shown, protect
   assertOk(t, await pai(t.context, ['apply', '-f', manifest]), 'provider/github-default created\n');
   assertOk(
     t,
-    await pai(t.context, ['get', 'providers']),
-    /^NAME {12}TYPE {4}HOSTS {6}SECRET {12}AGE\ngithub-default {2}github {2}<default> {2}github-pat\/token {2}\d+s\n$/,
+    await pai(t.context, ['get', 'services']),
+    /^NAME {12}TYPE {4}HOST {44}SECRET {12}LAST USED {2}AGE\ngithub-default {2}github {2}api\.github\.com, uploads\.github\.com, github\.com {2}github-pat\/token {2}— {10}\d+s\n$/,
   );
   const described = await pai(t.context, ['describe', 'provider', 'github-default']);
-  assertOk(t, described, /^Hosts: {5}<default for type>\nSecret: {4}github-pat\/token \(auth\.secretRef\)\n/m);
+  assertOk(
+    t,
+    described,
+    /^Hosts: {5}api\.github\.com, uploads\.github\.com, github\.com\nSecret: {4}github-pat\/token \(auth\.secretRef\)\n/m,
+  );
   const yaml = await pai(t.context, ['get', 'provider', 'github-default', '-o', 'yaml']);
   assertOk(
     t,
     yaml,
-    'apiVersion: pai/v1\nkind: Provider\nmetadata:\n  name: github-default\nspec:\n  type: github\n  auth:\n    secretRef: github-pat\n',
+    // Written in Pai's form, no default filled in.
+    'apiVersion: pai.io/v1\nkind: Provider\nmetadata:\n  name: github-default\n  namespace: default\nspec:\n  type: github\n  auth:\n    secretRef: github-pat\n',
   );
   assertOk(t, await pai(t.context, ['apply', '-f', '-'], yaml.stdout), 'provider/github-default unchanged\n');
   assertOk(
@@ -183,7 +188,7 @@ test.serial('JSON manifests: one object, a list (the -o json form), and JSON on 
   );
   assertOk(t, await pai(t.context, ['apply', '-f', '-'], JSON.stringify(one)), 'agent/json-bot unchanged\n');
   const got = await pai(t.context, ['get', 'agent', 'json-bot', '-o', 'json']);
-  t.deepEqual(JSON.parse(got.stdout), one);
+  t.deepEqual(JSON.parse(got.stdout), { ...one, apiVersion: 'pai.io/v1', metadata: { name: 'json-bot', namespace: 'default' } });
 });
 
 test.serial('several -f files and --dry-run: every document is checked, none is written', async (t) => {
@@ -197,13 +202,13 @@ test.serial('several -f files and --dry-run: every document is checked, none is 
   assertOk(
     t,
     await pai(t.context, ['apply', '--dry-run', '-f', a, '-f', b]),
-    'modelprovider/gemini configured (dry run)\nagent/dry-a created (dry run)\nagent/dry-b created (dry run)\n',
+    'modelprovider/gemini unchanged (dry run)\nagent/dry-a created (dry run)\nagent/dry-b created (dry run)\n',
   );
   t.deepEqual(await state(t), before);
   assertOk(
     t,
     await pai(t.context, ['apply', '-f', a, '-f', b]),
-    'modelprovider/gemini configured\nagent/dry-a created\nagent/dry-b created\n',
+    'modelprovider/gemini unchanged\nagent/dry-a created\nagent/dry-b created\n',
   );
   assertOk(t, await pai(t.context, ['get', 'agents', '-o', 'name']), 'agent/dry-a\nagent/dry-b\nagent/json-bot\n');
   // An agent that would bind a Provider the same dry run creates is reported as changed, never as unchanged.
@@ -251,6 +256,7 @@ test.serial('-o yaml and -o json round-trip through apply unchanged, for every k
   const stored = JSON.parse((await pai(t.context, ['get', 'agent', 'awkward', '-o', 'json'])).stdout) as { metadata: unknown };
   t.deepEqual(stored.metadata, {
     name: 'awkward',
+    namespace: 'default',
     annotations: AWKWARD_STRINGS,
     labels: { 'app.kubernetes.io/name': 'true', tier: '123' },
   });
@@ -277,7 +283,7 @@ test.serial('the examples file still applies unchanged where it already is, and 
   assertOk(
     t,
     await pai(t.context, ['apply', '-f', EXAMPLES]),
-    'modelprovider/gemini configured\nprovider/github unchanged\nagent/triage-bot created\n',
+    'modelprovider/gemini unchanged\nprovider/github unchanged\nagent/triage-bot created\n',
   );
   for (const agent of ['awkward', 'dry-a', 'dry-b', 'json-bot', 'triage-bot']) {
     assertOk(t, await pai(t.context, ['delete', 'agent', agent]), `agent/${agent} deleted\n`);

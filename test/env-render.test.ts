@@ -162,18 +162,27 @@ function holdsAValue(text: string | Buffer): boolean {
 
 // ---- refused renders: no value anywhere --------------------------------------------------------
 
-test.serial('a viewer or agent token gets 403 and no value, from the CLI and from the API', async (t) => {
-  for (const role of ['viewer', 'agent'] as const) {
-    for (const format of ['dotenv', 'json']) {
-      const r = await pai(t.context, ['render', 'env', AGENT, '-o', format], undefined, as(t, t.context[role]));
-      t.deepEqual([r.code, r.stdout], [1, '']);
-      t.is(r.stderr, `error: role ${role} may not GET /v1/agents/:name/env\n`);
-      const res = await api(t.context.server.adminUrl, t.context[role], 'GET', `/v1/agents/${AGENT}/env?format=${format}`);
-      assertApiError(t, res, 403, 'forbidden');
-      t.false(holdsAValue(res.text));
+test.serial(
+  'a viewer token gets 403, an agent token 401 (refused by its prefix), and no value, from the CLI and from the API',
+  async (t) => {
+    for (const role of ['viewer', 'agent'] as const) {
+      for (const format of ['dotenv', 'json']) {
+        const r = await pai(t.context, ['render', 'env', AGENT, '-o', format], undefined, as(t, t.context[role]));
+        t.deepEqual([r.code, r.stdout], [1, '']);
+        t.is(
+          r.stderr,
+          role === 'agent'
+            ? 'error: invalid, expired or revoked token\n'
+            : `error: role ${role} may not GET /v1/namespaces/:namespace/agents/:name/env\n`,
+        );
+        const res = await api(t.context.server.adminUrl, t.context[role], 'GET', `/v1/agents/${AGENT}/env?format=${format}`);
+        if (role === 'agent') assertApiError(t, res, 401, 'unauthenticated');
+        else assertApiError(t, res, 403, 'forbidden');
+        t.false(holdsAValue(res.text));
+      }
     }
-  }
-});
+  },
+);
 
 test.serial('a value with a NUL byte is refused with a clear 422, and no other value is shown', async (t) => {
   const message =

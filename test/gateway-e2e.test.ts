@@ -35,7 +35,7 @@ import {
 
 /** The secret part of a `pai_<16 hex id>_<43 base64url>` token (which may itself contain `_`). */
 function secretPartOf(token: string): string {
-  return token.slice('pai_'.length + 16 + 1);
+  return /^pai_(?:tok_|agt_)?[0-9a-f]{16}_(.+)$/.exec(token)?.[1] ?? '';
 }
 
 interface Context {

@@ -17,7 +17,7 @@ import { type ServeHandle, adminToken, runPai, startServe } from './helpers/proc
 
 /** The secret part of a `pai_<16 hex id>_<43 base64url>` token (which may itself contain `_`). */
 function secretPartOf(token: string): string {
-  return token.slice('pai_'.length + 16 + 1);
+  return /^pai_(?:tok_|agt_)?[0-9a-f]{16}_(.+)$/.exec(token)?.[1] ?? '';
 }
 
 interface Context {
@@ -219,8 +219,8 @@ test('pai create token AGENT --ttl prints the token once; get tokens never shows
   const created = await runPai(['create', 'token', 'bot', '--ttl', '30d'], env);
   t.is(created.code, 0, created.stderr);
   const token = created.stdout.trim();
-  t.regex(token, /^pai_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
-  const id = token.split('_')[1] ?? '';
+  t.regex(token, /^pai_agt_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+  const id = token.split('_')[2] ?? '';
   t.regex(created.stderr, new RegExp(`token ${id} created \\(role agent, agent bot, expires `));
   for (const format of ['table', 'json', 'yaml', 'name']) {
     const listed = await runPai(['get', 'tokens', '-o', format], env);

@@ -57,11 +57,21 @@ function counting(): { counts: Record<string, number>; faults: Parameters<typeof
   const count =
     (op: string) =>
     (real: (...args: unknown[]) => Promise<unknown>, ...args: unknown[]): Promise<unknown> => {
-      const key = op === 'getDoc' ? `getDoc:${String(args[0])}` : op;
+      const key = op === 'getDoc' || op === 'getClusterDoc' ? `${op}:${String(args[0])}` : op;
       counts[key] = (counts[key] ?? 0) + 1;
       return real(...args);
     };
-  const ops = ['getDoc', 'readSecret', 'putDoc', 'listDocs', 'getSecretMeta', 'listSecrets'] as const;
+  const ops = [
+    'getDoc',
+    'getClusterDoc',
+    'readSecret',
+    'putDoc',
+    'putClusterDoc',
+    'listDocs',
+    'listClusterDocs',
+    'getSecretMeta',
+    'listSecrets',
+  ] as const;
   return { counts, faults: Object.fromEntries(ops.map((op) => [op, count(op)])) };
 }
 
@@ -75,8 +85,8 @@ test('warm gateway Checks make no store round trip (token, agent and key cached)
   for (const mp of mps) t.is((await check(injector.client, gatewayRequest(mp, token))).status?.code, 0);
   t.is((await check(injector.client, gatewayRequest('openai', undefined, 'spiffe://pai/agent/bot'))).status?.code, 0);
   const warm = { ...counts };
-  t.true((warm['getDoc:agenttokens'] ?? 0) >= 1, 'the cold Check did read the token record');
-  t.is(warm['putDoc'], 1, 'one last-used write, on first use');
+  t.true((warm['getClusterDoc:agenttokens'] ?? 0) >= 1, 'the cold Check did read the token record');
+  t.is(warm['putClusterDoc'], 1, 'one last-used write, on first use');
   const N = 300;
   for (let i = 0; i < N; i++) {
     const mp = mps[i % mps.length] ?? 'openai';
@@ -93,9 +103,9 @@ test('concurrent cold Checks with one token read its record once (single flight)
   const { counts, faults } = counting();
   const slow: typeof faults = {
     ...faults,
-    getDoc: async (real, ...args) => {
+    getClusterDoc: async (real, ...args) => {
       await new Promise((resolve) => setTimeout(resolve, 30));
-      const fault = faults['getDoc'];
+      const fault = faults['getClusterDoc'];
       return typeof fault === 'function' ? fault(real, ...args) : real(...args);
     },
   };
@@ -104,12 +114,12 @@ test('concurrent cold Checks with one token read its record once (single flight)
   t.teardown(() => injector.close());
   const results = await Promise.all(Array.from({ length: 50 }, () => check(injector.client, gatewayRequest('openai', token))));
   t.true(results.every((r) => r.status?.code === 0));
-  t.is(counts['getDoc:agenttokens'], 1);
+  t.is(counts['getClusterDoc:agenttokens'], 1);
 });
 
 test('a token store read that hangs is answered 503 within the store timeout', async (t) => {
   const { token } = await createToken(t.context.stack.admin, { role: 'agent', agent: 'bot' });
-  const injector = await faultyInjector(t.context.stack, { getDoc: 'hang' }, { storeTimeoutMs: 100 });
+  const injector = await faultyInjector(t.context.stack, { getClusterDoc: 'hang' }, { storeTimeoutMs: 100 });
   t.teardown(() => injector.close());
   const started = Date.now();
   const res = await check(injector.client, gatewayRequest('openai', token));
@@ -125,11 +135,11 @@ function clocked(store: SecretStore, faults: Parameters<typeof faultyStore>[1] =
   let now = Date.parse('2030-01-01T00:00:00Z');
   const reads = { get: 0, put: 0 };
   const wrapped = faultyStore(store, {
-    getDoc: (real, ...args) => {
+    getClusterDoc: (real, ...args) => {
       reads.get++;
       return real(...args);
     },
-    putDoc: (real, ...args) => {
+    putClusterDoc: (real, ...args) => {
       reads.put++;
       return real(...args);
     },
@@ -178,14 +188,14 @@ test('forget() during a read in flight: the older record is not cached', async (
   const { token, info } = await tokens.create({ role: 'agent', agent: 'bot' });
   const slow = clocked(t.context.store, {
     // The first read completes at once; its result is held back until the test releases it.
-    getDoc: async (real, ...args) => {
+    getClusterDoc: async (real, ...args) => {
       const first = gated++ === 0;
       const result = await real(...args);
       if (first) await new Promise<void>((resolve) => (release = resolve));
       return result;
     },
   });
-  // As in the injector, which reads agent tokens only (one getDoc per miss).
+  // As in the injector, which reads agent tokens only (one getClusterDoc per miss).
   const reader = slow.service({ kinds: ['agenttokens'] });
   const first = reader.verify(token);
   while (!release) await new Promise((resolve) => setImmediate(resolve));
@@ -218,7 +228,7 @@ test('a busy token keeps its last-used time moving (written once per interval, n
 test('a store that refuses the last-used write (read-only policy) still costs no read per request', async (t) => {
   const c = clocked(t.context.store);
   const { token } = await c.service().create({ role: 'agent', agent: 'bot' });
-  const readOnly = clocked(t.context.store, { putDoc: new PaiError('forbidden', 'permission denied') });
+  const readOnly = clocked(t.context.store, { putClusterDoc: new PaiError('forbidden', 'permission denied') });
   const tokens = readOnly.service({ lastUsedWriteMs: 1000, kinds: ['agenttokens'] });
   for (let i = 0; i < 20; i++) {
     t.is((await tokens.verify(token)).agent, 'bot');

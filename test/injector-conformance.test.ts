@@ -95,7 +95,12 @@ const denials: DenyRow[] = [
     'no_identity',
   ),
   deny('unknown agent', { agent: 'ghost', authority: HOSTS.github }, 'Forbidden', 'unknown_agent', /agent "ghost" is not known/),
-  deny('agent name that is no resource name', { agent: '../bot', authority: HOSTS.github }, 'Forbidden', 'unknown_agent'),
+  deny(
+    'agent name that is no resource name (no identity)',
+    { agent: '../bot', authority: HOSTS.github },
+    'Forbidden',
+    'no_identity',
+  ),
   deny(
     'CheckRequest without attributes.request.http',
     { raw: { attributes: { context_extensions: { 'pai.agent': 'bot' } } } },

@@ -14,7 +14,7 @@ import { findCanary, makeCanary } from './helpers/canary.js';
 import { type ExtProcHeadersSpec, ScriptedStream, extProcClient, headersMessage } from './helpers/ext-proc-filter.js';
 import { type Stack, startStack } from './helpers/injector.js';
 import { type Fixture, HOSTS, seedFixture } from './helpers/injector-fixture.js';
-import { CLOUD_HOSTS, type CloudFixture, startCloudFixture } from './helpers/token-servers.js';
+import { CLOUD_HOSTS, type CloudFixture, startCloudServers } from './helpers/token-servers.js';
 
 interface Context {
   stack: Stack;
@@ -104,9 +104,13 @@ const asText = (responses: unknown): string =>
   );
 
 test.before(async (t) => {
-  const stack = await startStack({ logLevel: 'debug', env: { PAI_MAX_SIGNED_BODY: '4Ki', PAI_TOKEN_TIMEOUT: '1s' } });
+  const servers = await startCloudServers(makeCanary);
+  const stack = await startStack({
+    logLevel: 'debug',
+    env: { PAI_MAX_SIGNED_BODY: '4Ki', PAI_TOKEN_TIMEOUT: '1s', PAI_ALLOWED_TOKEN_URLS: servers.allowedTokenUrls },
+  });
   const fx = await seedFixture(stack, makeCanary);
-  const cl = await startCloudFixture(stack.admin, makeCanary);
+  const cl = await servers.seed(stack.admin);
   const client = extProcClient(stack.injector);
   const observed = new Map<string, string>();
   const oks: Context['oks'] = [];

@@ -32,7 +32,7 @@ import {
   GCS_SCOPE,
   type TokenServer,
   startAzureTokenServer,
-  startCloudFixture,
+  startCloudServers,
   startGcpTokenServer,
 } from './helpers/token-servers.js';
 
@@ -58,16 +58,18 @@ const EXTRA_HOSTS = {
 } as const;
 
 test.before(async (t) => {
-  const stack = await startStack({ logLevel: 'info' });
-  const closers: (() => Promise<void>)[] = [() => stack.close()];
-  const fx = await seedFixture(stack, makeCanary);
-  const cloud = await startCloudFixture(stack.admin, makeCanary);
-  closers.unshift(() => cloud.close());
-  const { values } = cloud;
+  const servers = await startCloudServers(makeCanary);
+  const { values, gcpAccount } = servers;
   const azureExpect = { tenant: values.tenant, clientId: values.clientId, clientSecret: values.clientSecret, scope: AZURE_SCOPE };
-  const gcpExpect = { account: cloud.gcpAccount, scope: GCS_SCOPE };
+  const gcpExpect = { account: gcpAccount, scope: GCS_SCOPE };
   const burst = { azure: await startAzureTokenServer(azureExpect), gcp: await startGcpTokenServer(gcpExpect) };
   const short = { azure: await startAzureTokenServer(azureExpect), gcp: await startGcpTokenServer(gcpExpect) };
+  const allowed = [servers.allowedTokenUrls, burst.azure.url, burst.gcp.url, short.azure.url, short.gcp.url].join(',');
+  const stack = await startStack({ logLevel: 'info', env: { PAI_ALLOWED_TOKEN_URLS: allowed } });
+  const closers: (() => Promise<void>)[] = [() => stack.close()];
+  const fx = await seedFixture(stack, makeCanary);
+  const cloud = await servers.seed(stack.admin);
+  closers.unshift(() => cloud.close());
   // The burst endpoints answer slowly, so that all 100 requests are waiting on the first exchange.
   burst.azure.behaviour = { kind: 'delay', ms: 200 };
   burst.gcp.behaviour = { kind: 'delay', ms: 200 };

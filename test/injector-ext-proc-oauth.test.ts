@@ -42,6 +42,12 @@ test.after.always(async (t) => {
   await Promise.all((t.context.servers ?? []).map((s) => s.close()));
 });
 
+/**
+ * The token endpoints the sources of this suite may call (the operator's PAI_ALLOWED_TOKEN_URLS):
+ * every local server as it starts, and the unreachable ones the failure cases name.
+ */
+const ALLOWED: string[] = ['http://127.0.0.1:1/token', 'http://127.0.0.1:1/never'];
+
 async function azureServer(t: ExecutionContext<Context>): Promise<TokenServer> {
   const server = await startAzureTokenServer({
     tenant: 'tenant-1',
@@ -50,12 +56,14 @@ async function azureServer(t: ExecutionContext<Context>): Promise<TokenServer> {
     scope: SCOPE,
   });
   t.context.servers.push(server);
+  ALLOWED.push(server.url);
   return server;
 }
 
 async function gcpServer(t: ExecutionContext<Context>): Promise<TokenServer> {
   const server = await startGcpTokenServer({ account: t.context.account, scope: GCP_SCOPE });
   t.context.servers.push(server);
+  ALLOWED.push(server.url);
   return server;
 }
 
@@ -110,7 +118,13 @@ function source(
       done();
     },
   });
-  const tokens = new OAuthTokenSource({ timeoutMs, metrics, logger: createLogger('warn', sink), now: () => clock.now });
+  const tokens = new OAuthTokenSource({
+    timeoutMs,
+    metrics,
+    logger: createLogger('warn', sink),
+    now: () => clock.now,
+    allowedTokenUrls: ALLOWED,
+  });
   return { tokens, metrics, warned };
 }
 
@@ -128,6 +142,26 @@ async function failure(t: ExecutionContext<Context>, p: Promise<unknown>): Promi
 
 // ---------------------------------------------------------------------------------------------
 // Failures.
+
+test('a token endpoint outside the documented ones and the allow-list gets nothing: refused before any request', async (t) => {
+  const clock = { now: Date.now() };
+  const server = await startAzureTokenServer({
+    tenant: 'tenant-1',
+    clientId: 'client-1',
+    clientSecret: t.context.secret,
+    scope: SCOPE,
+  });
+  t.context.servers.push(server);
+  const { tokens } = source(clock);
+  const err = await failure(t, tokens.get(azureTarget(server.url), azureValues(t.context.secret), 1));
+  t.is(err.code, 'credential_withheld');
+  t.is(err.details?.['reason'], 'untrusted_token_url');
+  t.regex(err.message, /PAI_ALLOWED_TOKEN_URLS/);
+  t.is(server.calls, 0, 'the client secret was never sent');
+  const key = Buffer.from(JSON.stringify({ ...t.context.account.json, token_uri: 'https://attacker.example/token' }));
+  const gcpErr = await failure(t, tokens.get(gcpTarget(), new Map([['key.json', key]]), 1));
+  t.is(gcpErr.details?.['reason'], 'untrusted_token_url', "a key file's token_uri is held to the same rule");
+});
 
 const endpointFailures: {
   name: string;

@@ -33,7 +33,7 @@ import {
   startSidecar,
   startUpstream,
 } from './helpers/sidecar-sim.js';
-import { CLOUD_HOSTS, type CloudFixture, startCloudFixture } from './helpers/token-servers.js';
+import { CLOUD_HOSTS, type CloudFixture, startCloudServers } from './helpers/token-servers.js';
 
 type Place = 'upstream' | 'render' | 'token-create' | 'elsewhere';
 
@@ -76,10 +76,13 @@ class RecordingAdmin extends Admin {
 }
 
 test.before(async (t) => {
-  const server = await startServe({ env: { PAI_LOG_LEVEL: 'debug', PAI_MAX_SIGNED_BODY: '1Ki' } });
+  const servers = await startCloudServers(makeCanary);
+  const server = await startServe({
+    env: { PAI_LOG_LEVEL: 'debug', PAI_MAX_SIGNED_BODY: '1Ki', PAI_ALLOWED_TOKEN_URLS: servers.allowedTokenUrls },
+  });
   const admin = new RecordingAdmin(server.adminUrl, adminToken(server.dataDir));
   const upstream = await startUpstream();
-  const cloud = await startCloudFixture(admin, makeCanary);
+  const cloud = await servers.seed(admin);
   t.context = {
     server,
     admin,

@@ -50,7 +50,7 @@ const broken: [string, Resource, ReferenceSnapshot, { field: string; message: Re
     [
       {
         field: 'spec.apiKeySecretRef.key',
-        message: /^secret "gemini-key" is missing key "api-key" \(type gemini needs "api-key"\)$/,
+        message: /^secret "gemini-key" is missing key "api-key" \(provider gemini needs "api-key"\)$/,
       },
     ],
   ],
@@ -61,7 +61,7 @@ const broken: [string, Resource, ReferenceSnapshot, { field: string; message: Re
     [
       {
         field: 'spec.apiKeySecretRef.name',
-        message: /missing key "secret_access_key" \(type bedrock needs "access_key_id", "secret_access_key"\)/,
+        message: /missing key "secret_access_key" \(provider bedrock needs "access_key_id", "secret_access_key"\)/,
       },
     ],
   ],
@@ -89,7 +89,7 @@ const broken: [string, Resource, ReferenceSnapshot, { field: string; message: Re
     [
       {
         field: 'spec.auth.secretRef',
-        message: /missing key "password" \(type http with scheme basic needs "username", "password"\)/,
+        message: /missing key "password" \(type http-token with scheme basic needs "username", "password"\)/,
       },
     ],
   ],

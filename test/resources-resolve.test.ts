@@ -39,7 +39,7 @@ test('a binding to a missing or unusable resource is skipped and reported', (t) 
   );
   t.regex(broken[0]?.message ?? '', /^ModelProvider "nope" does not exist$/);
   t.regex(broken[1]?.message ?? '', /^Provider "gone" does not exist$/);
-  t.regex(broken[2]?.message ?? '', /^Provider "stale" cannot be used: .*spec\.hosts is required for type http/);
+  t.regex(broken[2]?.message ?? '', /^Provider "stale" cannot be used: .*spec\.host is required for type http-token/);
 });
 
 test('a host bound twice stays with the earlier binding; the later loses only that host', (t) => {
@@ -107,7 +107,7 @@ test('targets are ordered as bound: modelProviders, then providers, each in spec
 test('egress defaults to allow; env passes through', (t) => {
   const env = [{ name: 'A', secretRef: { name: 's', key: 'k' } }];
   const open = resolveAgent(agent({ env }), new Map(), new Map());
-  t.deepEqual(open.agent, { name: 'bot', egress: 'allow', targets: [], env });
+  t.deepEqual(open.agent, { namespace: 'default', name: 'bot', egress: 'allow', targets: [], env });
   t.deepEqual(open.broken, []);
   t.is(resolveAgent(agent({ egress: 'deny' }), new Map(), new Map()).agent.egress, 'deny');
 });

@@ -18,7 +18,13 @@ test('rejects a document that is not a mapping, naming the document', (t) => {
 });
 
 test('no apiVersion', rejects, { kind: 'Agent', metadata: { name: 'a' } }, 'apiVersion', /^required$/);
-test('wrong apiVersion', rejects, { ...agent({}), apiVersion: 'v1' }, 'apiVersion', /must be "pai\/v1"/);
+test(
+  'wrong apiVersion',
+  rejects,
+  { ...agent({}), apiVersion: 'v1' },
+  'apiVersion',
+  /must be "pai\.io\/v1" \(or the earlier "pai\/v1"\)/,
+);
 test('apiVersion not a string', rejects, { ...agent({}), apiVersion: 1 }, 'apiVersion', /must be a string \(got a number\)/);
 test('no kind', rejects, { apiVersion: 'pai/v1', metadata: { name: 'a' } }, 'kind', /^required$/);
 test('unknown kind', rejects, { ...agent({}), kind: 'Secret' }, 'kind', /must be one of ModelProvider, Provider, Agent$/);
@@ -32,7 +38,13 @@ test('upper-case name', rejects, { ...agent({}), metadata: { name: 'Github' } },
 test('name with "_"', rejects, { ...agent({}), metadata: { name: 'a_b' } }, 'metadata.name', /lower-case letters, digits/);
 test('name starting with "-"', rejects, { ...agent({}), metadata: { name: '-a' } }, 'metadata.name', /start and end/);
 test('name of 64 characters', rejects, { ...agent({}), metadata: { name: 'a'.repeat(64) } }, 'metadata.name', /at most 63/);
-test('metadata.namespace', rejects, { ...agent({}), metadata: { name: 'a', namespace: 'x' } }, 'metadata.namespace', /unknown/);
+test(
+  'metadata.namespace not a DNS label',
+  rejects,
+  { ...agent({}), metadata: { name: 'a', namespace: 'Team_A' } },
+  'metadata.namespace',
+  /not a namespace name/,
+);
 test('labels a list', rejects, { ...agent({}), metadata: { name: 'a', labels: ['x'] } }, 'metadata.labels', /mapping of strings/);
 test(
   'label value a number',

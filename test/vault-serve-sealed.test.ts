@@ -85,7 +85,7 @@ test.serial(
     t.regex(server.stderr(), /created the first admin token/);
     t.log(`the first admin token was made ${Date.now() - unsealedAt} ms after the unseal (background retry)`);
     t.like(configOf(server), { server: server.adminUrl });
-    t.regex(adminToken(server.dataDir), /^pai_[0-9a-f]{16}_\S{43}$/);
+    t.regex(adminToken(server.dataDir), /^pai_tok_[0-9a-f]{16}_\S{43}$/);
     const list = await runPai(['get', 'secrets'], server.env);
     t.deepEqual([list.code, list.stdout, list.stderr], [0, '', 'No secrets found.\n']);
     const add = await runPai(['add', 'secret', 'kept', '--from-literal', 'k=v'], server.env);
@@ -99,7 +99,7 @@ test.serial('restart while Vault is sealed: the CLI gets a clear 503; after unse
   const first = t.context.servers[0];
   if (!first) return t.fail('needs the server of the previous test');
   const token = adminToken(first.dataDir);
-  const tokenId = /^pai_([0-9a-f]{16})_/.exec(token)?.[1] ?? '';
+  const tokenId = /^pai_tok_([0-9a-f]{16})_/.exec(token)?.[1] ?? '';
   await first.stop();
   double.seal();
   const server = await serve(t, 'first', double.createToken({ policies: ALL_IN_ONE_POLICIES }));

@@ -81,7 +81,7 @@ test.serial('pai serve starts on the Vault store and bootstraps the first admin 
   t.is(fs.statSync(configFile).mode & 0o777, 0o600);
   t.deepEqual(YAML.parse(fs.readFileSync(configFile, 'utf8')), { server: server.adminUrl, token });
   // Where the record lives (docs/VAULT.md), as an operator with `vault kv get` sees it: a hash, never the token.
-  const id = /^pai_([0-9a-f]{16})_/.exec(token)?.[1] ?? '';
+  const id = /^pai_tok_([0-9a-f]{16})_/.exec(token)?.[1] ?? '';
   const res = await fetch(`${t.context.double.addr}/v1/pai/data/resources/tokens/t${id}`, {
     headers: { 'X-Vault-Token': t.context.double.rootToken },
   });

@@ -181,17 +181,20 @@ export class ResourcesService implements ReferenceGuard {
     return (await this.deps.store.listDocs(plural, ns)).map((record) => ({ resource: this.parseStored(record), record }));
   }
 
-  /** Agents of the namespace that bind a Provider or ModelProvider. */
-  private async bindersOf(kind: ResourceKind, ns: string, name: string): Promise<string[]> {
+  /** Agents of the namespace that bind a Provider or ModelProvider, with the field that binds it. */
+  private async bindersOf(kind: ResourceKind, ns: string, name: string): Promise<{ name: string; via: string }[]> {
     if (kind === 'Agent') return [];
-    const agents = await this.list('agents', ns);
-    return agents
-      .filter(({ resource }) => {
-        if (resource.kind !== 'Agent') return false;
-        const list = kind === 'Provider' ? resource.spec.providers : agentModelProviders(resource.spec);
-        return (list ?? []).includes(name);
-      })
-      .map(({ resource }) => resource.metadata.name);
+    const binders: { name: string; via: string }[] = [];
+    for (const { resource } of await this.list('agents', ns)) {
+      if (resource.kind !== 'Agent') continue;
+      const spec = resource.spec;
+      let via: string | undefined;
+      if (kind === 'Provider') via = spec.providers?.includes(name) ? 'spec.providers' : undefined;
+      else if ((spec.models ?? []).some((m) => m.slice(0, m.indexOf('/')) === name)) via = 'spec.models';
+      else if (spec.modelProviders?.includes(name)) via = 'spec.modelProviders';
+      if (via !== undefined) binders.push({ name: resource.metadata.name, via });
+    }
+    return binders;
   }
 
   /** Deletes a resource; a Provider or ModelProvider bound by agents is refused with `referenced`. */
@@ -202,14 +205,9 @@ export class ResourcesService implements ReferenceGuard {
       const current = await this.deps.store.getDoc(plural, ns, name);
       const binders = await this.bindersOf(kind, ns, name);
       if (binders.length > 0) {
-        throw new PaiError('referenced', `cannot delete ${kind} ${quoteName(name)}: agents ${binders.join(', ')} use it`, {
-          details: {
-            referencedBy: binders.map((n) => ({
-              kind: 'Agent',
-              name: n,
-              via: kind === 'Provider' ? 'spec.providers' : 'spec.models',
-            })),
-          },
+        const names = binders.map((b) => b.name).join(', ');
+        throw new PaiError('referenced', `cannot delete ${kind} ${quoteName(name)}: agents ${names} use it`, {
+          details: { referencedBy: binders.map((b) => ({ kind: 'Agent', name: b.name, via: b.via })) },
         });
       }
       await this.deps.store.deleteDoc(plural, ns, name);

@@ -6,7 +6,7 @@
 import { providerSecretKey, targetsOf } from '../resources/defaults.js';
 import { renderResourceJson, renderResourceYaml } from '../resources/manifest.js';
 import { PROVIDER_REGISTRY } from '../providers/registry.js';
-import type { ModelProvider, Provider, Resource, ResourcePlural } from '../resources/types.js';
+import { DEFAULT_NAMESPACE, type ModelProvider, type Provider, type Resource, type ResourcePlural } from '../resources/types.js';
 import { parseResource } from '../resources/validate.js';
 import type { AdminClient } from './client.js';
 import type { CliIo } from './io.js';
@@ -107,7 +107,10 @@ export function getResources(plural: ResourcePlural) {
     if (format === 'yaml') return io.stdout(renderResourceYaml(resources));
     if (format === 'json') return io.stdout(renderResourceJson(name !== undefined && resources[0] ? resources[0] : resources));
     if (format === 'name') return io.stdout(resources.map((r) => `${SINGULAR[plural]}/${r.metadata.name}\n`).join(''));
-    if (items.length === 0) return io.stderr(`No ${plural} found in namespace ${client.namespace.name}.\n`);
+    if (items.length === 0)
+      return io.stderr(
+        `No ${plural} found${client.namespace.name === DEFAULT_NAMESPACE ? '' : ` in namespace ${client.namespace.name}`}.\n`,
+      );
     const now = io.now();
     io.stdout(
       table(

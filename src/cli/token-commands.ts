@@ -39,7 +39,7 @@ export async function createToken(
   const res = await client.request<TokenItem & { token: string }>('POST', '/v1/tokens', body);
   io.stdout(`${res.body.token}\n`);
   io.stderr(
-    `token ${res.body.id} created (role ${role}${agent ? `, agent ${agent} in namespace ${client.namespace.name}` : ''}${res.body.expiresAt ? `, expires ${res.body.expiresAt}` : ''}); ` +
+    `token ${res.body.id} created (role ${role}${agent ? `, agent ${agent}${client.namespace.name === 'default' ? '' : ` in namespace ${client.namespace.name}`}` : ''}${res.body.expiresAt ? `, expires ${res.body.expiresAt}` : ''}); ` +
       'it is shown only this once\n',
   );
 }

@@ -62,7 +62,7 @@ export const BAD_APPLIES: readonly BadApply[] = [
     what: 'an unknown apiVersion',
     content: agentDoc('bot').replace('pai/v1', 'pai/v1beta1'),
     code: 1,
-    stderr: (f) => nothing(f, 'document 1 of FILE:', '  apiVersion: must be "pai/v1"'),
+    stderr: (f) => nothing(f, 'document 1 of FILE:', '  apiVersion: must be "pai.io/v1" (or the earlier "pai/v1")'),
   },
   {
     what: 'unknown fields (each named, with a suggestion when one is close)',

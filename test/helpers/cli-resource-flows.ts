@@ -44,7 +44,7 @@ export async function applyBeforeSecrets(t: ExecutionContext, target: CliTarget)
     `error: provider/github (document 2 of ${EXAMPLES}): Provider "github" has broken references: ` +
       'spec.auth.secretRef: secret "github-pat" does not exist\n' +
       `error: agent/triage-bot (document 3 of ${EXAMPLES}): Agent "triage-bot" has broken references: ` +
-      'spec.providers[0]: Provider "github" does not exist; spec.env[0].secretRef.name: secret "slack-credentials" does not exist\n' +
+      'spec.providers[0]: Provider "github" does not exist; spec.env[1].secretRef.name: secret "slack-credentials" does not exist\n' +
       'error: 2 of 3 documents were not applied (provider/github, agent/triage-bot); applied: modelprovider/gemini\n',
   );
   const agents = await pai(target, ['get', 'agents']);
@@ -77,53 +77,68 @@ export async function applyExamples(t: ExecutionContext, target: CliTarget): Pro
   );
 }
 
-/** Tables, -o yaml|json|name (yaml taken back by apply unchanged), and describe of each kind. */
+/** `doc` as the server stores and prints it: in namespace default. */
+function inDefault(doc: unknown): unknown {
+  const d = doc as { metadata: Record<string, unknown> };
+  return { ...d, metadata: { ...d.metadata, namespace: 'default' } };
+}
+
+/** Tables, -o yaml|json|name (yaml taken back by apply unchanged), and describe of each kind, in Pai's words too. */
 export async function getAndDescribe(t: ExecutionContext, target: CliTarget): Promise<void> {
   const docs = exampleDocs();
   assertOk(
     t,
     await pai(target, ['get', 'agents']),
-    /^NAME {8}MODELPROVIDERS {2}PROVIDERS {2}ENV {2}EGRESS {2}AGE\ntriage-bot {2}gemini {10}github {5}1 {4}allow {3}\d+s\n$/,
+    /^NAME {8}MODELS {19}PROVIDERS {2}ENV {2}AGE\ntriage-bot {2}gemini\/gemini-2\.5-flash {2}github {5}2 {4}\d+s\n$/,
   );
-  assertOk(
-    t,
-    await pai(target, ['get', 'providers']),
-    /^NAME {4}TYPE {4}HOSTS {11}SECRET {12}AGE\ngithub {2}github {2}api\.github\.com {2}github-pat\/token {2}\d+s\n$/,
-  );
-  for (const alias of ['modelproviders', 'modelprovider', 'mp']) {
+  for (const alias of ['services', 'providers', 'service']) {
     assertOk(
       t,
       await pai(target, ['get', alias]),
-      /^NAME {4}TYPE {4}SECRET {14}AGE\ngemini {2}gemini {2}gemini-key\/api-key {2}\d+s\n$/,
+      /^NAME {4}TYPE {4}HOST {44}SECRET {12}LAST USED {2}AGE\ngithub {2}github {2}api\.github\.com, uploads\.github\.com, github\.com {2}github-pat\/token {2}— {10}\d+s\n$/,
+    );
+  }
+  for (const alias of ['model-providers', 'modelproviders', 'modelprovider', 'mp']) {
+    assertOk(
+      t,
+      await pai(target, ['get', alias]),
+      /^NAME {4}PROVIDER {2}ENDPOINT {2}MAX\/DAY {2}LAST USED {2}AGE\ngemini {2}gemini {4}— {9}— {8}— {10}\d+s\n$/,
     );
   }
   const yaml = await pai(target, ['get', 'agents', '-o', 'yaml']);
-  assertOk(t, yaml, /^apiVersion: pai\/v1\nkind: Agent\n/);
-  t.deepEqual(YAML.parse(yaml.stdout), docs.Agent, 'the stored agent is the applied one');
+  assertOk(t, yaml, /^apiVersion: pai\.io\/v1\nkind: Agent\n/);
+  t.deepEqual(YAML.parse(yaml.stdout), inDefault(docs.Agent), 'the stored agent is the applied one, in namespace default');
   assertOk(t, await pai(target, ['apply', '-f', '-'], yaml.stdout), 'agent/triage-bot unchanged\n');
-  const json = await pai(target, ['get', 'providers', '-o', 'json']);
+  const json = await pai(target, ['get', 'services', '-o', 'json']);
   assertOk(t, json, /^\[/);
-  t.deepEqual(JSON.parse(json.stdout), [docs.Provider]);
-  const one = await pai(target, ['get', 'modelprovider', 'gemini', '-o', 'json']);
-  t.deepEqual(JSON.parse(one.stdout), docs.ModelProvider);
+  t.deepEqual(JSON.parse(json.stdout), [inDefault(docs.Provider)]);
+  const one = await pai(target, ['get', 'model-provider', 'gemini', '-o', 'json']);
+  t.deepEqual(JSON.parse(one.stdout), inDefault(docs.ModelProvider));
   assertOk(t, await pai(target, ['get', 'mp', '-o', 'name']), 'modelprovider/gemini\n');
 
   const agent = await pai(target, ['describe', 'agent', 'triage-bot']);
   assertOk(
     t,
     agent,
-    /^Name: {6}triage-bot\nKind: {6}Agent\nModel providers: {2}gemini\nProviders: {8}github\nEgress: {11}allow\n/,
+    /^Name: {6}triage-bot\nNamespace: default\nKind: {6}Agent\nModels: {11}gemini\/gemini-2\.5-flash\nProviders: {8}github\nEgress: {11}allow\n/,
   );
-  t.regex(agent.stdout, /^Env:\n {2}SLACK_WEBHOOK <- secret slack-credentials, key webhook-url\nVersion: {3}1\n/m);
+  t.regex(
+    agent.stdout,
+    /^Env:\n {2}LOG_LEVEL = \(literal\)\n {2}SLACK_WEBHOOK <- secret slack-credentials, key webhook-url\nVersion: {3}1\n/m,
+  );
   t.regex(agent.stdout, /^Created: {3}\d{4}-\d\d-\d\dT\S+Z \(\d+s ago\)\nUpdated: {3}\S+ \(\d+s ago\)\n$/m);
   const provider = await pai(target, ['describe', 'provider', 'github']);
-  assertOk(t, provider, /^Name: {6}github\nKind: {6}Provider\nType: {6}github\nHosts: {5}api\.github\.com\n/);
+  assertOk(
+    t,
+    provider,
+    /^Name: {6}github\nNamespace: default\nKind: {6}Provider\nType: {6}github \(auth pat\)\nHosts: {5}api\.github\.com, uploads\.github\.com, github\.com\n/,
+  );
   t.regex(provider.stdout, /^Secret: {4}github-pat\/token \(auth\.secretRef\)\nVersion: {3}1\n/m);
-  const mp = await pai(target, ['describe', 'modelprovider', 'gemini']);
+  const mp = await pai(target, ['describe', 'model-provider', 'gemini']);
   assertOk(
     t,
     mp,
-    /^Name: {6}gemini\nKind: {6}ModelProvider\nType: {6}gemini\nBase URL: {2}https:\/\/generativelanguage\.googleapis\.com\n/,
+    /^Name: {6}gemini\nNamespace: default\nKind: {6}ModelProvider\nProvider: {2}gemini\nEndpoint: {2}— \(the provider's own\)\n/,
   );
   t.regex(mp.stdout, /^Secret: {4}gemini-key\/api-key \(apiKeySecretRef\)\n/m);
   const slack = await pai(target, ['describe', 'secret', 'slack-credentials']);
@@ -182,9 +197,9 @@ export async function protectAndRender(t: ExecutionContext, target: CliTarget): 
   t.deepEqual(rendered.secretVersions, { 'slack-credentials': 2 });
   t.deepEqual(
     rendered.items.map((i) => i.name),
-    ['SLACK_WEBHOOK'],
+    ['LOG_LEVEL', 'SLACK_WEBHOOK'],
   );
-  t.true(Buffer.from(rendered.items[0]?.valueBase64 ?? '', 'base64').equals(AWKWARD_WEBHOOK), 'not UTF-8: base64 in JSON');
+  t.true(Buffer.from(rendered.items[1]?.valueBase64 ?? '', 'base64').equals(AWKWARD_WEBHOOK), 'not UTF-8: base64 in JSON');
   const nobody = await pai(target, ['render', 'env', 'nobody']);
   t.deepEqual([nobody.code, nobody.stdout, nobody.stderr], [1, '', 'error: agent "nobody" not found\n']);
 
@@ -200,7 +215,7 @@ export async function protectAndRender(t: ExecutionContext, target: CliTarget): 
   t.is(broken.code, 1);
   t.is(
     broken.stderr,
-    'error: cannot render env of agent "triage-bot": spec.env[0] (SLACK_WEBHOOK): secret "slack-credentials" does not exist\n',
+    'error: cannot render env of agent "triage-bot": spec.env[1] (SLACK_WEBHOOK): secret "slack-credentials" does not exist\n',
   );
 }
 

@@ -219,7 +219,7 @@ export async function viewerMayNotWrite(t: ExecutionContext, target: CliTarget):
   ]) {
     const r = await pai(target, args, undefined, viewer);
     t.is(r.code, 1);
-    t.regex(r.stderr, /^error: role viewer may not (POST|PUT|DELETE) \/v1\/secrets/);
+    t.regex(r.stderr, /^error: role viewer may not (POST|PUT|DELETE) \/v1\/namespaces\/:namespace\/secrets/);
   }
   const list = await pai(target, ['get', 'secrets', '-o', 'name'], undefined, viewer);
   assertOk(t, list, /^secret\/existing$/m);

@@ -11,7 +11,7 @@ import { findCanary, makeCanary } from './canary.js';
 import { extProcClient } from './ext-proc-filter.js';
 import { type Stack, startStack } from './injector.js';
 import { type Fixture, seedFixture } from './injector-fixture.js';
-import { type CloudFixture, startCloudFixture } from './token-servers.js';
+import { type CloudFixture, startCloudServers } from './token-servers.js';
 
 export interface ProcessSuite {
   stack: Stack;
@@ -25,9 +25,12 @@ export const MAX_BODY = 64 * 1024;
 
 /** Starts the injector (64 KiB signed-body limit, 3 s token timeout), seeds both fixtures, opens a Process client. */
 export async function startProcessSuite(): Promise<ProcessSuite> {
-  const stack = await startStack({ env: { PAI_MAX_SIGNED_BODY: '64Ki', PAI_TOKEN_TIMEOUT: '3s' } });
+  const servers = await startCloudServers(makeCanary);
+  const stack = await startStack({
+    env: { PAI_MAX_SIGNED_BODY: '64Ki', PAI_TOKEN_TIMEOUT: '3s', PAI_ALLOWED_TOKEN_URLS: servers.allowedTokenUrls },
+  });
   const fx = await seedFixture(stack, makeCanary);
-  const cloud = await startCloudFixture(stack.admin, makeCanary);
+  const cloud = await servers.seed(stack.admin);
   return { stack, fx, cloud, client: extProcClient(stack.injector) };
 }
 

@@ -96,6 +96,22 @@ export function resource(
   return { apiVersion: 'pai/v1', kind, metadata: { name }, spec };
 }
 
+/** A resource document in Pai's form (pai.io/v1), in namespace `namespace` (default: default) as the server stores it. */
+export function paiResource(
+  kind: 'Agent' | 'Provider' | 'ModelProvider',
+  name: string,
+  spec: Record<string, unknown>,
+  namespace = 'default',
+): Record<string, unknown> {
+  return { apiVersion: 'pai.io/v1', kind, metadata: { name, namespace }, spec };
+}
+
+/** `doc` as the server returns it: its metadata with the namespace it was applied to. */
+export function stored(doc: Record<string, unknown>, namespace = 'default'): Record<string, unknown> {
+  const metadata = doc['metadata'] as Record<string, unknown>;
+  return { ...doc, metadata: { ...metadata, namespace: metadata['namespace'] ?? namespace } };
+}
+
 const PLURAL = { Agent: 'agents', Provider: 'providers', ModelProvider: 'modelproviders' } as const;
 
 /** An admin API client bound to one server and token. */

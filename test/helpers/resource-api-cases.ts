@@ -5,16 +5,16 @@
  * They expect the suite's secrets: gemini-key {api-key}, github-pat {token, spare},
  * slack-credentials {webhook-url, spare}, aws-creds {access_key_id}.
  */
-import { resource } from './injector.js';
+import { paiResource } from './injector.js';
 
 /** A gemini ModelProvider reading `ref` (default gemini-key/api-key), with `extra` spec fields. */
 export const mp = (name: string, ref: Record<string, unknown> = { name: 'gemini-key', key: 'api-key' }, extra = {}) =>
-  resource('ModelProvider', name, { type: 'gemini', apiKeySecretRef: ref, ...extra });
+  paiResource('ModelProvider', name, { provider: 'gemini', apiKeySecretRef: ref, ...extra });
 /** A github Provider with `auth` (default: github-pat, secretKey left to its default). */
 export const github = (name: string, auth: Record<string, unknown> = { secretRef: 'github-pat' }) =>
-  resource('Provider', name, { type: 'github', auth });
+  paiResource('Provider', name, { type: 'github', auth });
 /** An Agent with `spec`. */
-export const agent = (name: string, spec: Record<string, unknown>) => resource('Agent', name, spec);
+export const agent = (name: string, spec: Record<string, unknown>) => paiResource('Agent', name, spec);
 
 /** A PUT refused as bad input: status, code, message, and (when given) every other field of the error. */
 export interface BadBody {
@@ -44,12 +44,12 @@ export const BAD_BODIES: readonly BadBody[] = [
     body: { apiVersion: 'pai/v2', kind: 'Agent', metadata: { name: 'bot' }, spec: {} },
     status: 422,
     code: 'invalid',
-    message: /^invalid Agent "bot" \(request body\): apiVersion: must be "pai\/v1"$/,
+    message: /^invalid Agent "bot" \(request body\): apiVersion: must be "pai\.io\/v1" \(or the earlier "pai\/v1"\)$/,
     details: {
       document: 'request body',
       kind: 'Agent',
       name: 'bot',
-      problems: [{ field: 'apiVersion', message: 'must be "pai/v1"' }],
+      problems: [{ field: 'apiVersion', message: 'must be "pai.io/v1" (or the earlier "pai/v1")' }],
     },
   },
   {
@@ -226,7 +226,10 @@ export const BROKEN_CASES: readonly BrokenCase[] = [
     what: 'a ModelProvider whose key does not exist',
     doc: mp('gemini', { name: 'gemini-key', key: 'apikey' }),
     broken: [
-      { field: 'spec.apiKeySecretRef.key', message: 'secret "gemini-key" is missing key "apikey" (type gemini needs "apikey")' },
+      {
+        field: 'spec.apiKeySecretRef.key',
+        message: 'secret "gemini-key" is missing key "apikey" (provider gemini needs "apikey")',
+      },
     ],
   },
   {
@@ -251,7 +254,7 @@ export const BROKEN_CASES: readonly BrokenCase[] = [
   },
   {
     what: 'an aws Provider whose secret lacks a key the type requires',
-    doc: resource('Provider', 'aws', { type: 'aws', auth: { secretRef: 'aws-creds' } }),
+    doc: paiResource('Provider', 'aws', { type: 'aws', auth: { secretRef: 'aws-creds' } }),
     broken: [
       {
         field: 'spec.auth.secretRef',
@@ -262,7 +265,7 @@ export const BROKEN_CASES: readonly BrokenCase[] = [
   {
     what: 'an Agent whose every reference is broken',
     doc: agent('bot', {
-      modelProviders: ['no-such-model'],
+      models: ['no-such-model/m1'],
       providers: ['no-such-provider'],
       env: [
         { name: 'A', secretRef: { name: 'no-such-secret', key: 'k' } },
@@ -271,7 +274,7 @@ export const BROKEN_CASES: readonly BrokenCase[] = [
       ],
     }),
     broken: [
-      { field: 'spec.modelProviders[0]', message: 'ModelProvider "no-such-model" does not exist' },
+      { field: 'spec.models[0]', message: 'ModelProvider "no-such-model" does not exist' },
       { field: 'spec.providers[0]', message: 'Provider "no-such-provider" does not exist' },
       { field: 'spec.env[0].secretRef.name', message: 'secret "no-such-secret" does not exist' },
       {

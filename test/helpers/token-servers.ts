@@ -262,12 +262,34 @@ const doc = (kind: 'Agent' | 'Provider', name: string, spec: Record<string, unkn
   spec,
 });
 
+/** The token servers of a cloud fixture, started before the injector so that it can allow their URLs. */
+export interface CloudServers {
+  /** Every endpoint URL, for PAI_ALLOWED_TOKEN_URLS (comma-separated). */
+  readonly allowedTokenUrls: string;
+  readonly values: CloudFixture['values'];
+  readonly gcpAccount: ServiceAccountKey;
+  /** Applies the fixture's secrets and resources through `admin`. */
+  seed(admin: AdminLike): Promise<CloudFixture>;
+}
+
 /**
- * Starts the token servers and applies, through `admin`, agent `cloud-bot` with azure and gcp
- * Providers (working, failing, slow, hanging, echoing, misconfigured) and agent `sts-bot` with an
- * aws Provider whose secret holds a session token. `canary` makes every secret value.
+ * Starts the token servers of the cloud fixture; `seed` then applies, through the admin API, agent
+ * `cloud-bot` with azure and gcp Providers (working, failing, slow, hanging, echoing,
+ * misconfigured) and agent `sts-bot` with an aws Provider whose secret holds a session token.
+ * `canary` makes every secret value.
  */
-export async function startCloudFixture(admin: AdminLike, canary: (label: string) => string): Promise<CloudFixture> {
+export async function startCloudServers(canary: (label: string) => string): Promise<CloudServers> {
+  const parts = await cloudServers(canary);
+  const urls = [parts.azure, parts.down, parts.slow, parts.hang, parts.echo, parts.gcp, parts.gcpOverride].map((s) => s.url);
+  return {
+    allowedTokenUrls: urls.join(','),
+    values: parts.values,
+    gcpAccount: parts.account,
+    seed: (admin) => seedCloud(admin, parts),
+  };
+}
+
+async function cloudServers(canary: (label: string) => string) {
   const clientSecret = `${canary('client-secret')}~._-`;
   const values = {
     clientId: `cid-${canary('client-id')}`.replace(/[^A-Za-z0-9-]/g, '-'),
@@ -299,6 +321,11 @@ export async function startCloudFixture(admin: AdminLike, canary: (label: string
   const gcpOverride = await startGcpTokenServer({ account: account2, scope: GCS_SCOPE }, '/override/token');
   values.privateKey = account.privateKeyPem;
   values.privateKey2 = account2.privateKeyPem;
+  return { values, clientSecret, azure, down, slow, hang, echo, account, gcp, keyJson, account2, gcpOverride };
+}
+
+async function seedCloud(admin: AdminLike, parts: Awaited<ReturnType<typeof cloudServers>>): Promise<CloudFixture> {
+  const { values, clientSecret, azure, down, slow, hang, echo, account, gcp, keyJson, account2, gcpOverride } = parts;
   await admin.createSecret('azure-sp', { client_id: values.clientId, client_secret: clientSecret, tenant_id: values.tenant });
   await admin.createSecret('azure-bad-tenant', { client_id: values.clientId, client_secret: clientSecret, tenant_id: '../evil' });
   await admin.createSecret('gcp-sa', { 'key.json': keyJson });
