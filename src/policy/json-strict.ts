@@ -10,10 +10,11 @@
 import { parse } from '@humanwhocodes/momoa';
 import type { ValueNode } from '@humanwhocodes/momoa';
 
-/** A JSON object with its keys folded (see foldKey); lookups go through jsonField. */
+/** A JSON object: `fields` by folded key (see foldKey; lookups go through jsonField), `keys` as written, in order. */
 export interface JsonObject {
   readonly kind: 'object';
   readonly fields: ReadonlyMap<string, JsonValue>;
+  readonly keys: readonly string[];
 }
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | JsonObject;
 
@@ -39,13 +40,15 @@ function convert(node: ValueNode, depth: number): JsonValue {
       return node.elements.map((e) => convert(e.value, depth + 1));
     case 'Object': {
       const fields = new Map<string, JsonValue>();
+      const keys: string[] = [];
       for (const member of node.members) {
         if (member.name.type !== 'String') throw new SyntaxError('object key is not a string');
         const key = foldKey(member.name.value);
-        if (fields.has(key)) throw new SyntaxError(`duplicate key ${JSON.stringify(member.name.value)}`);
+        if (fields.has(key)) throw new SyntaxError(`duplicate key ${JSON.stringify(member.name.value.slice(0, 40))}`);
         fields.set(key, convert(member.value, depth + 1));
+        keys.push(member.name.value);
       }
-      return { kind: 'object', fields };
+      return { kind: 'object', fields, keys };
     }
     default:
       throw new SyntaxError(`not JSON: ${node.type}`);
