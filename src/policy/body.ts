@@ -8,11 +8,15 @@ import { parseQuery } from './path.js';
 import type { QueryParam } from './path.js';
 import type { PolicyRequest } from './request.js';
 
+/** The media type of a Content-Type value, lower-cased, without parameters. */
+export function mediaTypeOf(contentType: string): string {
+  const semi = contentType.indexOf(';');
+  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+}
+
 /** The request's media type, lower-cased, without parameters ("" when absent). */
 export function mediaType(req: PolicyRequest): string {
-  const raw = req.headers.get('content-type') ?? '';
-  const semi = raw.indexOf(';');
-  return (semi === -1 ? raw : raw.slice(0, semi)).trim().toLowerCase();
+  return mediaTypeOf(req.headers.get('content-type') ?? '');
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

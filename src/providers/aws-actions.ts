@@ -28,7 +28,8 @@ function functionArn(name: string, region: string, qualifier: string | undefined
   if (looksLikeArn(name)) full = name;
   else {
     const m = FUNCTION_WITH_ACCOUNT.exec(name);
-    full = m === null ? arn('lambda', region, '*', `function:${name}`) : arn('lambda', region, m[1] ?? '*', `function:${m[2] ?? ''}`);
+    full =
+      m === null ? arn('lambda', region, '*', `function:${name}`) : arn('lambda', region, m[1] ?? '*', `function:${m[2] ?? ''}`);
   }
   return qualifier === undefined ? full : `${full}:${qualifier}`;
 }

@@ -37,7 +37,15 @@ function isAnswer(v: JsonObject | ResolvedAction): v is ResolvedAction {
 }
 
 // DynamoDB operations without a table.
-const DYNAMO_NO_TABLE = new Set(['ListTables', 'ListBackups', 'ListGlobalTables', 'DescribeLimits', 'DescribeEndpoints', 'ListExports', 'ListImports']);
+const DYNAMO_NO_TABLE = new Set([
+  'ListTables',
+  'ListBackups',
+  'ListGlobalTables',
+  'DescribeLimits',
+  'DescribeEndpoints',
+  'ListExports',
+  'ListImports',
+]);
 // Transaction element → the IAM action it needs on its table.
 const TRANSACT_ITEM: ReadonlyMap<string, string> = new Map([
   ['put', 'PutItem'],
@@ -106,8 +114,16 @@ export function secretsManagerAction(req: PolicyRequest, region: string): Resolv
   const id = jsonString(body, 'SecretId') ?? jsonString(body, 'Name');
   if (id !== undefined) return resolved(action, secretArn(region, id));
   const list = jsonField(body, 'SecretIdList');
-  if (op === 'BatchGetSecretValue' && Array.isArray(list) && list.every((x): x is string => typeof x === 'string') && list.length > 0) {
-    const reads = (list as readonly string[]).map((s) => ({ action: 'secretsmanager:GetSecretValue', resource: secretArn(region, s) }));
+  if (
+    op === 'BatchGetSecretValue' &&
+    Array.isArray(list) &&
+    list.every((x): x is string => typeof x === 'string') &&
+    list.length > 0
+  ) {
+    const reads = (list as readonly string[]).map((s) => ({
+      action: 'secretsmanager:GetSecretValue',
+      resource: secretArn(region, s),
+    }));
     return resolved(action, reads[0]?.resource, reads);
   }
   // A filtered batch, or an operation naming no secret: every secret it could reach.

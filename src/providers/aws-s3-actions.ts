@@ -106,7 +106,8 @@ function bucketAction(req: PolicyRequest, sub: string | undefined, bucketArn: st
   }
   if (sub === 'delete') return m === 'POST' ? resolved('s3:DeleteObject', `${bucketArn}/*`) : resolved(undefined, bucketArn);
   const verbs = BUCKET_SUB.get(sub);
-  const action = verbs === undefined ? undefined : m === 'GET' ? verbs[0] : m === 'PUT' ? verbs[1] : m === 'DELETE' ? verbs[2] : undefined;
+  const action =
+    verbs === undefined ? undefined : m === 'GET' ? verbs[0] : m === 'PUT' ? verbs[1] : m === 'DELETE' ? verbs[2] : undefined;
   return resolved(action === undefined ? undefined : `s3:${action}`, bucketArn);
 }
 
@@ -134,7 +135,8 @@ function objectAction(req: PolicyRequest, sub: string | undefined, objectArn: st
     return resolved(action === undefined ? undefined : `s3:${action}`, objectArn);
   }
   const verbs = OBJECT_SUB.get(sub);
-  const action = verbs === undefined ? undefined : m === 'GET' ? verbs[0] : m === 'PUT' ? verbs[1] : m === 'DELETE' ? verbs[2] : undefined;
+  const action =
+    verbs === undefined ? undefined : m === 'GET' ? verbs[0] : m === 'PUT' ? verbs[1] : m === 'DELETE' ? verbs[2] : undefined;
   return resolved(action === undefined ? undefined : `s3:${action}`, objectArn);
 }
 

@@ -22,7 +22,8 @@ const IAM_ACTION: ReadonlyMap<string, string> = new Map([
 const OPERATION = /^[A-Za-z]+$/;
 const QUEUE_PATH = /^\/(\d{12})\/([A-Za-z0-9_-]{1,80}(?:\.fifo)?)$/;
 const QUEUE_URL = /^https?:\/\/([a-z0-9.-]+)(\/\d{12}\/[A-Za-z0-9_-]{1,80}(?:\.fifo)?)$/;
-const QUEUE_HOST = /^(?:sqs\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?|([a-z0-9-]+)\.queue\.amazonaws\.com(?:\.cn)?|(queue)\.amazonaws\.com)$/;
+const QUEUE_HOST =
+  /^(?:sqs\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?|([a-z0-9-]+)\.queue\.amazonaws\.com(?:\.cn)?|(queue)\.amazonaws\.com)$/;
 
 /** `sqs:<IAM action>` for an SQS operation name. */
 function sqsIamAction(op: string): string {
@@ -40,21 +41,29 @@ export function queueArnFromUrl(url: string, region: string): string | { readonl
   return arn('sqs', region, path[1] ?? '', path[2] ?? '');
 }
 
-/** The one value of parameter `name` (compared case-insensitively) across `lists`; 'conflict' when they differ. */
-function single(lists: readonly (readonly QueryParam[])[], name: string): string | undefined | 'conflict' {
+const CONFLICT = Symbol('conflict');
+
+/** The one value of parameter `name` (compared case-insensitively) across `lists`; CONFLICT when they differ. */
+function single(lists: readonly (readonly QueryParam[])[], name: string): string | undefined | typeof CONFLICT {
   const wanted = name.toLowerCase();
   let found: string | undefined;
   for (const list of lists) {
     for (const p of list) {
       if (p.name.toLowerCase() !== wanted) continue;
-      if (found !== undefined && found !== p.value) return 'conflict';
+      if (found !== undefined && found !== p.value) return CONFLICT;
       found = p.value;
     }
   }
   return found;
 }
 
-function queueResource(op: string, region: string, url: string | undefined, name: string | undefined, owner: string | undefined): string | { why: string } | undefined {
+function queueResource(
+  op: string,
+  region: string,
+  url: string | undefined,
+  name: string | undefined,
+  owner: string | undefined,
+): string | { why: string } | undefined {
   const lower = op.toLowerCase();
   if (lower === 'listqueues') return undefined;
   if (url !== undefined) return queueArnFromUrl(url, region);
@@ -67,7 +76,13 @@ function jsonProtocol(req: PolicyRequest, region: string, op: string): ResolvedA
   if (op.toLowerCase() === 'listqueues') return resolved(action);
   const body = jsonBodyObject(req, action);
   if (body.kind !== 'object') return body;
-  const resource = queueResource(op, region, jsonString(body, 'QueueUrl'), jsonString(body, 'QueueName'), jsonString(body, 'QueueOwnerAWSAccountId'));
+  const resource = queueResource(
+    op,
+    region,
+    jsonString(body, 'QueueUrl'),
+    jsonString(body, 'QueueName'),
+    jsonString(body, 'QueueOwnerAWSAccountId'),
+  );
   return typeof resource === 'object' ? refused('bad_request', resource.why, action) : resolved(action, resource);
 }
 
@@ -76,21 +91,23 @@ function queryProtocol(req: PolicyRequest, region: string): ResolvedAction {
   if (req.method === 'POST') {
     if (req.body === undefined) return needsBodyFor('action');
     if (req.body.length > 0) {
-      if (mediaType(req) !== 'application/x-www-form-urlencoded') return refused('bad_body', 'SQS: query-protocol body is not a form');
+      if (mediaType(req) !== 'application/x-www-form-urlencoded')
+        return refused('bad_body', 'SQS: query-protocol body is not a form');
       const form = readFormBody(req.body);
       if (!form.ok) return refused('bad_body', `SQS: ${form.why}`);
       lists.push(form.value);
     }
   }
   const [op, url, name, owner] = ['Action', 'QueueUrl', 'QueueName', 'QueueOwnerAWSAccountId'].map((n) => single(lists, n));
-  if (op === 'conflict' || url === 'conflict' || name === 'conflict' || owner === 'conflict') {
+  if (op === CONFLICT || url === CONFLICT || name === CONFLICT || owner === CONFLICT) {
     return refused('bad_request', 'SQS: a parameter given twice with different values');
   }
   if (op === undefined) return resolved();
   if (!OPERATION.test(op)) return refused('bad_request', 'SQS: Action is not an operation name');
   const pathQueue = QUEUE_PATH.exec(req.path);
   const fromPath = pathQueue === null ? undefined : `https://sqs.${region}.amazonaws.com${req.path}`;
-  if (fromPath !== undefined && url !== undefined && url !== fromPath) return refused('bad_request', 'SQS: queue in the path and QueueUrl differ');
+  if (fromPath !== undefined && url !== undefined && url !== fromPath)
+    return refused('bad_request', 'SQS: queue in the path and QueueUrl differ');
   if (pathQueue === null && req.path !== '/') return refused('bad_request', 'SQS: path is neither / nor /<account>/<queue>');
   const resource = queueResource(op, region, url ?? fromPath, name, owner);
   const action = sqsIamAction(op);

@@ -37,7 +37,8 @@ function providerOperation(method: string, segs: readonly string[], start: numbe
     const seg = segs[i] ?? '';
     if (low(seg) === 'providers' && !odd) {
       const next = segs[i + 1];
-      if (next === undefined || !NAMESPACE.test(next)) return refused('bad_request', 'Azure: "providers" not followed by a namespace');
+      if (next === undefined) return resolved(undefined, idOf(segs, segs.length)); // a provider listing
+      if (!NAMESPACE.test(next)) return refused('bad_request', 'Azure: "providers" not followed by a namespace');
       ns = next;
       types = [];
       i += 2;
@@ -64,7 +65,8 @@ function resourceGroupsOperation(method: string, segs: readonly string[]): Resol
   if (segs.length === 4) return resolved(verbOf(rg, method), idOf(segs, 4));
   const section = low(segs[4]);
   if (section === 'providers') return providerOperation(method, segs, 4);
-  if (section === 'resources' && segs.length === 5) return resolved(method === 'GET' ? `${rg}/resources/read` : undefined, idOf(segs, 4));
+  if (section === 'resources' && segs.length === 5)
+    return resolved(method === 'GET' ? `${rg}/resources/read` : undefined, idOf(segs, 4));
   return resolved(undefined, idOf(segs, 4));
 }
 
@@ -83,6 +85,7 @@ export function azureAction(req: PolicyRequest): ResolvedAction {
   const section = low(segs[2]);
   if (section === 'resourcegroups') return resourceGroupsOperation(req.method, segs);
   if (section === 'providers') return providerOperation(req.method, segs, 2);
-  if (section === 'resources' && segs.length === 3) return resolved(req.method === 'GET' ? `${sub}/resources/read` : undefined, idOf(segs, 2));
+  if (section === 'resources' && segs.length === 3)
+    return resolved(req.method === 'GET' ? `${sub}/resources/read` : undefined, idOf(segs, 2));
   return resolved(undefined, idOf(segs, 2));
 }

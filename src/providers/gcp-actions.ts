@@ -14,7 +14,14 @@ import { lookAlikeProblem, pathSegments } from './segments.js';
 
 const STORAGE = 'storage.googleapis.com';
 const JSON_API_ROOTS = new Set(['storage', 'upload', 'download', 'batch']);
-const OBJECT_VERB: Record<string, string> = { GET: 'get', HEAD: 'get', PUT: 'update', PATCH: 'update', POST: 'create', DELETE: 'delete' };
+const OBJECT_VERB: Record<string, string> = {
+  GET: 'get',
+  HEAD: 'get',
+  PUT: 'update',
+  PATCH: 'update',
+  POST: 'create',
+  DELETE: 'delete',
+};
 const BUCKET_VERB: Record<string, string> = { GET: 'get', HEAD: 'get', PUT: 'update', PATCH: 'update', DELETE: 'delete' };
 
 const bucketRes = (b: string): string => `projects/_/buckets/${b}`;
@@ -42,7 +49,12 @@ function jsonApi(req: PolicyRequest, segs: readonly string[]): ResolvedAction {
   const api = segs[0] === 'upload' || segs[0] === 'download' ? segs.slice(1) : segs;
   const [storage, v1, b, bucket, o, rawObject, ...rest] = api;
   if (storage !== 'storage' || v1 !== 'v1' || b !== 'b') return resolved();
-  if (bucket === undefined) return req.method === 'GET' ? resolved('storage.buckets.list') : req.method === 'POST' ? resolved('storage.buckets.create', bucketRes('*')) : resolved();
+  if (bucket === undefined)
+    return req.method === 'GET'
+      ? resolved('storage.buckets.list')
+      : req.method === 'POST'
+        ? resolved('storage.buckets.create', bucketRes('*'))
+        : resolved();
   if (bucket.indexOf('%') !== -1) return refused('bad_request', 'Cloud Storage: encoded bucket name');
   if (o === undefined) {
     const verb = BUCKET_VERB[req.method];
@@ -67,7 +79,9 @@ function jsonApi(req: PolicyRequest, segs: readonly string[]): ResolvedAction {
   if (rest[0] === 'copyTo' || rest[0] === 'rewriteTo') return copyAction(bucket, object, rest);
   if (rest[0] === 'compose' && rest.length === 1 && req.method === 'POST') {
     // Sources are in the body: any object of the bucket may be read.
-    return resolved('storage.objects.create', objectRes(bucket, object), [{ action: 'storage.objects.get', resource: objectRes(bucket, '*') }]);
+    return resolved('storage.objects.create', objectRes(bucket, object), [
+      { action: 'storage.objects.get', resource: objectRes(bucket, '*') },
+    ]);
   }
   if (rest.length > 0) return resolved(undefined, objectRes(bucket, object));
   const verb = OBJECT_VERB[req.method];

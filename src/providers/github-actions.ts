@@ -31,7 +31,17 @@ const CONTENTS = new Set([
   'dispatches',
 ]);
 // Repository metadata, read-only: repo:read.
-const METADATA = new Set(['languages', 'topics', 'contributors', 'stargazers', 'subscribers', 'forks', 'teams', 'collaborators', 'invitations']);
+const METADATA = new Set([
+  'languages',
+  'topics',
+  'contributors',
+  'stargazers',
+  'subscribers',
+  'forks',
+  'teams',
+  'collaborators',
+  'invitations',
+]);
 // Sections that need admin rights on GitHub, whatever the method.
 const ADMIN: ReadonlyMap<string, string> = new Map([
   ['hooks', 'admin:hooks'],
@@ -69,7 +79,8 @@ function sectionAction(method: string, rest: readonly string[]): string | undefi
   if (admin !== undefined) return admin;
   if (section === 'pulls') return pullsAction(method, rest);
   if (section === 'issues') return issuesAction(method, rest);
-  if (section === 'labels' || section === 'milestones') return isRead(method) ? 'issues:read' : isWrite(method) ? 'issues:update' : undefined;
+  if (section === 'labels' || section === 'milestones')
+    return isRead(method) ? 'issues:read' : isWrite(method) ? 'issues:update' : undefined;
   if (section === 'actions' || section === 'environments') {
     const secretish = rest.some((s, i) => i > 0 && (low(s) === 'secrets' || low(s) === 'variables'));
     return secretish ? 'admin:secrets' : undefined;

@@ -75,5 +75,9 @@ export function slackAction(req: PolicyRequest): ResolvedAction {
   if ('why' in found) return refused('bad_body', found.why, method);
   const unique = [...new Set(found.channels.map((c) => c.trim()))];
   const [first, ...others] = unique;
-  return resolved(method, first, others.map((resource) => ({ action: method, resource })));
+  return resolved(
+    method,
+    first,
+    others.map((resource) => ({ action: method, resource })),
+  );
 }
