@@ -16,6 +16,8 @@ const refusedJson: [string, string, RegExp][] = [
   ['two documents', '{} {}', /./],
   ['empty', '', /./],
   ['BOM', '\ufeff{}', /./],
+  ['raw line break inside a string (momoa alone would accept it)', '{"a":"x\ny"}', /./],
+  ['raw tab inside a string', '{"a":"x\ty"}', /./],
   ['too deep', `${'['.repeat(100)}${']'.repeat(100)}`, /deeper/],
 ];
 for (const [name, text, why] of refusedJson) {

@@ -58,7 +58,11 @@ function convert(node: ValueNode, depth: number): JsonValue {
 /** Parses `text` as strict JSON: refused (ok false, with the reason) on a syntax error, a duplicated key, or nesting deeper than 64. */
 export function parseStrictJson(text: string): StrictJson {
   try {
-    return { ok: true, value: convert(parse(text, { mode: 'json' }).body, 0) };
+    const value = convert(parse(text, { mode: 'json' }).body, 0);
+    // momoa accepts raw control characters inside strings; JSON.parse (what Node servers and
+    // clients use) does not. Refuse whatever either refuses.
+    JSON.parse(text);
+    return { ok: true, value };
   } catch (err: unknown) {
     const why = err instanceof Error ? err.message : 'unparsable';
     // momoa's messages quote positions and the unexpected character, never whole values.
