@@ -3,10 +3,17 @@ import { compilePolicy } from '../src/policy/compile.js';
 import type { CompiledPolicy } from '../src/policy/compile.js';
 import { filterToolsList, toolAllowed } from '../src/policy/mcp-filter.js';
 
-const policy = compilePolicy('mcp', { policy: { mcp: { allowedTools: ['list_issues', 'create_issue', 'delete_issue'], deniedTools: ['delete_issue'] } } }) as CompiledPolicy;
-const tool = (name: string): { name: string; description: string; inputSchema: object } => ({ name, description: `d ${name}`, inputSchema: {} });
+const policy = compilePolicy('mcp', {
+  policy: { mcp: { allowedTools: ['list_issues', 'create_issue', 'delete_issue'], deniedTools: ['delete_issue'] } },
+}) as CompiledPolicy;
+const tool = (name: string): { name: string; description: string; inputSchema: object } => ({
+  name,
+  description: `d ${name}`,
+  inputSchema: {},
+});
 const listResult = (names: string[]): string => JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: names.map(tool) } });
-const names = (json: string): string[] => (JSON.parse(json) as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name);
+const names = (json: string): string[] =>
+  (JSON.parse(json) as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name);
 
 const unreadable: [string, string, string, RegExp][] = [
   ['duplicate keys', 'application/json', '{"result":{"tools":[],"tools":[{"name":"delete_issue"}]}}', /duplicate/],
@@ -29,14 +36,22 @@ test('filterToolsList fails closed on invalid UTF-8', (t) => {
 });
 
 test('JSON: denied and unlisted tools are removed, the rest kept in order', (t) => {
-  const r = filterToolsList(policy, Buffer.from(listResult(['list_issues', 'delete_issue', 'drop_db', 'create_issue'])), 'application/json; charset=utf-8');
+  const r = filterToolsList(
+    policy,
+    Buffer.from(listResult(['list_issues', 'delete_issue', 'drop_db', 'create_issue'])),
+    'application/json; charset=utf-8',
+  );
   if (!r.ok) return t.fail(r.why);
   t.deepEqual(names(r.body.toString()), ['list_issues', 'create_issue']);
   t.deepEqual(r.removed, ['delete_issue', 'drop_db']);
 });
 
 test('JSON: a tool without a string name is removed; a message with nothing to remove is returned byte for byte', (t) => {
-  const r = filterToolsList(policy, Buffer.from('{"result":{"tools":[{"name":"list_issues"},{"title":"x"},{"name":5}]}}'), 'application/json');
+  const r = filterToolsList(
+    policy,
+    Buffer.from('{"result":{"tools":[{"name":"list_issues"},{"title":"x"},{"name":5}]}}'),
+    'application/json',
+  );
   if (!r.ok) return t.fail(r.why);
   t.deepEqual(r.removed, ['(unnamed)', '(unnamed)']);
   const same = Buffer.from('{ "result" : { "tools" : [ {"name":"list_issues"} ] } }');
@@ -62,7 +77,10 @@ test('event stream: framing, other fields and CRLF kept; multi-line data rewritt
   if (!r.ok) return t.fail(r.why);
   t.deepEqual(r.removed, ['delete_issue']);
   const filtered = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [tool('list_issues')] } });
-  t.is(r.body.toString(), `: keep-alive\r\n\r\nevent: endpoint\r\ndata: /messages?session=1\r\n\r\nid: 7\r\nevent: message\r\ndata: ${filtered}\r\nretry: 10\r\n\r\n`);
+  t.is(
+    r.body.toString(),
+    `: keep-alive\r\n\r\nevent: endpoint\r\ndata: /messages?session=1\r\n\r\nid: 7\r\nevent: message\r\ndata: ${filtered}\r\nretry: 10\r\n\r\n`,
+  );
 });
 
 test('event stream with LF endings and no final blank line', (t) => {

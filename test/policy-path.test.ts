@@ -45,7 +45,17 @@ for (const [path, why] of notNormal) {
   });
 }
 
-const normal = ['/', '/repos/o/r', '/repos/o/r/', "/a-b_c.d~e!$&'()*+,;=:@", '/a/b%20c', '/caf%C3%A9', '/a%25', '/a/.b/..c/...', '/a%3F'];
+const normal = [
+  '/',
+  '/repos/o/r',
+  '/repos/o/r/',
+  "/a-b_c.d~e!$&'()*+,;=:@",
+  '/a/b%20c',
+  '/caf%C3%A9',
+  '/a%25',
+  '/a/.b/..c/...',
+  '/a%3F',
+];
 for (const path of normal) {
   test(`normal form: ${path}`, (t) => {
     t.is(normalFormProblem(path), undefined);
@@ -86,10 +96,29 @@ for (const [raw, why] of badQueries) {
 
 const goodQueries: [string, [string, string][]][] = [
   ['', []],
-  ['a=1&b=2', [['a', '1'], ['b', '2']]],
-  ['a=1&a=2&a', [['a', '1'], ['a', '2'], ['a', '']]],
+  [
+    'a=1&b=2',
+    [
+      ['a', '1'],
+      ['b', '2'],
+    ],
+  ],
+  [
+    'a=1&a=2&a',
+    [
+      ['a', '1'],
+      ['a', '2'],
+      ['a', ''],
+    ],
+  ],
   ['acl', [['acl', '']]],
-  ['q=a+b&r=a%2Bb', [['q', 'a b'], ['r', 'a+b']]],
+  [
+    'q=a+b&r=a%2Bb',
+    [
+      ['q', 'a b'],
+      ['r', 'a+b'],
+    ],
+  ],
   ['%41ction=Send%4Dessage', [['Action', 'SendMessage']]],
   ['&&a=1&', [['a', '1']]],
   ['x=a=b', [['x', 'a=b']]],

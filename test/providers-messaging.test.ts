@@ -44,18 +44,48 @@ const slackRows: ActionRow[] = [
   ['POST', '/api/chat.postMessage;x', { body: '' }, 'refused bad_request'],
   ['POST', '/api/chat/postMessage', { body: '' }, 'refused bad_request'],
   ['POST', '/api/chat_postMessage', { body: '' }, 'refused bad_request'],
-  ['POST', '/api/chat.postMessage', { headers: JSON_CT, body: '{"channel":"C1","channel":"C2"}' }, 'refused bad_body (chat.postMessage)'],
-  ['POST', '/api/chat.postMessage', { headers: JSON_CT, body: '{"channel":"C1","Channel":"C2"}' }, 'refused bad_body (chat.postMessage)'],
+  [
+    'POST',
+    '/api/chat.postMessage',
+    { headers: JSON_CT, body: '{"channel":"C1","channel":"C2"}' },
+    'refused bad_body (chat.postMessage)',
+  ],
+  [
+    'POST',
+    '/api/chat.postMessage',
+    { headers: JSON_CT, body: '{"channel":"C1","Channel":"C2"}' },
+    'refused bad_body (chat.postMessage)',
+  ],
   ['POST', '/api/chat.postMessage', { headers: JSON_CT, body: '{"channel":5}' }, 'refused bad_body (chat.postMessage)'],
   ['POST', '/api/chat.postMessage', { headers: FORM, body: 'channel=%zz' }, 'refused bad_body (chat.postMessage)'],
-  ['POST', '/api/files.upload', { headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x' }, 'refused bad_body (files.upload)'],
+  [
+    'POST',
+    '/api/files.upload',
+    { headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x' },
+    'refused bad_body (files.upload)',
+  ],
   ['POST', '/api/chat.postMessage', none, 'needs_body resource (chat.postMessage)'],
   ['POST', '/api/chat.postMessage?channel=C1', none, 'needs_body resource (chat.postMessage)'],
   ['GET', '/api/conversations.history?channel=C1', none, 'conversations.history @ C1'],
   ['POST', '/api/chat.postMessage', { headers: FORM, body: 'channel=C1&text=hi' }, 'chat.postMessage @ C1'],
-  ['POST', '/api/chat.postMessage', { headers: JSON_CT, body: '{"channel":"#general","text":"hi"}' }, 'chat.postMessage @ #general'],
-  ['POST', '/api/chat.postMessage?channel=C1', { headers: FORM, body: 'channel=C2' }, 'chat.postMessage @ C1 + chat.postMessage @ C2'],
-  ['POST', '/api/files.completeUploadExternal', { headers: FORM, body: 'channels=C1,C2' }, 'files.completeUploadExternal @ C1 + files.completeUploadExternal @ C2'],
+  [
+    'POST',
+    '/api/chat.postMessage',
+    { headers: JSON_CT, body: '{"channel":"#general","text":"hi"}' },
+    'chat.postMessage @ #general',
+  ],
+  [
+    'POST',
+    '/api/chat.postMessage?channel=C1',
+    { headers: FORM, body: 'channel=C2' },
+    'chat.postMessage @ C1 + chat.postMessage @ C2',
+  ],
+  [
+    'POST',
+    '/api/files.completeUploadExternal',
+    { headers: FORM, body: 'channels=C1,C2' },
+    'files.completeUploadExternal @ C1 + files.completeUploadExternal @ C2',
+  ],
   ['POST', '/api/conversations.info', { headers: JSON_CT, body: '{"channel_id":"C9"}' }, 'conversations.info @ C9'],
   ['POST', '/api/auth.test', { body: '' }, 'auth.test'],
   ['POST', '/api/admin.conversations.archive', { headers: FORM, body: 'channel_id=C1' }, 'admin.conversations.archive @ C1'],
@@ -69,14 +99,25 @@ for (const [method, path, options, expected] of slackRows) {
 
 // ---- MCP ----
 
-const call = (name: unknown): string => JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: {} } });
+const call = (name: unknown): string =>
+  JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: {} } });
 const mcpRows: ActionRow[] = [
   ['POST', '/mcp', { body: `[${call('delete_issue')}]` }, 'refused bad_body'],
-  ['POST', '/mcp', { body: `[{"jsonrpc":"2.0","method":"notifications/initialized"},${call('delete_issue')}]` }, 'refused bad_body'],
+  [
+    'POST',
+    '/mcp',
+    { body: `[{"jsonrpc":"2.0","method":"notifications/initialized"},${call('delete_issue')}]` },
+    'refused bad_body',
+  ],
   ['POST', '/mcp', { body: '[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]' }, 'refused bad_body'],
   ['POST', '/mcp', { body: '[]' }, 'refused bad_body'],
   ['POST', '/mcp', { body: '{"method":"tools/call","params":{"name":"list_issues","name":"delete_issue"}}' }, 'refused bad_body'],
-  ['POST', '/mcp', { body: '{"method":"tools/list","Method":"tools/call","params":{"name":"delete_issue"}}' }, 'refused bad_body'],
+  [
+    'POST',
+    '/mcp',
+    { body: '{"method":"tools/list","Method":"tools/call","params":{"name":"delete_issue"}}' },
+    'refused bad_body',
+  ],
   ['POST', '/mcp', { body: '{"method":"tools/call","params":{"name":"x"}} trailing' }, 'refused bad_body'],
   ['POST', '/mcp', { body: '{"method":"tools/call","params":{}}' }, 'refused bad_body'],
   ['POST', '/mcp', { body: call(7) }, 'refused bad_body'],

@@ -14,8 +14,12 @@ export interface RequestOptions {
 
 /** A PolicyRequest for `method path` on `host`; throws when it is not in normal form. */
 export function policyRequest(host: string, method: string, path: string, options: RequestOptions = {}): PolicyRequest {
-  const body = options.body === undefined ? {} : { body: Buffer.isBuffer(options.body) ? options.body : Buffer.from(options.body) };
-  const built = toPolicyRequest({ method, path, host, headers: Object.entries(options.headers ?? {}), ...body }, options.normalForm);
+  const body =
+    options.body === undefined ? {} : { body: Buffer.isBuffer(options.body) ? options.body : Buffer.from(options.body) };
+  const built = toPolicyRequest(
+    { method, path, host, headers: Object.entries(options.headers ?? {}), ...body },
+    options.normalForm,
+  );
   if ('problem' in built) throw new Error(`test request not in normal form: ${built.problem}`);
   return built.request;
 }
