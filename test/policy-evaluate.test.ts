@@ -3,6 +3,7 @@ import { isPaiError } from '../src/errors.js';
 import { compilePolicy, needsBody } from '../src/policy/compile.js';
 import type { CompiledPolicy, PolicyProviderType } from '../src/policy/compile.js';
 import { evaluatePolicy } from '../src/policy/evaluate.js';
+import type { PolicyDecision, PolicyReason } from '../src/policy/evaluate.js';
 import type { ProviderAudit, ProviderPolicy, ProviderScope } from '../src/policy/spec.js';
 
 interface Blocks {
@@ -67,7 +68,14 @@ const FORM: [string, string][] = [['content-type', 'application/x-www-form-urlen
 const TARGET: [string, string][] = [['x-amz-target', 'DynamoDB_20120810.GetItem']];
 const Q = encodeURIComponent('https://sqs.eu-west-1.amazonaws.com/123456789012/jobs');
 
-type Row = [name: string, policy: CompiledPolicy, req: ReturnType<typeof input>, decision: string, reason: string, rule?: string];
+type Row = [
+  name: string,
+  policy: CompiledPolicy,
+  req: ReturnType<typeof input>,
+  decision: PolicyDecision,
+  reason: PolicyReason,
+  rule?: string,
+];
 const rows: Row[] = [
   // Denials first.
   ['dot segments', github, input(API, 'GET', '/repos/myorg/my-repo/pulls/../../x'), 'deny', 'not_normal_form'],
