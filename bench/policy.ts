@@ -6,7 +6,7 @@
  * header strategy are outside this core), so the ratio shown is policy cost alone vs. a no-op
  * baseline; ns/op is the figure to add to a Check.
  */
-import { compilePolicy } from '../src/policy/compile.js';
+import { compileProviderPolicy as compilePolicy } from '../src/providers/registry.js';
 import { evaluatePolicy } from '../src/policy/evaluate.js';
 import type { PolicyInput } from '../src/policy/request.js';
 

@@ -1,7 +1,9 @@
 import test from 'ava';
 import { isPaiError } from '../src/errors.js';
-import { compilePolicy, needsBody } from '../src/policy/compile.js';
-import type { CompiledPolicy, PolicyProviderType } from '../src/policy/compile.js';
+import { needsBody } from '../src/policy/compile.js';
+import { compileProviderPolicy as compilePolicy } from '../src/providers/registry.js';
+import type { CompiledPolicy } from '../src/policy/compile.js';
+import type { ProviderType as PolicyProviderType } from '../src/resources/types.js';
 import { evaluatePolicy } from '../src/policy/evaluate.js';
 import type { PolicyDecision, PolicyReason } from '../src/policy/evaluate.js';
 import type { ProviderAudit, ProviderPolicy, ProviderScope } from '../src/policy/spec.js';

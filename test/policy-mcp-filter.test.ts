@@ -1,5 +1,5 @@
 import test from 'ava';
-import { compilePolicy } from '../src/policy/compile.js';
+import { compileProviderPolicy as compilePolicy } from '../src/providers/registry.js';
 import type { CompiledPolicy } from '../src/policy/compile.js';
 import { filterToolsList, toolAllowed } from '../src/policy/mcp-filter.js';
 

@@ -4,20 +4,37 @@
  * rules, the action resolver of the type, and whether decisions need the request body.
  */
 import { PaiError } from '../errors.js';
-import { awsAction } from '../providers/aws-actions.js';
-import { azureAction } from '../providers/azure-actions.js';
-import { gcpAction } from '../providers/gcp-actions.js';
-import { githubAction } from '../providers/github-actions.js';
-import { mcpAction } from '../providers/mcp-actions.js';
-import { slackAction } from '../providers/slack-actions.js';
-import { telegramAction } from '../providers/telegram-actions.js';
 import { compileGlobList } from './glob.js';
 import type { GlobList, GlobOptions } from './glob.js';
 import type { NormalFormOptions } from './path.js';
 import type { ActionResolver } from './request.js';
 import type { HttpRule, ProviderAudit, ProviderPolicy, ProviderScope } from './spec.js';
 
-export type PolicyProviderType = 'github' | 'telegram' | 'slack' | 'aws' | 'gcp' | 'azure' | 'http-token' | 'mcp';
+/**
+ * What a Provider type brings to its policy (the type registry, src/providers, holds one per type):
+ * its action resolver, how its action words and scope compare, and when decisions read the body.
+ */
+export interface PolicyTraits {
+  readonly type: string;
+  /** Undefined: the type has no action words (http-token): only "*" in allow/deny, httpRules decide. */
+  readonly resolver: ActionResolver | undefined;
+  /** Case rules of action words: MCP tool names allow exactly and deny case-insensitively; others case-insensitive. */
+  readonly exactAllow?: boolean;
+  /** `?` is a one-character wildcard in action words (IAM). */
+  readonly questionMark?: boolean;
+  /** Whether `policy.mcp` (tool lists) applies. */
+  readonly toolPolicy?: boolean;
+  /** The one scope list the type takes, how it compares, and what a request adds to a resource first. */
+  readonly scope?: {
+    readonly field: keyof ProviderScope;
+    readonly options: GlobOptions;
+    readonly prepare?: (s: string) => string;
+  };
+  /** Cloud Storage encodes "/" in object names: an encoded slash is normal form there. */
+  readonly allowEncodedSlash?: boolean;
+  /** Whether some decision reads the request body, given whether actions or scope decide anything. */
+  readonly bodyMatters: (decides: boolean, hasScope: boolean) => boolean;
+}
 
 export interface CompiledHttpRule {
   readonly index: number;
@@ -36,7 +53,7 @@ export interface CompiledScope {
 }
 
 export interface CompiledPolicy {
-  readonly type: PolicyProviderType;
+  readonly type: string;
   readonly resolver: ActionResolver | undefined;
   readonly normalForm: NormalFormOptions;
   readonly httpRules: readonly CompiledHttpRule[];
@@ -55,57 +72,30 @@ export interface CompiledPolicy {
   readonly bodyMatters: boolean;
 }
 
-const RESOLVERS: Record<PolicyProviderType, ActionResolver | undefined> = {
-  github: githubAction,
-  telegram: telegramAction,
-  slack: slackAction,
-  aws: awsAction,
-  gcp: gcpAction,
-  azure: azureAction,
-  mcp: mcpAction,
-  'http-token': undefined,
-};
-
 // Case rules of action words (docs/POLICY.md): all case-insensitive but MCP tool names, whose
 // allow side is exact and deny side case-insensitive (deny broadly, allow narrowly); `?` is a
 // wildcard in AWS actions only (IAM).
-function actionOptions(type: PolicyProviderType, side: 'allow' | 'deny'): GlobOptions {
-  if (type === 'mcp') return { caseInsensitive: side === 'deny' };
-  return { caseInsensitive: true, questionMark: type === 'aws' };
+function actionOptions(traits: PolicyTraits, side: 'allow' | 'deny'): GlobOptions {
+  if (traits.exactAllow === true) return { caseInsensitive: side === 'deny' };
+  return { caseInsensitive: true, questionMark: traits.questionMark === true };
 }
 
-const SCOPE_FIELD: Partial<Record<PolicyProviderType, keyof ProviderScope>> = {
-  github: 'repositories',
-  slack: 'channels',
-  aws: 'resources',
-  gcp: 'resources',
-  azure: 'resources',
-};
-const SCOPE_OPTIONS: Partial<Record<PolicyProviderType, GlobOptions>> = {
-  github: { caseInsensitive: true },
-  slack: { caseInsensitive: true },
-  aws: { questionMark: true },
-  gcp: { questionMark: true },
-  azure: { caseInsensitive: true, questionMark: true },
-};
-
-const stripHash = (s: string): string => (s.startsWith('#') ? s.slice(1) : s);
 const same = (s: string): string => s;
 
 function invalid(field: string, why: string): PaiError {
   return new PaiError('invalid', `${field}: ${why}`, { details: { field } });
 }
 
-function compileScope(type: PolicyProviderType, scope: ProviderScope | undefined): CompiledScope | undefined {
+function compileScope(traits: PolicyTraits, scope: ProviderScope | undefined): CompiledScope | undefined {
   if (scope === undefined) return undefined;
-  const field = SCOPE_FIELD[type];
+  const field = traits.scope?.field;
   for (const key of ['repositories', 'channels', 'resources'] as const) {
-    if (scope[key] !== undefined && key !== field) throw invalid(`scope.${key}`, `does not apply to a ${type} Provider`);
+    if (scope[key] !== undefined && key !== field) throw invalid(`scope.${key}`, `does not apply to a ${traits.type} Provider`);
   }
   const patterns = field === undefined ? undefined : scope[field];
-  if (field === undefined || patterns === undefined) return undefined;
-  const prepare = type === 'slack' ? stripHash : same;
-  return { field: `scope.${field}`, list: compileGlobList(patterns.map(prepare), SCOPE_OPTIONS[type]), prepare };
+  if (traits.scope === undefined || field === undefined || patterns === undefined) return undefined;
+  const prepare = traits.scope.prepare ?? same;
+  return { field: `scope.${field}`, list: compileGlobList(patterns.map(prepare), traits.scope.options), prepare };
 }
 
 function compileRules(rules: readonly HttpRule[]): CompiledHttpRule[] {
@@ -124,15 +114,17 @@ function compileRules(rules: readonly HttpRule[]): CompiledHttpRule[] {
  * list of another type).
  */
 export function compilePolicy(
-  type: PolicyProviderType,
+  traits: PolicyTraits,
   blocks: { readonly policy?: ProviderPolicy; readonly scope?: ProviderScope; readonly audit?: ProviderAudit },
 ): CompiledPolicy | undefined {
   const { policy, scope, audit } = blocks;
+  const type = traits.type;
   if (policy === undefined && scope === undefined) return undefined;
-  if (policy?.mcp !== undefined && type !== 'mcp') throw invalid('policy.mcp', `does not apply to a ${type} Provider`);
+  if (policy?.mcp !== undefined && traits.toolPolicy !== true)
+    throw invalid('policy.mcp', `does not apply to a ${type} Provider`);
   const allowWords = policy?.allow ?? ['*'];
   const denyWords = policy?.deny ?? [];
-  if (type === 'http-token') {
+  if (traits.resolver === undefined) {
     for (const [field, words] of [
       ['policy.allow', allowWords],
       ['policy.deny', denyWords],
@@ -140,21 +132,21 @@ export function compilePolicy(
       if (words.some((w) => w !== '*')) throw invalid(field, 'an http-token Provider has no action words; use "*" and httpRules');
     }
   }
-  const allow = compileGlobList(allowWords, actionOptions(type, 'allow'));
-  const deny = compileGlobList(denyWords, actionOptions(type, 'deny'));
+  const allow = compileGlobList(allowWords, actionOptions(traits, 'allow'));
+  const deny = compileGlobList(denyWords, actionOptions(traits, 'deny'));
   const allowed = policy?.mcp?.allowedTools;
   const allowedTools =
-    allowed === undefined || allowed.length === 0 ? undefined : compileGlobList(allowed, actionOptions(type, 'allow'));
+    allowed === undefined || allowed.length === 0 ? undefined : compileGlobList(allowed, actionOptions(traits, 'allow'));
   const deniedTools =
-    policy?.mcp?.deniedTools === undefined ? undefined : compileGlobList(policy.mcp.deniedTools, actionOptions(type, 'deny'));
-  const compiledScope = compileScope(type, scope);
+    policy?.mcp?.deniedTools === undefined ? undefined : compileGlobList(policy.mcp.deniedTools, actionOptions(traits, 'deny'));
+  const compiledScope = compileScope(traits, scope);
   const httpRules = compileRules(policy?.httpRules ?? []);
   const actionsMatter = !allow.hasStar || deny.size > 0 || allowedTools !== undefined || (deniedTools?.size ?? 0) > 0;
   const decides = actionsMatter || compiledScope !== undefined;
   return Object.freeze({
     type,
-    resolver: RESOLVERS[type],
-    normalForm: { allowEncodedSlash: type === 'gcp' },
+    resolver: traits.resolver,
+    normalForm: { allowEncodedSlash: traits.allowEncodedSlash === true },
     httpRules,
     httpRulesHaveAllow: httpRules.some((r) => r.effect === 'allow'),
     allow,
@@ -165,7 +157,7 @@ export function compilePolicy(
     auditOnly: audit?.enforcement === 'audit',
     logRequests: audit?.logRequests ?? true,
     actionsMatter,
-    bodyMatters: type === 'slack' ? compiledScope !== undefined : (type === 'aws' || type === 'mcp') && decides,
+    bodyMatters: traits.bodyMatters(decides, compiledScope !== undefined),
   });
 }
 

@@ -21,6 +21,7 @@ import { coveredHosts, namesHosts } from './common.js';
 import { type RequestGate, hostCovered, withheld } from './gate.js';
 import type { KeySet, ProviderTypeDef } from './types.js';
 import { awsWordProblem } from './action-words.js';
+import { awsAction } from './aws-actions.js';
 
 export const AWS_KEYS: KeySet = { requiredKeys: ['access_key_id', 'secret_access_key'], optionalKeys: ['session_token'] };
 
@@ -129,6 +130,14 @@ export function awsGate(provider: string, config: ProviderConfig | undefined, na
 
 export const aws: ProviderTypeDef = {
   type: 'aws',
+  // IAM's `?` wildcard; JSON-protocol targets and DynamoDB tables are in the body.
+  policy: {
+    type: 'aws',
+    resolver: awsAction,
+    questionMark: true,
+    scope: { field: 'resources', options: { questionMark: true } },
+    bodyMatters: (decides) => decides,
+  },
   authTypes: ['aws-sigv4'],
   authOptions: [],
   scopeFields: ['resources'],

@@ -13,6 +13,7 @@ import { coveredHosts, namesHosts } from './common.js';
 import { type RequestGate, withheld } from './gate.js';
 import type { KeySet, ProviderTypeDef, TargetPart } from './types.js';
 import { azureWordProblem } from './action-words.js';
+import { azureAction } from './azure-actions.js';
 
 export const AZURE_DEFAULT_SCOPE = 'https://management.azure.com/.default';
 
@@ -91,6 +92,12 @@ function azureTargets(p: Provider): TargetPart[] {
 
 export const azure: ProviderTypeDef = {
   type: 'azure',
+  policy: {
+    type: 'azure',
+    resolver: azureAction,
+    scope: { field: 'resources', options: { caseInsensitive: true, questionMark: true } },
+    bodyMatters: () => false,
+  },
   authTypes: ['azure-client-credentials'],
   authOptions: ['scope', 'tokenUrl'],
   scopeFields: ['resources'],

@@ -9,6 +9,7 @@ import { coveredHosts, secretKeyOf } from './common.js';
 import { type RequestGate, withheld } from './gate.js';
 import type { ProviderTypeDef } from './types.js';
 import { gcpWordProblem } from './action-words.js';
+import { gcpAction } from './gcp-actions.js';
 
 export const GCP_DEFAULT_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 export const GCP_KEY_FILE = 'key.json';
@@ -44,6 +45,14 @@ function gcpGate(provider: string, config: ProviderConfig | undefined): RequestG
 
 export const gcp: ProviderTypeDef = {
   type: 'gcp',
+  // Cloud Storage encodes "/" in object names: an encoded slash is normal form there.
+  policy: {
+    type: 'gcp',
+    resolver: gcpAction,
+    allowEncodedSlash: true,
+    scope: { field: 'resources', options: { questionMark: true } },
+    bodyMatters: () => false,
+  },
   authTypes: ['gcp-service-account'],
   authOptions: ['secretKey', 'scope', 'tokenUrl'],
   scopeFields: ['resources'],

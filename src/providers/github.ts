@@ -8,6 +8,7 @@
 import { coveredHosts, namesHosts, secretKeyOf } from './common.js';
 import type { ProviderTypeDef } from './types.js';
 import { githubWordProblem } from './action-words.js';
+import { githubAction } from './github-actions.js';
 
 /** The host whose only credentialed paths are git's (the default github.com). */
 export const GITHUB_GIT_HOST = 'github.com';
@@ -15,6 +16,12 @@ export const GITHUB_DEFAULT_HOSTS = ['api.github.com', 'uploads.github.com', GIT
 
 export const github: ProviderTypeDef = {
   type: 'github',
+  policy: {
+    type: 'github',
+    resolver: githubAction,
+    scope: { field: 'repositories', options: { caseInsensitive: true } },
+    bodyMatters: () => false,
+  },
   authTypes: ['pat'],
   authOptions: ['secretKey'],
   scopeFields: ['repositories'],

@@ -35,6 +35,8 @@ function checkExclusive(spec: ProviderSpec, problems: Problems): void {
 
 export const httpToken: ProviderTypeDef = {
   type: 'http-token',
+  // No action words: only "*" in allow/deny; httpRules decide.
+  policy: { type: 'http-token', resolver: undefined, bodyMatters: () => false },
   authTypes: ['api-key'],
   authOptions: ['secretKey', 'header', 'prefix', 'param', 'scheme'],
   scopeFields: [],

@@ -7,6 +7,7 @@ import { fieldPath, type Problems } from '../resources/fields.js';
 import type { ProviderSpec } from '../resources/types.js';
 import { BEARER, coveredHosts, secretKeyOf } from './common.js';
 import type { ProviderTypeDef } from './types.js';
+import { mcpAction } from './mcp-actions.js';
 
 const isStdio = (spec: ProviderSpec): boolean => spec.mcp?.transport === 'stdio';
 
@@ -31,6 +32,8 @@ function checkTransport(spec: ProviderSpec, problems: Problems): void {
 
 export const mcp: ProviderTypeDef = {
   type: 'mcp',
+  // Tool names: allowed exactly, denied case-insensitively; the tool is in the JSON-RPC body.
+  policy: { type: 'mcp', resolver: mcpAction, exactAllow: true, toolPolicy: true, bodyMatters: (decides) => decides },
   authTypes: ['api-key'],
   authOptions: ['secretKey'],
   scopeFields: [],

@@ -2,6 +2,7 @@
  * The Provider type registry: one entry per `spec.type`, each in its own file. Validation,
  * defaults, reference checks and the injector read everything type-specific from here.
  */
+import { type CompiledPolicy, compilePolicy } from '../policy/compile.js';
 import type { ProviderType } from '../resources/types.js';
 import { aws } from './aws.js';
 import { azure } from './azure.js';
@@ -27,4 +28,15 @@ export const PROVIDER_REGISTRY: Readonly<Record<ProviderType, ProviderTypeDef>> 
 /** The registry entry of `type`. */
 export function providerType(type: ProviderType): ProviderTypeDef {
   return PROVIDER_REGISTRY[type];
+}
+
+/**
+ * The compiled policy of a Provider of `type` (compilePolicy with the type's traits), or undefined
+ * when it has neither `policy` nor `scope`. Throws PaiError `invalid` naming the field.
+ */
+export function compileProviderPolicy(
+  type: ProviderType,
+  blocks: Parameters<typeof compilePolicy>[1],
+): CompiledPolicy | undefined {
+  return compilePolicy(PROVIDER_REGISTRY[type].policy, blocks);
 }

@@ -7,9 +7,11 @@ import { coveredHosts, secretKeyOf } from './common.js';
 import { placeholderFor } from './placeholder.js';
 import type { ProviderTypeDef } from './types.js';
 import { telegramWordProblem } from './action-words.js';
+import { telegramAction } from './telegram-actions.js';
 
 export const telegram: ProviderTypeDef = {
   type: 'telegram',
+  policy: { type: 'telegram', resolver: telegramAction, bodyMatters: () => false },
   authTypes: ['bot-token', 'token'],
   authOptions: ['secretKey'],
   scopeFields: [],

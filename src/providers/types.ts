@@ -4,6 +4,7 @@
  * words, its default hosts, the keys of its secret, how its credential goes on the wire, and the
  * endpoints that mint credentials and so never get one unless named. Pure: no I/O.
  */
+import type { PolicyTraits } from '../policy/compile.js';
 import type { Problems } from '../resources/fields.js';
 import type { RequestGate } from './gate.js';
 import type { AuthStrategy, AuthType, Provider, ProviderSpec, ProviderType } from '../resources/types.js';
@@ -50,6 +51,8 @@ export interface ProviderTypeDef {
   readonly actionWordProblem?: (word: string) => string | undefined;
   /** The `scope` lists this type takes. */
   readonly scopeFields: readonly ScopeField[];
+  /** What the type brings to its Provider's policy: action resolver, case and scope rules (src/policy). */
+  readonly policy: PolicyTraits;
   /** Cross-field rules checked at parse time, reported under field paths. */
   readonly check?: (spec: ProviderSpec, problems: Problems) => void;
   /** The keys of the Provider's secret. Never throws (the reference index reads stored documents). */
