@@ -7,6 +7,7 @@
 import { PaiError, isPaiError, toPaiError } from '../errors.js';
 import { formatAuthority, requestHost } from '../inject/host.js';
 import type { HeaderMutation, InjectRequest } from '../inject/mutation.js';
+import { refusedMethodError } from '../inject/method.js';
 import { mutationFor, needsExtProc, needsExtProcError } from '../inject/strategies.js';
 import { quoteName } from '../resources/names.js';
 import type { InjectionTarget } from '../resources/types.js';
@@ -163,6 +164,8 @@ export class Decider {
       }
       return { kind: 'pass', agent: agentName, host };
     }
+    const refused = refusedMethodError(input.method, target);
+    if (refused) return denyFrom(refused, agentName, host, target);
     if (input.api === 'check' && needsExtProc(target)) return denyFrom(needsExtProcError(target), agentName, host, target);
     const cached = this.deps.secrets.peek(target.secret);
     if (cached) return this.withRecord(input, agentName, host, authority, target, cached);
