@@ -10,6 +10,7 @@ import type { ListenAddress } from '../config.js';
 import { PaiError, toPaiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { claimSocketPath } from '../unix-socket.js';
 import { sendError, sendJson, sendText } from './http.js';
 import type { RouteResult, Router } from './router.js';
 
@@ -140,8 +141,12 @@ export class AdminServer {
     }
   }
 
-  /** Listens on a TCP address or a unix socket (mode 0600); resolves with the bound address text. */
-  listen(addr: ListenAddress): Promise<string> {
+  /**
+   * Listens on a TCP address or a unix socket (mode 0600); resolves with the bound address text.
+   * A unix path must be free or a stale socket (claimSocketPath): throws ConfigError otherwise.
+   */
+  async listen(addr: ListenAddress): Promise<string> {
+    if (addr.kind === 'unix') await claimSocketPath(addr.path, 'PAI_ADMIN_LISTEN');
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       const done = (): void => {
@@ -154,10 +159,8 @@ export class AdminServer {
           resolve(`${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
         }
       };
-      if (addr.kind === 'unix') {
-        if (fs.existsSync(addr.path)) fs.rmSync(addr.path);
-        this.server.listen(addr.path, done);
-      } else this.server.listen(addr.port, addr.host, done);
+      if (addr.kind === 'unix') this.server.listen(addr.path, done);
+      else this.server.listen(addr.port, addr.host, done);
     });
   }
 
