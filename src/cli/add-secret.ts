@@ -31,16 +31,33 @@ function readFileValue(file: string): Buffer {
   }
 }
 
-/** Parses an env file: KEY=VALUE lines, `#` comments and blank lines skipped, values taken literally. */
-export function parseEnvFile(text: string, source: string): [string, Buffer][] {
-  const out: [string, Buffer][] = [];
+/** One KEY=VALUE line of an env file, with its line number (for messages that must not quote it). */
+export interface EnvFileEntry {
+  readonly key: string;
+  readonly value: Buffer;
+  readonly line: number;
+}
+
+// Said by every env-file error: a line that does not parse may be (part of) a value, e.g. a
+// continuation line of a PEM or a value whose `=` was taken for the separator.
+const LINE_NOT_SHOWN = 'the line is not shown: it may hold a value';
+
+/**
+ * Parses an env file: KEY=VALUE lines, `#` comments and blank lines skipped, values taken literally.
+ * Throws CliError naming `source` and the line number only, never the line or any part of it.
+ */
+export function parseEnvFile(text: string, source: string): EnvFileEntry[] {
+  const out: EnvFileEntry[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = (lines[i] ?? '').replace(/\r$/, '');
     if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
     const eq = line.indexOf('=');
-    if (eq <= 0) throw new CliError(`${source}:${i + 1}: expected KEY=VALUE`, 2);
-    out.push([line.slice(0, eq).trim(), Buffer.from(line.slice(eq + 1), 'utf8')]);
+    if (eq <= 0) throw new CliError(`${source}:${i + 1}: expected KEY=VALUE (${LINE_NOT_SHOWN})`, 2);
+    const key = line.slice(0, eq).trim();
+    const problem = keyProblem(key);
+    if (problem) throw new CliError(`${source}:${i + 1}: invalid key: it ${problem} (${LINE_NOT_SHOWN})`);
+    out.push({ key, value: Buffer.from(line.slice(eq + 1), 'utf8'), line: i + 1 });
   }
   return out;
 }
@@ -72,7 +89,12 @@ export async function collectData(options: AddSecretOptions, io: CliIo): Promise
   }
   for (const file of options.fromEnvFile) {
     const text = file === '-' ? (await stdinOnce('--from-env-file')).toString('utf8') : readFileValue(file).toString('utf8');
-    for (const [key, value] of parseEnvFile(text, file)) addKey(data, key, value, `--from-env-file ${file}`);
+    for (const { key, value, line } of parseEnvFile(text, file)) {
+      if (data.has(key)) {
+        throw new CliError(`${file}:${line}: the key of this line is given more than once (${LINE_NOT_SHOWN})`, 2);
+      }
+      data.set(key, value);
+    }
   }
   return data;
 }

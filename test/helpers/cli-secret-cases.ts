@@ -118,13 +118,45 @@ export const BAD_CASES: readonly BadCase[] = [
     what: 'an env file with a line that is not KEY=VALUE',
     args: (target) => ['add', 'secret', 'fresh', '--from-env-file', file(target, 'bad.env', 'GOOD=1\nthis line is wrong\n')],
     code: 2,
-    stderr: /bad\.env:2: expected KEY=VALUE/,
+    stderr: /bad\.env:2: expected KEY=VALUE \(the line is not shown: it may hold a value\)/,
   },
+  // Env-file errors name the file and the line, never the line itself (issue 16, item 7).
   {
-    what: 'an env file with an invalid key',
+    what: 'an env file with an invalid key (the line is not shown)',
     args: (target) => ['add', 'secret', 'fresh', '--from-env-file', file(target, 'badkey.env', 'BAD KEY=1\n')],
     code: 1,
-    stderr: /invalid key "BAD KEY"/,
+    stderr:
+      /^(?![\s\S]*BAD KEY)[\s\S]*badkey\.env:1: invalid key: it must consist of letters, digits, "-", "_" and "\." \(the line is not shown/,
+  },
+  {
+    what: 'an env file whose value holds "=" after a space (no part of it is shown)',
+    args: (target) => [
+      'add',
+      'secret',
+      'fresh',
+      '--from-env-file',
+      file(target, 'spaced.env', 'OK=1\nAPI_TOKEN sk-live-CANARYVALUE=tail-of-the-value\n'),
+    ],
+    code: 1,
+    stderr: /^(?![\s\S]*(?:CANARY|sk-live|API_TOKEN|tail-of))[\s\S]*spaced\.env:2: invalid key/,
+  },
+  {
+    what: 'an env file with a PEM continuation line (no part of it is shown)',
+    args: (target) => [
+      'add',
+      'secret',
+      'fresh',
+      '--from-env-file',
+      file(target, 'pem.env', 'KEY=-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQ+/CANARYPEM==\n'),
+    ],
+    code: 1,
+    stderr: /^(?![\s\S]*(?:CANARYPEM|BADANBgkq))[\s\S]*pem\.env:2: invalid key/,
+  },
+  {
+    what: 'an env file repeating a key (the key is not shown: it may be part of a value)',
+    args: (target) => ['add', 'secret', 'fresh', '--from-env-file', file(target, 'dup.env', 'dupkey9=1\ndupkey9=CANARYDUP\n')],
+    code: 2,
+    stderr: /^(?![\s\S]*(?:CANARYDUP|dupkey9))[\s\S]*dup\.env:2: the key of this line is given more than once/,
   },
   {
     what: 'an existing name without --overwrite',
