@@ -2,6 +2,7 @@
  * The only reader of process.env. `loadConfig` turns the environment into a validated, defaulted,
  * frozen Config; contradictions throw a ConfigError naming the variable, and `pai serve` stops.
  */
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -200,6 +201,20 @@ function trustDomainVar(env: Env): string {
   return raw;
 }
 
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * True when `host` is a literal loopback address (127.0.0.0/8, ::1 in any spelling). Names such as
+ * `localhost` are not: what they resolve to is up to /etc/hosts and the resolver, not to pai.
+ */
+export function isLoopbackAddress(host: string): boolean {
+  const family = net.isIP(host);
+  if (family === 0) return false;
+  return LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
+}
+
 /** The env variable that allows plain TCP for the injector; loud on purpose. */
 export const INSECURE_TCP_VAR = 'PAI_INJECTOR_INSECURE_LOOPBACK_TCP_FOR_BENCHMARKS_ONLY';
 
@@ -218,7 +233,6 @@ export function loadConfig(env: Env = process.env): Config {
   const injectorTls = loadInjectorTls(env);
   const insecure = env[INSECURE_TCP_VAR] === '1' || env[INSECURE_TCP_VAR] === 'true';
   if (injectorListen.kind === 'tcp') {
-    const loopback = injectorListen.host === '127.0.0.1' || injectorListen.host === '::1' || injectorListen.host === 'localhost';
     if (!injectorTls && !insecure) {
       throw new ConfigError(
         'PAI_INJECTOR_LISTEN',
@@ -226,8 +240,11 @@ export function loadConfig(env: Env = process.env): Config {
           'and whoever can call Check can read the credentials it returns. Use the default unix socket instead.',
       );
     }
-    if (!injectorTls && insecure && !loopback) {
-      throw new ConfigError(INSECURE_TCP_VAR, 'plain TCP is allowed only on 127.0.0.1 or ::1');
+    if (!injectorTls && insecure && !isLoopbackAddress(injectorListen.host)) {
+      throw new ConfigError(
+        INSECURE_TCP_VAR,
+        `plain TCP is allowed only on a literal loopback address (127.0.0.0/8 or ::1), not on "${injectorListen.host}"`,
+      );
     }
   }
   const masterKeyGiven = env['PAI_MASTER_KEY_FILE'];
