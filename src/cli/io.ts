@@ -14,6 +14,13 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly clientConfig: () => ClientConfig;
   readonly now: () => Date;
+  /** Which standard streams are terminals (absent: none is). */
+  readonly terminal?: { readonly stdin: boolean; readonly stdout: boolean; readonly stderr: boolean };
+  /**
+   * Asks for values on the terminal without echo, one prompt after another (only called when
+   * stdin is a terminal); throws CliError when the user gives up (Ctrl-C, Ctrl-D).
+   */
+  readonly promptHidden?: (prompts: readonly string[]) => Promise<string[]>;
 }
 
 /** Reads a stream to the end. */

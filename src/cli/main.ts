@@ -12,10 +12,24 @@ import { renderEnv } from './render.js';
 import { type RenderGatewayOptions, renderGateway } from './render-gateway.js';
 import { AdminClient, CliError } from './client.js';
 import { type CliIo, readAll } from './io.js';
+import { hiddenPrompter } from './prompt.js';
 import { resourceCommands } from './registry.js';
 import { type CreateTokenOptions, createToken } from './token-commands.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+const ADD_SECRET_HELP = `
+Values never need to be on the command line (where other local users see them in ps, and the shell
+history keeps them): give --from-literal KEY alone, --from-file or --from-env-file -.
+Standard input feeds either the bare --from-literal KEYs or one "-" source, not both.
+
+Examples:
+  pai add secret gemini-key --from-literal api-key               # asks for the value, no echo
+  printf '%s\\n' "$ID" "$SECRET" | pai add secret aws-creds --from-literal access_key_id --from-literal secret_access_key
+  pai add secret tls --from-file tls.key --from-file ca=./ca.pem
+  pai add secret app-env --from-env-file - < app.env
+  pai add secret gemini-key --from-literal api-key=AIzaSy...     # works, but the value is in ps and history
+`;
 
 /** Builds the command tree; actions report their exit code through `setCode`. */
 function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
@@ -32,7 +46,13 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .command('secret')
     .description('create a secret from literals, files or an env file (values are write-only: they are never shown again)')
     .argument('<name>', 'secret name (DNS-1123 label)')
-    .option('--from-literal <key=value>', 'a key and its literal value (repeatable); the value may contain "="', collect, [])
+    .option(
+      '--from-literal <key[=value]>',
+      'KEY alone: the value is asked for without echo on a terminal, else read from stdin (one line per such KEY, in order); ' +
+        'KEY=VALUE: the value is on the command line, visible to every local user (ps) and kept in shell history (repeatable)',
+      collect,
+      [],
+    )
     .option(
       '--from-file <[key=]path>',
       'a file whose bytes are the value; the key defaults to the file name; "KEY=-" reads stdin (repeatable)',
@@ -41,10 +61,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     )
     .option('--from-env-file <path>', 'a file of KEY=VALUE lines (repeatable; "-" reads stdin)', collect, [])
     .option('--overwrite', 'replace the keys of an existing secret', false)
-    .addHelpText(
-      'after',
-      '\nExamples:\n  pai add secret gemini-key --from-literal api-key=AIzaSy...\n  pai add secret tls --from-file tls.key --from-file ca=./ca.pem\n',
-    )
+    .addHelpText('after', ADD_SECRET_HELP)
     .action(
       async (name: string, opts: { fromLiteral: string[]; fromFile: string[]; fromEnvFile: string[]; overwrite: boolean }) => {
         await addSecret(client(), name, opts, io);
@@ -199,5 +216,20 @@ export function processIo(): CliIo {
     env: process.env,
     clientConfig: () => loadClientConfig(process.env),
     now: () => new Date(),
+    terminal: {
+      stdin: process.stdin.isTTY === true,
+      stdout: process.stdout.isTTY === true,
+      stderr: process.stderr.isTTY === true,
+    },
+    promptHidden: async (prompts) => {
+      const prompter = hiddenPrompter(process.stdin, process.stderr);
+      try {
+        const answers: string[] = [];
+        for (const prompt of prompts) answers.push(await prompter.ask(prompt));
+        return answers;
+      } finally {
+        prompter.close();
+      }
+    },
   };
 }

@@ -56,11 +56,48 @@ export const BAD_CASES: readonly BadCase[] = [
     code: 2,
     stderr: /key "k" is given more than once \(again in --from-file/,
   },
+  // --from-literal KEY (no "="): one line of stdin per such key (issue 16, item 2).
   {
-    what: '--from-literal without "="',
+    what: '--from-literal KEY with nothing on stdin',
     args: () => ['add', 'secret', 'fresh', '--from-literal', 'novalue'],
     code: 2,
-    stderr: /--from-literal expects KEY=VALUE.*not shown/,
+    stderr: /standard input has 0 line\(s\), but 1 --from-literal KEY option\(s\) need one each \(none for key "novalue"\)/,
+  },
+  {
+    what: 'two --from-literal KEYs and one line on stdin',
+    args: () => ['add', 'secret', 'fresh', '--from-literal', 'a', '--from-literal', 'b'],
+    input: 'only-one\n',
+    code: 2,
+    stderr: /^(?![\s\S]*only-one)[\s\S]*standard input has 1 line\(s\), but 2 .*\(none for key "b"\)/,
+  },
+  {
+    what: 'more lines on stdin than --from-literal KEYs (a multi-line value needs --from-file KEY=-)',
+    args: () => ['add', 'secret', 'fresh', '--from-literal', 'pem'],
+    input: '-----BEGIN KEY-----\nMIIsecretbody\n-----END KEY-----\n',
+    code: 2,
+    stderr:
+      /^(?![\s\S]*MIIsecretbody)[\s\S]*standard input has 3 lines, more than the 1 --from-literal KEY option\(s\) it feeds; .*--from-file KEY=-/,
+  },
+  {
+    what: '--from-literal KEY and a "-" source both want stdin',
+    args: () => ['add', 'secret', 'fresh', '--from-literal', 'a', '--from-file', 'b=-'],
+    input: 'x\n',
+    code: 2,
+    stderr: /standard input can feed either the values of --from-literal KEY or one "-" source, not both/,
+  },
+  {
+    what: '--from-literal KEY with an invalid key (not shown: it may be a pasted value)',
+    args: () => ['add', 'secret', 'fresh', '--from-literal', 'sk live/CANARYBARE'],
+    input: 'x\n',
+    code: 2,
+    stderr: /^(?![\s\S]*CANARYBARE)[\s\S]*--from-literal KEY: the key \(not shown: it may be a value\) must consist of/,
+  },
+  {
+    what: 'the same --from-literal KEY twice (refused before stdin is read)',
+    args: () => ['add', 'secret', 'fresh', '--from-literal', 'k', '--from-literal', 'k'],
+    input: 'x\ny\n',
+    code: 2,
+    stderr: /key "k" is given more than once \(again in --from-literal\)/,
   },
   {
     what: '--from-literal with an empty key',
@@ -169,7 +206,7 @@ export const BAD_CASES: readonly BadCase[] = [
     what: 'an option without its value',
     args: () => ['add', 'secret', 'fresh', '--from-literal'],
     code: 2,
-    stderr: /option '--from-literal <key=value>' argument missing/,
+    stderr: /option '--from-literal <key\[=value\]>' argument missing/,
   },
   {
     what: 'an unknown option',
