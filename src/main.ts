@@ -9,7 +9,9 @@ import { openAuditLog, type AuditLog } from './admin/audit.js';
 import { type AdminDeps, buildAdminRouter } from './admin/routes.js';
 import { AdminServer } from './admin/server.js';
 import { ChangeFeed } from './changes.js';
-import { type Config, formatListen } from './config.js';
+import { hostCheck } from './admin/host-check.js';
+import { loadAdminTls } from './admin/tls.js';
+import { ADMIN_INSECURE_VAR, type Config, formatListen } from './config.js';
 import { PaiError, toPaiError } from './errors.js';
 import type { Logger } from './log.js';
 import { type Metrics, createMetrics } from './metrics.js';
@@ -48,8 +50,14 @@ function readClientConfig(file: string): ClientConfigFile {
   }
 }
 
-function clientConfigText(adminAddress: string, token: string | undefined): string {
-  const server = adminAddress.startsWith('unix:') ? adminAddress : `http://${adminAddress}`;
+/** The admin API's URL as the CLI wants it: `unix:/path`, or http(s)://host:port. */
+export function adminUrl(adminAddress: string, tls: boolean): string {
+  if (adminAddress.startsWith('unix:')) return adminAddress;
+  return `${tls ? 'https' : 'http'}://${adminAddress}`;
+}
+
+function clientConfigText(config: Config, adminAddress: string, token: string | undefined): string {
+  const server = adminUrl(adminAddress, config.adminTls !== undefined);
   return (
     '# Written by `pai serve`: where the pai CLI finds the admin API, and its token. Keep it private (0600).\n' +
     YAML.stringify({ server, ...(token ? { token } : {}) })
@@ -90,7 +98,7 @@ async function bootstrapClientConfig(
       );
     }
   }
-  writeFileDurably(config.configFile, clientConfigText(adminAddress, token));
+  writeFileDurably(config.configFile, clientConfigText(config, adminAddress, token));
   return created;
 }
 
@@ -119,7 +127,7 @@ async function bootstrapOrRetry(
     return { created: await bootstrapClientConfig(config, tokens, adminAddress, logger), stop: () => undefined };
   } catch (err) {
     if (!isTransient(err)) throw err;
-    writeFileDurably(config.configFile, clientConfigText(adminAddress, readClientConfig(config.configFile).token));
+    writeFileDurably(config.configFile, clientConfigText(config, adminAddress, readClientConfig(config.configFile).token));
     logger.warn(
       { code: 'store_unavailable', configFile: config.configFile },
       'the store is unavailable: serving anyway (not ready); the admin token bootstrap is retried in the background',
@@ -199,7 +207,22 @@ export async function startServer(config: Config, options: StartOptions): Promis
         ...(raw instanceof LocalStore ? { localStore: raw } : {}),
       };
       const ready = (): Promise<void> => withTimeout(store.ping(), READY_TIMEOUT_MS);
-      const admin = new AdminServer({ router: buildAdminRouter(deps), tokens, metrics, logger, ready });
+      const hosts = hostCheck(config.adminListen, config.adminAllowedHosts);
+      const admin = new AdminServer({
+        router: buildAdminRouter(deps),
+        tokens,
+        metrics,
+        logger,
+        ready,
+        ...(config.adminTls ? { tls: loadAdminTls(config.adminTls) } : {}),
+        ...(hosts ? { hostCheck: hosts } : {}),
+      });
+      if (config.adminInsecurePlainHttp) {
+        logger.warn(
+          { listen: formatListen(config.adminListen), variable: ADMIN_INSECURE_VAR },
+          'INSECURE: the admin API serves plain HTTP on a non-loopback address; tokens and rendered values cross the network in clear unless a TLS proxy on this host or pod fronts it',
+        );
+      }
       adminAddress = await admin.listen(config.adminListen);
       closers.unshift(() => admin.close());
       const bootstrap = await bootstrapOrRetry(config, tokens, adminAddress, logger);

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TokenService, Principal } from '../auth/tokens.js';
 import type { ListenAddress } from '../config.js';
@@ -11,8 +12,10 @@ import { PaiError, toPaiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { claimSocketPath } from '../unix-socket.js';
+import type { HostCheck } from './host-check.js';
 import { sendError, sendJson, sendText } from './http.js';
 import type { RouteResult, Router } from './router.js';
+import type { AdminTlsOptions } from './tls.js';
 
 export interface AdminServerDeps {
   readonly router: Router;
@@ -21,6 +24,10 @@ export interface AdminServerDeps {
   readonly logger: Logger;
   /** Resolves when the server can serve (store reachable); throws otherwise. */
   readonly ready: () => Promise<void>;
+  /** Serve HTTPS with this material (PAI_ADMIN_TLS_*); plain HTTP when absent. */
+  readonly tls?: AdminTlsOptions;
+  /** Refuses requests whose Host header does not name this server (DNS rebinding); none on a unix socket. */
+  readonly hostCheck?: HostCheck;
 }
 
 const ANONYMOUS: Principal = { tokenId: '-', role: 'viewer' };
@@ -59,10 +66,23 @@ function requestUrl(target: string): URL {
 }
 
 export class AdminServer {
-  readonly server: http.Server;
+  readonly server: http.Server | https.Server;
 
   constructor(private readonly deps: AdminServerDeps) {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    const tls = deps.tls;
+    this.server = tls
+      ? https.createServer(
+          {
+            cert: tls.cert,
+            key: tls.key,
+            minVersion: 'TLSv1.2',
+            // With a client CA, a client without a certificate it signed fails the handshake.
+            ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+          },
+          handler,
+        )
+      : http.createServer(handler);
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 30_000;
     this.server.keepAliveTimeout = 5_000;
@@ -116,6 +136,7 @@ export class AdminServer {
     const seen = { label: 'unmatched', actor: '-' };
     let status = 500;
     try {
+      this.deps.hostCheck?.(req.headers.host);
       const url = requestUrl(req.url ?? '/');
       const result = await this.route(req, url, seen);
       status = result.status;
