@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import YAML from 'yaml';
+import { localToken } from './auth/local-token.js';
 import { TokenService } from './auth/tokens.js';
 import { openAuditLog, type AuditLog } from './admin/audit.js';
 import { type AdminDeps, buildAdminRouter } from './admin/routes.js';
@@ -66,7 +67,7 @@ function clientConfigText(config: Config, adminAddress: string, token: string | 
 
 /**
  * Makes sure the CLI on this machine can reach the server: keeps a valid token from the config
- * file, creates an admin token on first start, and writes `server` and `token` (0600).
+ * file, creates one when needed (auth/local-token.ts), and writes `server` and `token` (0600).
  */
 async function bootstrapClientConfig(
   config: Config,
@@ -74,30 +75,7 @@ async function bootstrapClientConfig(
   adminAddress: string,
   logger: Logger,
 ): Promise<string | undefined> {
-  const existing = readClientConfig(config.configFile);
-  let token = existing.token;
-  let created: string | undefined;
-  if (token) {
-    try {
-      await tokens.verify(token);
-    } catch (err) {
-      if (err instanceof PaiError && err.code === 'store_unavailable') throw err;
-      token = undefined;
-    }
-  }
-  if (!token) {
-    const made = await tokens.createFirstAdmin('created by pai serve on first start');
-    if (made) {
-      token = made.token;
-      created = made.token;
-      logger.info({ tokenId: made.info.id }, 'created the first admin token');
-    } else {
-      logger.info(
-        { configFile: config.configFile },
-        'an admin token exists (or another pai serve on this store is creating the first one) but none is in the config file; not creating another',
-      );
-    }
-  }
+  const { token, created } = await localToken(tokens, readClientConfig(config.configFile).token, logger);
   writeFileDurably(config.configFile, clientConfigText(config, adminAddress, token));
   return created;
 }

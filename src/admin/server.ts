@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { roleAllows } from '../auth/roles.js';
 import type { TokenService, Principal } from '../auth/tokens.js';
 import type { ListenAddress } from '../config.js';
 import { PaiError, toPaiError } from '../errors.js';
@@ -112,7 +113,7 @@ export class AdminServer {
       seen.label = path;
       const principal = await this.deps.tokens.verify(bearer(req));
       seen.actor = principal.tokenId;
-      if (principal.role !== 'admin' && principal.role !== 'viewer') {
+      if (!roleAllows(['admin', 'viewer'], principal.role)) {
         throw new PaiError('forbidden', `role ${principal.role} may not read /metrics`);
       }
       const text = await this.deps.metrics.registry.metrics();
@@ -124,7 +125,7 @@ export class AdminServer {
     if (route.roles.length > 0) {
       principal = await this.deps.tokens.verify(bearer(req));
       seen.actor = principal.tokenId;
-      if (!route.roles.includes(principal.role)) {
+      if (!roleAllows(route.roles, principal.role)) {
         throw new PaiError('forbidden', `role ${principal.role} may not ${route.method} ${route.path}`);
       }
     }

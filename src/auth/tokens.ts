@@ -1,6 +1,6 @@
 /**
- * Bearer tokens for the admin API (roles admin, viewer, renderer) and for agents calling the LLM
- * gateway (role agent). A token is `pai_<id>_<secret>`: the id locates the record, the record holds
+ * Bearer tokens for the admin API (roles owner, admin, viewer, renderer; see roles.ts) and for
+ * agents calling the LLM gateway (role agent). A token is `pai_<id>_<secret>`: the id locates the record, the record holds
  * only a SHA-256 of the whole token (256 random bits need no slow hash), and the comparison is
  * constant-time. The token itself is shown once, at creation, and never stored or logged.
  */
@@ -8,7 +8,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { PaiError } from '../errors.js';
 import type { DocKind, DocRecord, SecretStore } from '../store/types.js';
 
-export const ROLES = ['admin', 'viewer', 'renderer', 'agent'] as const;
+export const ROLES = ['owner', 'admin', 'viewer', 'renderer', 'agent'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface TokenInfo {
@@ -25,6 +25,8 @@ export interface TokenInfo {
   readonly createdAt: string;
   readonly expiresAt?: string;
   readonly lastUsedAt?: string;
+  /** Made by `pai serve` for the CLI of its machine (config.yaml). */
+  readonly bootstrap?: boolean;
 }
 
 interface TokenDoc extends TokenInfo {
@@ -101,6 +103,7 @@ export interface CreateTokenInput {
   readonly agent?: string;
   readonly description?: string;
   readonly ttlMs?: number;
+  readonly bootstrap?: boolean;
 }
 
 export class TokenService {
@@ -139,6 +142,7 @@ export class TokenService {
     const id = randomBytes(8).toString('hex');
     const token = `pai_${id}_${randomBytes(32).toString('base64url')}`;
     const now = this.now();
+    const ttlMs = input.ttlMs;
     const doc: TokenDoc = {
       id,
       role: input.role,
@@ -146,7 +150,8 @@ export class TokenService {
       ...(agentCreatedAt === undefined ? {} : { agentCreatedAt }),
       ...(input.description === undefined ? {} : { description: input.description }),
       createdAt: now.toISOString(),
-      ...(input.ttlMs === undefined ? {} : { expiresAt: new Date(now.getTime() + input.ttlMs).toISOString() }),
+      ...(ttlMs === undefined ? {} : { expiresAt: new Date(now.getTime() + ttlMs).toISOString() }),
+      ...(input.bootstrap === true ? { bootstrap: true } : {}),
       hash: hashToken(token).toString('hex'),
     };
     await this.store.putDoc(tokenKindOf(input.role), `t${id}`, { ...doc }, { ifVersion: 0 });
@@ -180,6 +185,13 @@ export class TokenService {
     const stored = doc.lastUsedAt ? Date.parse(doc.lastUsedAt) : 0;
     const latest = Math.max(mem ?? 0, stored);
     return latest > 0 ? { lastUsedAt: new Date(latest).toISOString() } : {};
+  }
+
+  /** The public record of token `id` (read from the store, never cached); undefined when there is none. */
+  async info(id: string): Promise<TokenInfo | undefined> {
+    if (!/^[0-9a-f]{16}$/.test(id)) return undefined;
+    const entry = await this.fetch(id);
+    return entry ? toInfo(entry.doc) : undefined;
   }
 
   /** Revokes a token; `not_found` if there is no such id. */
@@ -311,20 +323,28 @@ export class TokenService {
     );
   }
 
-  /** True when at least one admin token exists (bootstrap check). */
+  /** True when at least one admin token exists. */
   async hasAdmin(): Promise<boolean> {
     return (await this.list('admin')).length > 0;
   }
 
+  /** True when at least one owner token exists that has not expired (bootstrap check). */
+  async hasOwner(): Promise<boolean> {
+    const now = this.now().getTime();
+    return (await this.list('owner')).some((t) => t.expiresAt === undefined || Date.parse(t.expiresAt) > now);
+  }
+
   /**
-   * Creates the first admin token if no admin token exists, at most once across every process on
-   * the store: several replicas starting together on an empty Vault each get here, and each first
-   * takes a claim record with compare-and-set (create-only, or over a claim older than
+   * Creates the first token, of role owner (roles.ts: the one role that may create renderer
+   * tokens), if no live owner token exists: on an empty store, on a store from before the owner
+   * role, or once every owner token has expired. At most once across every process on the store:
+   * several replicas starting together on an empty Vault each get here, and each first takes a
+   * claim record with compare-and-set (create-only, or over a claim older than
    * `FIRST_ADMIN_CLAIM_STALE_MS`, whose holder died before making its token). A process that loses
-   * the race, or finds an admin token after claiming, creates nothing and returns undefined.
+   * the race, or finds a live owner token after claiming, creates nothing and returns undefined.
    */
   async createFirstAdmin(description: string): Promise<{ token: string; info: TokenInfo } | undefined> {
-    if (await this.hasAdmin()) return undefined;
+    if (await this.hasOwner()) return undefined;
     let claimVersion = 0;
     try {
       const claim = await this.store.getDoc('tokens', FIRST_ADMIN_CLAIM);
@@ -341,8 +361,8 @@ export class TokenService {
       throw err;
     }
     // Another process may have finished its bootstrap between the first look and the claim.
-    if (await this.hasAdmin()) return undefined;
-    return this.create({ role: 'admin', description });
+    if (await this.hasOwner()) return undefined;
+    return this.create({ role: 'owner', description, bootstrap: true });
   }
 }
 

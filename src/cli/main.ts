@@ -85,7 +85,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description("render an agent's env values (audited), or the LLM gateway's Envoy config");
   render
     .command('env')
-    .description("print an agent's spec.env with the secret values, for its launcher (renderer or admin token)")
+    .description("print an agent's spec.env with the secret values, for its launcher (renderer or owner token)")
     .argument('<agent>', 'agent name')
     .addOption(
       new Option('-o, --output <format>', 'dotenv (sourceable by sh) or json').choices(['dotenv', 'json']).default('dotenv'),
@@ -127,7 +127,14 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .command('token')
     .description('create an API token (--role) or an agent token for the LLM gateway (AGENT); printed once')
     .argument('[agent]', 'the agent the token speaks for (role agent); it must exist, and the token dies with it')
-    .addOption(new Option('--role <role>', 'API role when no agent is given').choices(['admin', 'viewer', 'renderer']))
+    .addOption(
+      new Option('--role <role>', 'API role when no agent is given (owner and renderer tokens need an owner token)').choices([
+        'owner',
+        'admin',
+        'viewer',
+        'renderer',
+      ]),
+    )
     .option('--ttl <duration>', 'lifetime, e.g. 30d, 12h (default: no expiry)')
     .option('--description <text>', 'a note shown in pai get tokens')
     .action(async (agent: string | undefined, opts: CreateTokenOptions) => {

@@ -38,7 +38,8 @@ export async function serve(roleText: string, io: CliIo): Promise<number> {
   const lines = [`pai serve: role ${role}, ${config.store} store, data in ${config.dataDir}`];
   if (running.adminAddress) lines.push(`  admin API:  ${adminUrl(running.adminAddress, config.adminTls !== undefined)}`);
   if (running.injectorAddress) lines.push(`  injector:   ${running.injectorAddress}`);
-  if (running.bootstrapToken) lines.push(`  created the first admin token; the pai CLI reads it from ${config.configFile}`);
+  if (running.bootstrapToken)
+    lines.push(`  created the first admin token (role owner); the pai CLI reads it from ${config.configFile}`);
   lines.push('ready');
   // Listening for the stop signals before saying `ready`: a supervisor may send one at once.
   const stopped = new Promise<void>((resolve) => {
