@@ -74,6 +74,8 @@ export interface Config {
   readonly maxSignedBodyBytes: number;
   /** Timeout of one OAuth token request (azure, gcp), the answer included (PAI_TOKEN_TIMEOUT). */
   readonly tokenTimeoutMs: number;
+  /** Lifetime of a new API token created without a ttl, the first one included (PAI_TOKEN_DEFAULT_TTL). */
+  readonly tokenDefaultTtlMs: number;
   /** Gateway mode: the SPIFFE trust domain of agent identities `spiffe://<domain>/agent/<name>` (PAI_SPIFFE_TRUST_DOMAIN). */
   readonly spiffeTrustDomain: string;
   readonly vault: VaultConfig | undefined;
@@ -203,6 +205,18 @@ function loadInjectorTls(env: Env): InjectorTlsConfig | undefined {
     );
   }
   return Object.freeze({ certFile, keyFile, clientCaFile });
+}
+
+/** The longest token lifetime (the admin API's `ttl` and PAI_TOKEN_DEFAULT_TTL). */
+export const MAX_TOKEN_TTL_MS = 366 * 86_400_000;
+
+/** PAI_TOKEN_DEFAULT_TTL: a duration of more than 0 and at most 366 days; 90 days by default. */
+function tokenTtlVar(env: Env): number {
+  const ms = durationVar(env, 'PAI_TOKEN_DEFAULT_TTL', 90 * 86_400_000);
+  if (ms <= 0 || ms > MAX_TOKEN_TTL_MS) {
+    throw new ConfigError('PAI_TOKEN_DEFAULT_TTL', 'expected a duration of more than 0 and at most 366d, such as 90d');
+  }
+  return ms;
 }
 
 /** The env variable that allows plain HTTP on a non-loopback admin listen; loud on purpose. */
@@ -348,6 +362,7 @@ export function loadConfig(env: Env = process.env): Config {
     configFile: path.join(dataDir, 'config.yaml'),
     maxSignedBodyBytes: sizeVar(env, 'PAI_MAX_SIGNED_BODY', 10 * 1024 * 1024),
     tokenTimeoutMs: durationVar(env, 'PAI_TOKEN_TIMEOUT', 3000),
+    tokenDefaultTtlMs: tokenTtlVar(env),
     spiffeTrustDomain: trustDomainVar(env),
     vault: store === 'vault' ? loadVault(env) : undefined,
   };

@@ -67,15 +67,16 @@ function clientConfigText(config: Config, adminAddress: string, token: string | 
 
 /**
  * Makes sure the CLI on this machine can reach the server: keeps a valid token from the config
- * file, creates one when needed (auth/local-token.ts), and writes `server` and `token` (0600).
+ * file, creates or renews one when needed (auth/local-token.ts), and writes `server` and `token` (0600).
  */
 async function bootstrapClientConfig(
   config: Config,
   tokens: TokenService,
   adminAddress: string,
   logger: Logger,
+  now: () => Date,
 ): Promise<string | undefined> {
-  const { token, created } = await localToken(tokens, readClientConfig(config.configFile).token, logger);
+  const { token, created } = await localToken(tokens, readClientConfig(config.configFile).token, logger, now);
   writeFileDurably(config.configFile, clientConfigText(config, adminAddress, token));
   return created;
 }
@@ -100,9 +101,10 @@ async function bootstrapOrRetry(
   tokens: TokenService,
   adminAddress: string,
   logger: Logger,
+  now: () => Date,
 ): Promise<{ created: string | undefined; stop: () => void }> {
   try {
-    return { created: await bootstrapClientConfig(config, tokens, adminAddress, logger), stop: () => undefined };
+    return { created: await bootstrapClientConfig(config, tokens, adminAddress, logger, now), stop: () => undefined };
   } catch (err) {
     if (!isTransient(err)) throw err;
     writeFileDurably(config.configFile, clientConfigText(config, adminAddress, readClientConfig(config.configFile).token));
@@ -115,7 +117,7 @@ async function bootstrapOrRetry(
   let stopped = false;
   const retry = (delayMs: number): void => {
     timer = setTimeout(() => {
-      bootstrapClientConfig(config, tokens, adminAddress, logger).then(
+      bootstrapClientConfig(config, tokens, adminAddress, logger, now).then(
         () => logger.info({ configFile: config.configFile }, 'the store answers again: admin token bootstrap done'),
         (err: unknown) => {
           if (stopped) return;
@@ -166,7 +168,8 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const raw = await openStore(config);
   const store = instrumentStore(raw, metrics);
   const changes = new ChangeFeed();
-  const tokens = new TokenService({ store, ...(options.now ? { now: options.now } : {}) });
+  const now = options.now ?? ((): Date => new Date());
+  const tokens = new TokenService({ store, now, defaultTtlMs: config.tokenDefaultTtlMs });
   const closers: (() => Promise<void> | void)[] = [() => store.close()];
   let adminAddress: string | undefined;
   let injectorAddress: string | undefined;
@@ -203,7 +206,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
       }
       adminAddress = await admin.listen(config.adminListen);
       closers.unshift(() => admin.close());
-      const bootstrap = await bootstrapOrRetry(config, tokens, adminAddress, logger);
+      const bootstrap = await bootstrapOrRetry(config, tokens, adminAddress, logger, now);
       closers.unshift(bootstrap.stop);
       bootstrapToken = bootstrap.created;
     }

@@ -6,14 +6,12 @@
 import { mayManageToken } from '../auth/roles.js';
 import { type Principal, ROLES, type Role, type TokenService } from '../auth/tokens.js';
 import type { ChangeFeed } from '../changes.js';
-import { parseDuration } from '../config.js';
+import { MAX_TOKEN_TTL_MS, parseDuration } from '../config.js';
 import { PaiError } from '../errors.js';
 import { nameProblem, quoteName } from '../resources/names.js';
 import type { AuditLog } from './audit.js';
 import { readJson } from './http.js';
 import type { Route } from './router.js';
-
-const MAX_TTL_MS = 366 * 86_400_000;
 
 function parseCreate(body: Record<string, unknown>): { role: Role; agent?: string; description?: string; ttlMs?: number } {
   for (const key of Object.keys(body)) {
@@ -40,7 +38,7 @@ function parseCreate(body: Record<string, unknown>): { role: Role; agent?: strin
   let ttlMs: number | undefined;
   if (ttl !== undefined) {
     ttlMs = typeof ttl === 'string' ? parseDuration(ttl) : undefined;
-    if (ttlMs === undefined || ttlMs <= 0 || ttlMs > MAX_TTL_MS) {
+    if (ttlMs === undefined || ttlMs <= 0 || ttlMs > MAX_TOKEN_TTL_MS) {
       throw new PaiError('invalid', 'ttl must be a duration such as 30d, 12h or 90m, at most 366d', {
         details: { field: 'ttl' },
       });

@@ -25,7 +25,7 @@ export interface TokenInfo {
   readonly createdAt: string;
   readonly expiresAt?: string;
   readonly lastUsedAt?: string;
-  /** Made by `pai serve` for the CLI of its machine (config.yaml). */
+  /** Made by `pai serve` for the CLI of its machine (config.yaml), which renews it when it expires. */
   readonly bootstrap?: boolean;
 }
 
@@ -76,6 +76,11 @@ export interface TokenServiceOptions {
    * injector reads agent tokens only.
    */
   readonly kinds?: readonly TokenKind[];
+  /**
+   * Lifetime of a new API token (owner, admin, viewer, renderer) created without a ttl
+   * (PAI_TOKEN_DEFAULT_TTL); none when absent. Agent tokens live as long as their agent unless given one.
+   */
+  readonly defaultTtlMs?: number;
 }
 
 export type TokenKind = Extract<DocKind, 'tokens' | 'agenttokens'>;
@@ -113,6 +118,7 @@ export class TokenService {
   private readonly lastUsedWriteMs: number;
   private readonly loadTimeoutMs: number | undefined;
   private readonly kinds: readonly TokenKind[];
+  private readonly defaultTtlMs: number | undefined;
   private readonly cache = new Map<string, CacheEntry>();
   // Concurrent misses for one token share one store read (single flight).
   private readonly inflight = new Map<string, Promise<CacheEntry | undefined>>();
@@ -127,11 +133,13 @@ export class TokenService {
     this.lastUsedWriteMs = options.lastUsedWriteMs ?? 60_000;
     this.loadTimeoutMs = options.loadTimeoutMs;
     this.kinds = options.kinds ?? ['tokens', 'agenttokens'];
+    this.defaultTtlMs = options.defaultTtlMs;
   }
 
   /**
    * Creates a token; returns the token text (shown once) and its record. An agent token needs its
-   * agent to exist (`broken_reference` otherwise) and is bound to that agent's creation time.
+   * agent to exist (`broken_reference` otherwise) and is bound to that agent's creation time. An
+   * API token without a ttl gets the default one (TokenServiceOptions.defaultTtlMs).
    */
   async create(input: CreateTokenInput): Promise<{ token: string; info: TokenInfo }> {
     let agentCreatedAt: string | undefined;
@@ -142,7 +150,7 @@ export class TokenService {
     const id = randomBytes(8).toString('hex');
     const token = `pai_${id}_${randomBytes(32).toString('base64url')}`;
     const now = this.now();
-    const ttlMs = input.ttlMs;
+    const ttlMs = input.ttlMs ?? (input.role === 'agent' ? undefined : this.defaultTtlMs);
     const doc: TokenDoc = {
       id,
       role: input.role,
@@ -192,6 +200,21 @@ export class TokenService {
     if (!/^[0-9a-f]{16}$/.test(id)) return undefined;
     const entry = await this.fetch(id);
     return entry ? toInfo(entry.doc) : undefined;
+  }
+
+  /**
+   * What a presented token is, without using it: its record and whether it has expired, when the
+   * token matches a stored record (constant-time, as verify); undefined for anything else. For
+   * `pai serve`'s own bootstrap (renewing the token of config.yaml), never for authentication.
+   */
+  async inspect(presented: string): Promise<{ info: TokenInfo; expired: boolean } | undefined> {
+    const id = TOKEN_RE.exec(presented)?.[1];
+    if (!id) return undefined;
+    const doc = (await this.fetch(id))?.doc;
+    const expected = doc ? Buffer.from(doc.hash, 'hex') : Buffer.alloc(32);
+    const ok = timingSafeEqual(hashToken(presented), expected.length === 32 ? expected : Buffer.alloc(32));
+    if (!doc || !ok) return undefined;
+    return { info: toInfo(doc), expired: doc.expiresAt !== undefined && Date.parse(doc.expiresAt) <= this.now().getTime() };
   }
 
   /** Revokes a token; `not_found` if there is no such id. */

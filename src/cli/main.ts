@@ -135,7 +135,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
         'renderer',
       ]),
     )
-    .option('--ttl <duration>', 'lifetime, e.g. 30d, 12h (default: no expiry)')
+    .option(
+      '--ttl <duration>',
+      "lifetime, e.g. 30d, 12h, at most 366d (default: the server's PAI_TOKEN_DEFAULT_TTL, 90d; agent tokens: no expiry)",
+    )
     .option('--description <text>', 'a note shown in pai get tokens')
     .action(async (agent: string | undefined, opts: CreateTokenOptions) => {
       await createToken(client(), agent, opts, io);
