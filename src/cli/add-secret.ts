@@ -106,9 +106,10 @@ export function stdinLines(input: Buffer, keys: readonly string[]): Buffer[] {
     start = end + 1;
   }
   if (lines.length < keys.length) {
+    // Counted, not named: a bare argument may be a value pasted without its key.
     throw new CliError(
       `standard input has ${lines.length} line(s), but ${keys.length} --from-literal KEY option(s) need one each ` +
-        `(none for key ${JSON.stringify(keys[lines.length])}); no secret was written`,
+        `(none for the ${ordinal(lines.length + 1)}); no secret was written`,
       2,
     );
   }
@@ -120,6 +121,11 @@ export function stdinLines(input: Buffer, keys: readonly string[]): Buffer[] {
     );
   }
   return lines;
+}
+
+function ordinal(n: number): string {
+  const suffix = n % 100 >= 11 && n % 100 <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
+  return `${n}${suffix}`;
 }
 
 /** The values of the bare `--from-literal KEY`s: prompted for on a terminal, else read from stdin. */
@@ -151,7 +157,10 @@ export async function collectData(options: AddSecretOptions, io: CliIo): Promise
   for (const l of literals) {
     const problem = keyProblem(l.key);
     if (problem) throw new CliError(`invalid key ${JSON.stringify(l.key)} from --from-literal: ${problem}`);
-    if (seen.has(l.key)) throw new CliError(`key ${JSON.stringify(l.key)} is given more than once (again in --from-literal)`, 2);
+    if (seen.has(l.key)) {
+      const which = l.value === undefined ? 'a key (not shown: it may be a value)' : `key ${JSON.stringify(l.key)}`;
+      throw new CliError(`${which} is given more than once (again in --from-literal)`, 2);
+    }
     seen.add(l.key);
   }
   const answers = await bareValues(bare, io);
