@@ -8,7 +8,7 @@
  *   and configured endpoint. A rotated secret (new version, or a secret deleted and re-created
  *   with other values under an old version number) never reuses a token of the old credential.
  * - A token of lifetime L (expires_in, counted from when the request was sent; 60 s when the
- *   endpoint gives none; bounded to [60 s, 24 h], see boundedLifetime) is handed out until L − min(60 s, L/10), so it never reaches an upstream
+ *   endpoint gives none; bounded to [1 s, 24 h], see boundedLifetime) is handed out until L − min(60 s, L/10), so it never reaches an upstream
  *   about to expire, and is refreshed from L − min(5 min, 3L/10) on: the request that sees it due
  *   starts one refresh in the background and still gets the current token, so expiry never fails
  *   or delays a request while the endpoint answers. A failed background refresh is retried after
@@ -55,11 +55,12 @@ const DEFAULT_LIFETIME_MS = 60_000;
  * token the endpoint (or whoever answers at its URL) calls near-eternal would be reused for that
  * long, past any revocation or rotation upstream: Azure and Google issue tokens of 1 h (Azure's CAE
  * tokens up to ~28 h), so 24 h only ever shortens an exotic answer and costs one more exchange per
- * day. Below the floor, a token of a second or less would send every request to the endpoint (one
- * exchange at a time, but back to back); 60 s is also what a token without expires_in gets. A token
- * that truly lives shorter than the floor is refused upstream until the next exchange.
+ * day. Below the floor (a fraction of a second, which no cloud issues), the token would be stale
+ * by the time it is used and nearly every request would run an exchange; at 1 s there is at most
+ * about one exchange per second per credential. A higher floor would hand out tokens past their
+ * real expiry, so it stays at the smallest value that bounds the exchange rate.
  */
-export const OAUTH_LIFETIME_BOUNDS = Object.freeze({ minMs: 60_000, maxMs: 24 * 3_600_000 });
+export const OAUTH_LIFETIME_BOUNDS = Object.freeze({ minMs: 1000, maxMs: 24 * 3_600_000 });
 
 /** `lifetimeMs` (expires_in, or the default when absent) bounded to OAUTH_LIFETIME_BOUNDS. */
 export function boundedLifetime(lifetimeMs: number | undefined): number {
