@@ -19,3 +19,6 @@ export const subtle = webcrypto.subtle;
 /** ECDSA over P-256 with SHA-256: small keys and signatures, cheap to issue, accepted by every TLS client. */
 export const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 export const SIGNING_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' } as const;
+
+/** The WebCrypto key type under its DOM name (the project's tsconfig has no DOM lib). */
+export type CryptoKey = webcrypto.CryptoKey;
