@@ -14,7 +14,7 @@ import { SdsService } from '../../src/injector/sds.js';
 import { LeafBook, type LeafBookOptions } from '../../src/injector/sds-leaves.js';
 import { SECRET_TYPE_URL, decodeSecret, loadSdsService } from '../../src/injector/sds-protos.js';
 import { type Logger, createLogger } from '../../src/log.js';
-import { CaAuthority } from '../../src/tls/authority.js';
+import { CaAuthority, type CaMaterialStore } from '../../src/tls/authority.js';
 import { MemoryCaMaterialStore } from '../../src/tls/memory-ca-store.js';
 import { type AgentId, type Clock, type LeafHostsSource, agentKey } from '../../src/tls/types.js';
 import { tempDir } from './process.js';
@@ -137,6 +137,7 @@ export interface SdsFixture {
   readonly client: SecretDiscoveryServiceClient;
   readonly hosts: FakeHosts;
   readonly authority: CaAuthority;
+  readonly caStore: CaMaterialStore;
   readonly book: LeafBook;
   readonly logs: () => string;
   /** Resolves with the first log line matching `re` (written already or later). */
@@ -146,12 +147,18 @@ export interface SdsFixture {
 
 /** Starts the SDS service alone on a fresh unix socket (mode as the injector's: the temp dir is 0700). */
 export async function startSds(
-  options: { clock?: Clock; book?: Partial<Omit<LeafBookOptions, 'signer' | 'hosts' | 'logger'>>; logger?: Logger } = {},
+  options: {
+    clock?: Clock;
+    book?: Partial<Omit<LeafBookOptions, 'signer' | 'hosts' | 'logger'>>;
+    logger?: Logger;
+    caStore?: CaMaterialStore;
+  } = {},
 ): Promise<SdsFixture> {
   const captured = new LogCapture();
   const logger = options.logger ?? captured.logger;
   const hosts = new FakeHosts();
-  const authority = new CaAuthority({ store: new MemoryCaMaterialStore(), ...(options.clock ? { clock: options.clock } : {}) });
+  const caStore = options.caStore ?? new MemoryCaMaterialStore();
+  const authority = new CaAuthority({ store: caStore, ...(options.clock ? { clock: options.clock } : {}) });
   const book = new LeafBook({
     signer: authority,
     hosts,
@@ -172,6 +179,7 @@ export async function startSds(
     client,
     hosts,
     authority,
+    caStore,
     book,
     logs: () => captured.text(),
     waitForLog: (re) => captured.waitFor(re),
