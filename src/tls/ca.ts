@@ -49,6 +49,8 @@ export interface SigningCa {
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly privateKey: CryptoKey;
+  /** The authorityKeyIdentifier every leaf of this CA carries (computed once: it costs a digest). */
+  readonly authorityKeyId: x509.Extension;
 }
 
 /**
@@ -127,7 +129,8 @@ export async function openSigningCa(certPem: string, key: SecretPem): Promise<Si
   if (!(await subtle.verify(SIGNING_ALGORITHM, publicKey, signature, challenge))) {
     throw new PaiError('integrity', `the stored key of pai CA ${id} does not match its certificate`);
   }
-  return { id, certPem, cert, notBefore: cert.notBefore, notAfter: cert.notAfter, privateKey };
+  const authorityKeyId = await x509.AuthorityKeyIdentifierExtension.create(cert, false);
+  return { id, certPem, cert, notBefore: cert.notBefore, notAfter: cert.notAfter, privateKey, authorityKeyId };
 }
 
 /**

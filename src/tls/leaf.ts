@@ -4,7 +4,9 @@
  * this module only wrapped (SecretPem) on its way into an SDS answer.
  *
  * - serverAuth EKU, keyUsage digitalSignature (critical; ECDSA keys sign, they never encipher),
- *   basicConstraints CA:FALSE (critical), authority and subject key identifiers.
+ *   basicConstraints CA:FALSE (critical), authorityKeyIdentifier. No subjectKeyIdentifier: nothing
+ *   chains to a leaf, the CA/Browser Forum baseline requirements (7.1.2.7) no longer recommend it
+ *   for leaves, and it costs a digest per issue.
  * - Lifetime 24 h by default: a leaf that leaks is worth a day at most, and renewal is automatic
  *   (src/injector/sds-leaves.ts). notBefore is back-dated by the skew allowance; notAfter never
  *   passes the CA's own notAfter (a chain is only as valid as its shortest link).
@@ -89,8 +91,7 @@ export async function issueLeaf(
         dnsNames.map((value) => ({ type: 'dns' as const, value })),
         false,
       ),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.cert, false),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      ca.authorityKeyId,
     ],
   });
   const certPem = cert.toString('pem') + '\n';
