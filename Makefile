@@ -16,7 +16,8 @@ $(NPM_STAMP): package.json package-lock.json
 
 deps: $(NPM_STAMP)
 
-$(GEN_STAMP): $(NPM_STAMP)
+# The Makefile is a prerequisite: a proto added to the list below is generated on the next build.
+$(GEN_STAMP): $(NPM_STAMP) Makefile
 	rm -rf src/generated
 	mkdir -p src/generated
 	node_modules/.bin/proto-loader-gen-types \

@@ -252,6 +252,16 @@ test('CaAuthority: rotate notifies subscribers, refresh sees a rotation made els
   t.is(previousId, first.id);
   t.deepEqual(seen, [activeId]);
   t.deepEqual((await here.trusted()).length, 2);
+  const shown = await here.describe();
+  t.deepEqual(
+    shown.map((c) => [c.id, c.state]),
+    [
+      [activeId, 'active'],
+      [first.id, 'retired'],
+    ],
+  );
+  t.truthy(shown[1]?.trustedUntil);
+  t.false(JSON.stringify(shown).includes('PRIVATE KEY'));
   t.true(isPaiError(await t.throwsAsync(there.rotate()), 'conflict'), 'there still holds the old version');
   const heard: string[] = [];
   there.subscribe((ca) => heard.push(ca.id));

@@ -10,8 +10,9 @@
  */
 import tls from 'node:tls';
 import { PaiError, isPaiError } from '../errors.js';
-import { type SigningCa, openSigningCa } from './ca.js';
+import { type SigningCa, caIdOf, openSigningCa } from './ca.js';
 import {
+  type CaEntryState,
   type CaPolicy,
   type StoredCa,
   activeEntry,
@@ -22,6 +23,7 @@ import {
   trustedCaPems,
 } from './ca-state.js';
 import { type Clock, systemClock } from './types.js';
+import { x509 } from './x509.js';
 
 /** A stored CA state and the store's version of it (for compare-and-set). */
 export interface VersionedCa {
@@ -41,6 +43,16 @@ export interface CaMaterialStore {
    * Resolves with the new version; rejects with PaiError `conflict` when someone else wrote first.
    */
   save(next: StoredCa, ifVersion: number | undefined): Promise<number>;
+}
+
+/** One stored CA as `pai get ca` shows it (public parts only). */
+export interface CaSummary {
+  readonly id: string;
+  readonly state: CaEntryState;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly trustedUntil?: string;
+  readonly certPem: string;
 }
 
 /** The part of the authority that leaf issuers need. */
@@ -89,7 +101,23 @@ export class CaAuthority implements LeafSigner {
     return () => this.listeners.delete(onChange);
   }
 
-  /** PEM certificates of every CA clients must trust now (`pai get ca`). Never a key. */
+  /** What `pai get ca` shows: each stored CA's id, state and dates, and its certificate. Never a key. */
+  async describe(): Promise<CaSummary[]> {
+    const { ca } = (await this.current()).versioned;
+    return ca.entries.map((e) => {
+      const cert = new x509.X509Certificate(e.certPem);
+      return {
+        id: caIdOf(cert.publicKey.rawData),
+        state: e.state,
+        notBefore: cert.notBefore.toISOString(),
+        notAfter: cert.notAfter.toISOString(),
+        ...(e.trustedUntil === undefined ? {} : { trustedUntil: e.trustedUntil }),
+        certPem: e.certPem,
+      };
+    });
+  }
+
+  /** PEM certificates of every CA clients must trust now (the pai part of the bundle). Never a key. */
   async trusted(): Promise<string[]> {
     return trustedCaPems((await this.current()).versioned.ca, this.clock.now());
   }
