@@ -53,8 +53,10 @@ class SdsStream {
       this.queue = this.queue.then(() => this.onRequest(req)).catch((err: unknown) => this.fail(toPaiError(err)));
     });
     call.on('end', () => {
+      // The client half-closed: end our side too, unless a failure already ended it with a status.
+      const open = !this.closed;
       this.close();
-      call.end();
+      if (open) call.end();
     });
     call.on('cancelled', () => this.close());
     call.on('close', () => this.close());
