@@ -1,9 +1,10 @@
 # pai-secrets. `make run` and `make test` work on a fresh clone (they install what they need).
 SHELL := /bin/sh
 NPM_STAMP := node_modules/.install-stamp
-# TypeScript types of the Envoy messages the injector uses, generated from the protos shipped in the
-# registry package @grpc/grpc-js-xds (its deps/ folders) by @grpc/proto-loader's generator. The loader
-# options in src/injector/protos.ts must match these flags. Not committed.
+# TypeScript types of the Envoy messages the injector uses (ext_authz, ext_proc, SDS and the Secret it
+# serves), generated from the protos shipped in the registry package @grpc/grpc-js-xds (its deps/
+# folders) by @grpc/proto-loader's generator. The loader options in src/injector/protos.ts must match
+# these flags. Not committed.
 PROTO_DEPS := node_modules/@grpc/grpc-js-xds/deps
 GEN_STAMP := src/generated/.stamp
 
@@ -15,7 +16,8 @@ $(NPM_STAMP): package.json package-lock.json
 
 deps: $(NPM_STAMP)
 
-$(GEN_STAMP): $(NPM_STAMP)
+# The Makefile is a prerequisite: a proto added to the list below is generated on the next build.
+$(GEN_STAMP): $(NPM_STAMP) Makefile
 	rm -rf src/generated
 	mkdir -p src/generated
 	node_modules/.bin/proto-loader-gen-types \
@@ -23,7 +25,8 @@ $(GEN_STAMP): $(NPM_STAMP)
 	  -I $(PROTO_DEPS)/envoy-api -I $(PROTO_DEPS)/xds -I $(PROTO_DEPS)/googleapis -I $(PROTO_DEPS)/protoc-gen-validate \
 	  --outDir src/generated --grpcLib @grpc/grpc-js --importFileExtension .js \
 	  --inputTemplate '%s' --outputTemplate '%s__Output' \
-	  envoy/service/auth/v3/external_auth.proto envoy/service/ext_proc/v3/external_processor.proto >/dev/null
+	  envoy/service/auth/v3/external_auth.proto envoy/service/ext_proc/v3/external_processor.proto \
+	  envoy/service/secret/v3/sds.proto envoy/extensions/transport_sockets/tls/v3/secret.proto >/dev/null
 	touch $(GEN_STAMP)
 
 gen: $(GEN_STAMP)

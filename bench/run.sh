@@ -39,3 +39,7 @@ run ext-proc
 
 # gateway-mode Check (agent token, certificate) beside sidecar-mode Check, grpc-js over the unix socket.
 run gateway
+
+# TLS interception core: leaf issue time (3 and 40 hosts) and SDS answer time over the unix socket
+# (stream cold: issue + answer; warm: answer only; FetchSecrets), serial p50/p99.
+run tls
