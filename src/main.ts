@@ -31,6 +31,8 @@ export interface RunningServer {
   readonly bootstrapToken: string | undefined;
   readonly store: SecretStore;
   readonly metrics: Metrics;
+  /** The injector of this process (role all or injector), for its request log and usage counts. */
+  readonly injectorServer: InjectorServer | undefined;
   close(): Promise<void>;
 }
 
@@ -186,6 +188,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   let injectorAddress: string | undefined;
   let bootstrapToken: string | undefined;
   let audit: AuditLog | undefined;
+  let injectorServer: InjectorServer | undefined;
   try {
     if (role === 'all' || role === 'admin') {
       audit = openAuditLog(config.auditLogFile);
@@ -222,6 +225,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
       const extProc = new ExtProcService({ maxSignedBodyBytes: config.maxSignedBodyBytes });
       const injector = new InjectorServer({ config, store, changes, metrics, logger, accessTokens }, [extProc]);
       injectorAddress = await injector.listen();
+      injectorServer = injector;
       closers.unshift(() => injector.close());
     }
   } catch (err) {
@@ -238,6 +242,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     bootstrapToken,
     store,
     metrics,
+    injectorServer,
     async close() {
       for (const close of closers) await close();
     },

@@ -1,13 +1,14 @@
 /**
  * /v1/tokens: create (shown once), list (never the token) and revoke API and agent tokens.
  */
-import { ROLES, type Role, type TokenService } from '../auth/tokens.js';
+import { ROLES, type Role, type TokenInfo, type TokenService } from '../auth/tokens.js';
 import type { ChangeFeed } from '../changes.js';
 import { parseDuration } from '../config.js';
 import { PaiError } from '../errors.js';
 import { nameProblem, quoteName } from '../resources/names.js';
 import type { AuditLog } from './audit.js';
 import { readJson } from './http.js';
+import type { UsageService } from './usage-service.js';
 import type { Route } from './router.js';
 
 const MAX_TTL_MS = 366 * 86_400_000;
@@ -67,13 +68,31 @@ function parseCreate(body: Record<string, unknown>): {
  * Token management routes (admin only). A revocation is published on `changes` (doc `tokens/t<id>`,
  * the name TokenService stores it under), so the injector in this process forgets the token at once.
  */
-export function tokenRoutes(tokens: TokenService, audit: AuditLog, changes?: ChangeFeed): Route[] {
+/**
+ * Agent tokens with the last use the injectors counted (they record it in their usage counts, not
+ * in the token record); API tokens as recorded.
+ */
+async function withUsage(items: TokenInfo[], usage: UsageService | undefined): Promise<TokenInfo[]> {
+  if (usage === undefined) return items;
+  const namespaces = [...new Set(items.filter((i) => i.agent !== undefined).map((i) => i.agentNamespace ?? 'default'))];
+  const summaries = new Map(
+    await Promise.all(namespaces.map(async (ns) => [ns, await usage.summary(ns).catch(() => undefined)] as const)),
+  );
+  return items.map((i) => {
+    if (i.agent === undefined) return i;
+    const used = summaries.get(i.agentNamespace ?? 'default')?.get(`${i.agent}/Token/${i.id}`)?.lastUsedAt;
+    if (used === undefined || (i.lastUsedAt !== undefined && i.lastUsedAt >= used)) return i;
+    return { ...i, lastUsedAt: used };
+  });
+}
+
+export function tokenRoutes(tokens: TokenService, audit: AuditLog, changes?: ChangeFeed, usage?: UsageService): Route[] {
   return [
     {
       method: 'GET',
       path: '/v1/tokens',
       roles: ['admin'],
-      handler: async () => ({ status: 200, json: { items: await tokens.list() } }),
+      handler: async () => ({ status: 200, json: { items: await withUsage(await tokens.list(), usage) } }),
     },
     {
       method: 'POST',
