@@ -2,6 +2,7 @@
  * The only reader of process.env. `loadConfig` turns the environment into a validated, defaulted,
  * frozen Config; contradictions throw a ConfigError naming the variable, and `pai serve` stops.
  */
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -31,6 +32,14 @@ export interface VaultConfig {
   readonly retryBudgetMs: number;
 }
 
+/** TLS of the admin API (PAI_ADMIN_TLS_*): certificate and key, and the CA of client certificates when they are required. */
+export interface AdminTlsConfig {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** When set, every client must present a certificate signed by this CA (PAI_ADMIN_TLS_CLIENT_CA). */
+  readonly clientCaFile: string | undefined;
+}
+
 export interface InjectorTlsConfig {
   readonly certFile: string;
   readonly keyFile: string;
@@ -44,6 +53,15 @@ export interface Config {
   /** True when the master key file path was given explicitly (PAI_MASTER_KEY_FILE). */
   readonly masterKeyFileGiven: boolean;
   readonly adminListen: ListenAddress;
+  /** TLS for the admin API; undefined serves plain HTTP (loopback or a unix socket, or with the insecure switch). */
+  readonly adminTls: AdminTlsConfig | undefined;
+  /**
+   * Host header names the admin API answers to besides its listen host, IP literals and (on a
+   * loopback or wildcard listen) `localhost` (PAI_ADMIN_ALLOWED_HOSTS, lower case).
+   */
+  readonly adminAllowedHosts: readonly string[];
+  /** Plain HTTP on a non-loopback admin listen, explicitly allowed (PAI_ADMIN_INSECURE_PLAIN_HTTP_ON_NETWORK). */
+  readonly adminInsecurePlainHttp: boolean;
   readonly injectorListen: ListenAddress;
   readonly injectorTls: InjectorTlsConfig | undefined;
   /** Benchmark-only escape hatch: plain TCP on 127.0.0.1. Never for a pod. */
@@ -67,6 +85,8 @@ export interface Config {
   readonly requestLogMaxBytes: number;
   /** PAI_USAGE_FLUSH: how often each injector writes its usage counts. */
   readonly usageFlushMs: number;
+  /** Lifetime of a new API token created without a ttl, the first one included (PAI_TOKEN_DEFAULT_TTL). */
+  readonly tokenDefaultTtlMs: number;
   /** Gateway mode: the SPIFFE trust domain of agent identities `spiffe://<domain>/agent/<name>` (PAI_SPIFFE_TRUST_DOMAIN). */
   readonly spiffeTrustDomain: string;
   readonly vault: VaultConfig | undefined;
@@ -198,6 +218,79 @@ function loadInjectorTls(env: Env): InjectorTlsConfig | undefined {
   return Object.freeze({ certFile, keyFile, clientCaFile });
 }
 
+/** The longest token lifetime (the admin API's `ttl` and PAI_TOKEN_DEFAULT_TTL). */
+export const MAX_TOKEN_TTL_MS = 366 * 86_400_000;
+
+/** PAI_TOKEN_DEFAULT_TTL: a duration of more than 0 and at most 366 days; 90 days by default. */
+function tokenTtlVar(env: Env): number {
+  const ms = durationVar(env, 'PAI_TOKEN_DEFAULT_TTL', 90 * 86_400_000);
+  if (ms <= 0 || ms > MAX_TOKEN_TTL_MS) {
+    throw new ConfigError('PAI_TOKEN_DEFAULT_TTL', 'expected a duration of more than 0 and at most 366d, such as 90d');
+  }
+  return ms;
+}
+
+/** The env variable that allows plain HTTP on a non-loopback admin listen; loud on purpose. */
+export const ADMIN_INSECURE_VAR = 'PAI_ADMIN_INSECURE_PLAIN_HTTP_ON_NETWORK';
+
+/** A boolean switch: `1`/`true` on, unset, empty, `0`/`false` off; anything else is an error naming it. */
+function switchVar(env: Env, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new ConfigError(name, `expected 1 or 0, got "${raw}"`);
+}
+
+function loadAdminTls(env: Env, listen: ListenAddress): AdminTlsConfig | undefined {
+  const certFile = env['PAI_ADMIN_TLS_CERT'] || undefined;
+  const keyFile = env['PAI_ADMIN_TLS_KEY'] || undefined;
+  const clientCaFile = env['PAI_ADMIN_TLS_CLIENT_CA'] || undefined;
+  if (!certFile && !keyFile && !clientCaFile) return undefined;
+  if (!certFile) throw new ConfigError('PAI_ADMIN_TLS_CERT', 'required with PAI_ADMIN_TLS_KEY or PAI_ADMIN_TLS_CLIENT_CA');
+  if (!keyFile) throw new ConfigError('PAI_ADMIN_TLS_KEY', 'required with PAI_ADMIN_TLS_CERT');
+  if (listen.kind === 'unix') {
+    throw new ConfigError(
+      'PAI_ADMIN_TLS_CERT',
+      'TLS applies to a TCP admin listen; a unix socket is protected by its file mode (0600)',
+    );
+  }
+  return Object.freeze({ certFile, keyFile, clientCaFile });
+}
+
+// A host name (RFC 1123 labels) or an IP literal, as it may appear in a Host header without its port.
+const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+
+/** PAI_ADMIN_ALLOWED_HOSTS: comma-separated host names (no ports, no wildcards), lower-cased. */
+function allowedHostsVar(env: Env): readonly string[] {
+  const raw = env['PAI_ADMIN_ALLOWED_HOSTS'];
+  if (raw === undefined || raw.trim() === '') return Object.freeze([]);
+  const names = raw.split(',').map((n) => n.trim().toLowerCase().replace(/\.$/, ''));
+  for (const name of names) {
+    if (!HOST_NAME.test(name) && net.isIP(name) === 0) {
+      throw new ConfigError(
+        'PAI_ADMIN_ALLOWED_HOSTS',
+        `expected comma-separated host names such as pai-admin,pai-admin.pai.svc (no port, no wildcard), got "${name}"`,
+      );
+    }
+  }
+  return Object.freeze(names);
+}
+
+/**
+ * The admin listen's transport rules: plain HTTP only on a unix socket or a literal loopback
+ * address, unless TLS is configured or the insecure switch names the risk. Throws ConfigError.
+ */
+function checkAdminTransport(listen: ListenAddress, tls: AdminTlsConfig | undefined, insecure: boolean): void {
+  if (listen.kind === 'unix' || tls || isLoopbackAddress(listen.host)) return;
+  if (insecure) return;
+  throw new ConfigError(
+    'PAI_ADMIN_LISTEN',
+    `${formatListen(listen)} is not a loopback address, and plain HTTP would carry admin tokens and rendered secret values ` +
+      `in clear over the network: set PAI_ADMIN_TLS_CERT and PAI_ADMIN_TLS_KEY (and PAI_ADMIN_TLS_CLIENT_CA to require ` +
+      `client certificates), or ${ADMIN_INSECURE_VAR}=1 only behind a TLS-terminating proxy on the same host or pod`,
+  );
+}
+
 /** PAI_SPIFFE_TRUST_DOMAIN: a SPIFFE trust domain name (lower-case letters, digits, ".", "-", "_"). */
 function trustDomainVar(env: Env): string {
   const raw = env['PAI_SPIFFE_TRUST_DOMAIN'];
@@ -209,6 +302,20 @@ function trustDomainVar(env: Env): string {
     );
   }
   return raw;
+}
+
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * True when `host` is a literal loopback address (127.0.0.0/8, ::1 in any spelling). Names such as
+ * `localhost` are not: what they resolve to is up to /etc/hosts and the resolver, not to pai.
+ */
+export function isLoopbackAddress(host: string): boolean {
+  const family = net.isIP(host);
+  if (family === 0) return false;
+  return LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /** The env variable that allows plain TCP for the injector; loud on purpose. */
@@ -229,7 +336,6 @@ export function loadConfig(env: Env = process.env): Config {
   const injectorTls = loadInjectorTls(env);
   const insecure = env[INSECURE_TCP_VAR] === '1' || env[INSECURE_TCP_VAR] === 'true';
   if (injectorListen.kind === 'tcp') {
-    const loopback = injectorListen.host === '127.0.0.1' || injectorListen.host === '::1' || injectorListen.host === 'localhost';
     if (!injectorTls && !insecure) {
       throw new ConfigError(
         'PAI_INJECTOR_LISTEN',
@@ -237,17 +343,27 @@ export function loadConfig(env: Env = process.env): Config {
           'and whoever can call Check can read the credentials it returns. Use the default unix socket instead.',
       );
     }
-    if (!injectorTls && insecure && !loopback) {
-      throw new ConfigError(INSECURE_TCP_VAR, 'plain TCP is allowed only on 127.0.0.1 or ::1');
+    if (!injectorTls && insecure && !isLoopbackAddress(injectorListen.host)) {
+      throw new ConfigError(
+        INSECURE_TCP_VAR,
+        `plain TCP is allowed only on a literal loopback address (127.0.0.0/8 or ::1), not on "${injectorListen.host}"`,
+      );
     }
   }
   const masterKeyGiven = env['PAI_MASTER_KEY_FILE'];
+  const adminListen = parseListen('PAI_ADMIN_LISTEN', env['PAI_ADMIN_LISTEN'] || '127.0.0.1:7070');
+  const adminTls = loadAdminTls(env, adminListen);
+  const adminInsecurePlainHttp = switchVar(env, ADMIN_INSECURE_VAR);
+  checkAdminTransport(adminListen, adminTls, adminInsecurePlainHttp);
   const config: Config = {
     dataDir,
     store,
     masterKeyFile: path.resolve(masterKeyGiven || path.join(dataDir, 'master.key')),
     masterKeyFileGiven: Boolean(masterKeyGiven),
-    adminListen: parseListen('PAI_ADMIN_LISTEN', env['PAI_ADMIN_LISTEN'] || '127.0.0.1:7070'),
+    adminListen,
+    adminTls,
+    adminAllowedHosts: allowedHostsVar(env),
+    adminInsecurePlainHttp: adminInsecurePlainHttp && !adminTls,
     injectorListen,
     injectorTls,
     injectorInsecureLoopbackTcp: insecure && !injectorTls,
@@ -257,6 +373,7 @@ export function loadConfig(env: Env = process.env): Config {
     configFile: path.join(dataDir, 'config.yaml'),
     maxSignedBodyBytes: sizeVar(env, 'PAI_MAX_SIGNED_BODY', 10 * 1024 * 1024),
     tokenTimeoutMs: durationVar(env, 'PAI_TOKEN_TIMEOUT', 3000),
+    tokenDefaultTtlMs: tokenTtlVar(env),
     spiffeTrustDomain: trustDomainVar(env),
     allowedTokenUrls: tokenUrlsVar(env),
     requestLogFile: requestLogVar(env, dataDir),
@@ -309,16 +426,32 @@ export interface ClientConfig {
   readonly configFile: string;
   /** PAI_NAMESPACE: the namespace commands act in when -n is not given. */
   readonly namespace: string | undefined;
+  /** PEM file of the CA that signed an https:// server's certificate (PAI_CA_FILE); system CAs otherwise. */
+  readonly caFile: string | undefined;
+  /** Client certificate and key for a server that requires them (PAI_CLIENT_CERT, PAI_CLIENT_KEY). */
+  readonly clientCertFile: string | undefined;
+  readonly clientKeyFile: string | undefined;
 }
 
 /** Reads the CLI's environment: PAI_SERVER / PAI_TOKEN, and the config file that `pai serve` writes. */
 export function loadClientConfig(env: Env = process.env): ClientConfig {
   const home = env['HOME'] || os.homedir();
   const dataDir = path.resolve(env['PAI_DATA_DIR'] || path.join(home, '.pai'));
+  const clientCertFile = env['PAI_CLIENT_CERT'] || undefined;
+  const clientKeyFile = env['PAI_CLIENT_KEY'] || undefined;
+  if (Boolean(clientCertFile) !== Boolean(clientKeyFile)) {
+    throw new ConfigError(
+      clientCertFile ? 'PAI_CLIENT_KEY' : 'PAI_CLIENT_CERT',
+      'PAI_CLIENT_CERT and PAI_CLIENT_KEY go together',
+    );
+  }
   return Object.freeze({
     server: env['PAI_SERVER'] || undefined,
     token: env['PAI_TOKEN'] || undefined,
     configFile: path.resolve(env['PAI_CONFIG'] || path.join(dataDir, 'config.yaml')),
     namespace: env['PAI_NAMESPACE'] || undefined,
+    caFile: env['PAI_CA_FILE'] || undefined,
+    clientCertFile,
+    clientKeyFile,
   });
 }

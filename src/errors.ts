@@ -20,6 +20,8 @@ export const ERROR_TABLE = {
   // The secret is referenced by resources and the operation would break them.
   referenced: { status: 409 },
   too_large: { status: 413 },
+  // The Host header names a server this admin API is not (DNS rebinding protection).
+  misdirected_request: { status: 421 },
   unsupported_media_type: { status: 415 },
   broken_reference: { status: 422 },
   // A sealed record failed authentication: tampered with, or moved to another name or version.

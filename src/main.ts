@@ -4,12 +4,15 @@
  */
 import fs from 'node:fs';
 import YAML from 'yaml';
+import { localToken } from './auth/local-token.js';
 import { TokenService } from './auth/tokens.js';
 import { openAuditLog, type AuditLog } from './admin/audit.js';
 import { type AdminDeps, buildAdminRouter } from './admin/routes.js';
 import { AdminServer } from './admin/server.js';
 import { ChangeFeed } from './changes.js';
-import { type Config, formatListen } from './config.js';
+import { hostCheck } from './admin/host-check.js';
+import { loadAdminTls } from './admin/tls.js';
+import { ADMIN_INSECURE_VAR, type Config, formatListen } from './config.js';
 import { PaiError, toPaiError } from './errors.js';
 import type { Logger } from './log.js';
 import { type Metrics, createMetrics } from './metrics.js';
@@ -50,8 +53,14 @@ function readClientConfig(file: string): ClientConfigFile {
   }
 }
 
-function clientConfigText(adminAddress: string, token: string | undefined): string {
-  const server = adminAddress.startsWith('unix:') ? adminAddress : `http://${adminAddress}`;
+/** The admin API's URL as the CLI wants it: `unix:/path`, or http(s)://host:port. */
+export function adminUrl(adminAddress: string, tls: boolean): string {
+  if (adminAddress.startsWith('unix:')) return adminAddress;
+  return `${tls ? 'https' : 'http'}://${adminAddress}`;
+}
+
+function clientConfigText(config: Config, adminAddress: string, token: string | undefined): string {
+  const server = adminUrl(adminAddress, config.adminTls !== undefined);
   return (
     '# Written by `pai serve`: where the pai CLI finds the admin API, and its token. Keep it private (0600).\n' +
     YAML.stringify({ server, ...(token ? { token } : {}) })
@@ -60,39 +69,17 @@ function clientConfigText(adminAddress: string, token: string | undefined): stri
 
 /**
  * Makes sure the CLI on this machine can reach the server: keeps a valid token from the config
- * file, creates an admin token on first start, and writes `server` and `token` (0600).
+ * file, creates or renews one when needed (auth/local-token.ts), and writes `server` and `token` (0600).
  */
 async function bootstrapClientConfig(
   config: Config,
   tokens: TokenService,
   adminAddress: string,
   logger: Logger,
+  now: () => Date,
 ): Promise<string | undefined> {
-  const existing = readClientConfig(config.configFile);
-  let token = existing.token;
-  let created: string | undefined;
-  if (token) {
-    try {
-      await tokens.verify(token);
-    } catch (err) {
-      if (err instanceof PaiError && err.code === 'store_unavailable') throw err;
-      token = undefined;
-    }
-  }
-  if (!token) {
-    const made = await tokens.createFirstAdmin('created by pai serve on first start');
-    if (made) {
-      token = made.token;
-      created = made.token;
-      logger.info({ tokenId: made.info.id }, 'created the first admin token');
-    } else {
-      logger.info(
-        { configFile: config.configFile },
-        'an admin token exists (or another pai serve on this store is creating the first one) but none is in the config file; not creating another',
-      );
-    }
-  }
-  writeFileDurably(config.configFile, clientConfigText(adminAddress, token));
+  const { token, created } = await localToken(tokens, readClientConfig(config.configFile).token, logger, now);
+  writeFileDurably(config.configFile, clientConfigText(config, adminAddress, token));
   return created;
 }
 
@@ -116,12 +103,13 @@ async function bootstrapOrRetry(
   tokens: TokenService,
   adminAddress: string,
   logger: Logger,
+  now: () => Date,
 ): Promise<{ created: string | undefined; stop: () => void }> {
   try {
-    return { created: await bootstrapClientConfig(config, tokens, adminAddress, logger), stop: () => undefined };
+    return { created: await bootstrapClientConfig(config, tokens, adminAddress, logger, now), stop: () => undefined };
   } catch (err) {
     if (!isTransient(err)) throw err;
-    writeFileDurably(config.configFile, clientConfigText(adminAddress, readClientConfig(config.configFile).token));
+    writeFileDurably(config.configFile, clientConfigText(config, adminAddress, readClientConfig(config.configFile).token));
     logger.warn(
       { code: 'store_unavailable', configFile: config.configFile },
       'the store is unavailable: serving anyway (not ready); the admin token bootstrap is retried in the background',
@@ -131,7 +119,7 @@ async function bootstrapOrRetry(
   let stopped = false;
   const retry = (delayMs: number): void => {
     timer = setTimeout(() => {
-      bootstrapClientConfig(config, tokens, adminAddress, logger).then(
+      bootstrapClientConfig(config, tokens, adminAddress, logger, now).then(
         () => logger.info({ configFile: config.configFile }, 'the store answers again: admin token bootstrap done'),
         (err: unknown) => {
           if (stopped) return;
@@ -182,7 +170,8 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const raw = await openStore(config);
   const store = instrumentStore(raw, metrics);
   const changes = new ChangeFeed();
-  const tokens = new TokenService({ store, ...(options.now ? { now: options.now } : {}) });
+  const now = options.now ?? ((): Date => new Date());
+  const tokens = new TokenService({ store, now, defaultTtlMs: config.tokenDefaultTtlMs });
   const closers: (() => Promise<void> | void)[] = [() => store.close()];
   let adminAddress: string | undefined;
   let injectorAddress: string | undefined;
@@ -202,10 +191,25 @@ export async function startServer(config: Config, options: StartOptions): Promis
         ...(raw instanceof LocalStore ? { localStore: raw } : {}),
       };
       const ready = (): Promise<void> => withTimeout(store.ping(), READY_TIMEOUT_MS);
-      const admin = new AdminServer({ router: buildAdminRouter(deps), tokens, metrics, logger, ready });
+      const hosts = hostCheck(config.adminListen, config.adminAllowedHosts);
+      const admin = new AdminServer({
+        router: buildAdminRouter(deps),
+        tokens,
+        metrics,
+        logger,
+        ready,
+        ...(config.adminTls ? { tls: loadAdminTls(config.adminTls) } : {}),
+        ...(hosts ? { hostCheck: hosts } : {}),
+      });
+      if (config.adminInsecurePlainHttp) {
+        logger.warn(
+          { listen: formatListen(config.adminListen), variable: ADMIN_INSECURE_VAR },
+          'INSECURE: the admin API serves plain HTTP on a non-loopback address; tokens and rendered values cross the network in clear unless a TLS proxy on this host or pod fronts it',
+        );
+      }
       adminAddress = await admin.listen(config.adminListen);
       closers.unshift(() => admin.close());
-      const bootstrap = await bootstrapOrRetry(config, tokens, adminAddress, logger);
+      const bootstrap = await bootstrapOrRetry(config, tokens, adminAddress, logger, now);
       closers.unshift(bootstrap.stop);
       bootstrapToken = bootstrap.created;
     }

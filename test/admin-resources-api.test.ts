@@ -24,7 +24,10 @@ interface Ctx {
   root: string;
   dataDir: string;
   base: string;
+  /** The first token of the store (role owner). */
   admin: string;
+  /** A token of role admin, which may not render. */
+  ordinaryAdmin: string;
   viewer: string;
   renderer: string;
   agent: string;
@@ -57,6 +60,7 @@ test.before(async (t) => {
   };
   t.context.viewer = await token({ role: 'viewer' });
   t.context.renderer = await token({ role: 'renderer' });
+  t.context.ordinaryAdmin = await token({ role: 'admin' });
   t.context.agent = await detachedAgentToken(t.context.base, t.context.admin, TOKEN_HOLDER);
   const secrets: [string, Record<string, string>][] = [
     ['gemini-key', { 'api-key': VALUES.gemini }],
@@ -352,35 +356,39 @@ test.serial('404 for what does not exist; 405 for a method a path does not take'
 
 // ---- env rendering: roles and errors (the values themselves: test/env-render.test.ts) -------------
 
-test.serial('GET /v1/agents/{name}/env: renderer and admin only; viewer and agent tokens get 403 and no value', async (t) => {
-  for (const format of ['json', 'dotenv']) {
-    const res = await api(t.context.base, t.context.viewer, 'GET', `/v1/agents/triage-bot/env?format=${format}`);
-    assertApiError(t, res, 403, 'forbidden', /^role viewer may not GET \/v1\/agents\/:name\/env$/);
-    t.false(res.text.includes(VALUES.slack));
-    const agentRes = await api(t.context.base, t.context.agent, 'GET', `/v1/agents/triage-bot/env?format=${format}`);
-    assertApiError(t, agentRes, 401, 'unauthenticated');
-    t.false(agentRes.text.includes(VALUES.slack));
-  }
-  const json = await api(t.context.base, t.context.renderer, 'GET', '/v1/agents/triage-bot/env');
-  t.is(json.status, 200);
-  t.deepEqual(json.json, {
-    agent: 'triage-bot',
-    secretVersions: { 'slack-credentials': 3 },
-    items: [
-      { name: 'LOG_LEVEL', value: 'info' },
-      { name: 'SLACK_WEBHOOK', value: VALUES.slack },
-    ],
-  });
-  const dotenv = await call(t, 'GET', '/v1/agents/triage-bot/env?format=dotenv');
-  t.is(dotenv.status, 200);
-  t.regex(dotenv.headers.get('content-type') ?? '', /^text\/plain/);
-  t.is(
-    dotenv.text,
-    `# pai render env triage-bot: secret versions slack-credentials@3\nLOG_LEVEL='info'\nSLACK_WEBHOOK='${VALUES.slack}'\n`,
-  );
-  const second = await call(t, 'GET', '/v1/agents/second-bot/env?format=dotenv');
-  t.is(second.text, `# pai render env second-bot: secret versions github-pat@1\nGH='${VALUES.spare}'\n`);
-});
+test.serial(
+  'GET /v1/agents/{name}/env: renderer and owner only; admin and viewer tokens get 403, agent tokens 401, and no value',
+  async (t) => {
+    for (const role of ['admin', 'viewer', 'agent'] as const) {
+      for (const format of ['json', 'dotenv']) {
+        const token = role === 'admin' ? t.context.ordinaryAdmin : t.context[role];
+        const res = await api(t.context.base, token, 'GET', `/v1/agents/triage-bot/env?format=${format}`);
+        if (role === 'agent') assertApiError(t, res, 401, 'unauthenticated');
+        else assertApiError(t, res, 403, 'forbidden', new RegExp(`^role ${role} may not GET /v1/agents/:name/env$`));
+        t.false(res.text.includes(VALUES.slack));
+      }
+    }
+    const json = await api(t.context.base, t.context.renderer, 'GET', '/v1/agents/triage-bot/env');
+    t.is(json.status, 200);
+    t.deepEqual(json.json, {
+      agent: 'triage-bot',
+      secretVersions: { 'slack-credentials': 3 },
+      items: [
+        { name: 'LOG_LEVEL', value: 'info' },
+        { name: 'SLACK_WEBHOOK', value: VALUES.slack },
+      ],
+    });
+    const dotenv = await call(t, 'GET', '/v1/agents/triage-bot/env?format=dotenv');
+    t.is(dotenv.status, 200);
+    t.regex(dotenv.headers.get('content-type') ?? '', /^text\/plain/);
+    t.is(
+      dotenv.text,
+      `# pai render env triage-bot: secret versions slack-credentials@3\nLOG_LEVEL='info'\nSLACK_WEBHOOK='${VALUES.slack}'\n`,
+    );
+    const second = await call(t, 'GET', '/v1/agents/second-bot/env?format=dotenv');
+    t.is(second.text, `# pai render env second-bot: secret versions github-pat@1\nGH='${VALUES.spare}'\n`);
+  },
+);
 
 test.serial('env rendering errors: 404 for an unknown agent, 422 for an unknown format', async (t) => {
   assertApiError(t, await call(t, 'GET', '/v1/agents/nobody/env'), 404, 'not_found', /^agent "nobody" not found$/);
@@ -450,7 +458,7 @@ test.serial('apply, delete and render are audited with versions and outcomes, ne
     ],
     'created and configured are audited with the version written; unchanged and dry runs are not',
   );
-  t.deepEqual(applied[0]?.actor.role, 'admin');
+  t.deepEqual(applied[0]?.actor.role, 'owner');
   const broken = find((r) => r.action === 'resource.apply' && r.outcome === 'error');
   t.true(broken.length >= BROKEN_CASES.length);
   t.true(broken.every((r) => r.code === 'broken_reference'));

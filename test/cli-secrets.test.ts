@@ -96,7 +96,16 @@ test.serial('every command and sub-command prints help and exits 0', async (t) =
     }),
   );
   const addHelp = await pai(t.context, ['add', 'help', 'secret']);
-  assertOk(t, addHelp, /--from-literal <key=value>[\s\S]*--from-file[\s\S]*--from-env-file[\s\S]*--overwrite[\s\S]*Examples:/);
+  assertOk(
+    t,
+    addHelp,
+    /--from-literal <key\[=value\]>[\s\S]*--from-file[\s\S]*--from-env-file[\s\S]*--overwrite[\s\S]*Examples:/,
+  );
+  // The help says where values are safe and where they are not (issue 16, item 2).
+  const help = addHelp.stdout.replace(/\s+/g, ' ');
+  t.regex(help, /KEY alone: the value is asked for without echo on a terminal, else read from stdin/);
+  t.regex(help, /visible to every local user \(ps\) and kept in shell history/);
+  t.regex(help, /--from-literal api-key # asks for the value, no echo/);
 });
 
 // ---- the shared flows: bad input, the seed flow, input paths and exact bytes --------------------

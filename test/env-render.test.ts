@@ -267,7 +267,7 @@ for (const shell of [['sh'], ['bash', '--posix']]) {
   });
 }
 
-test.serial('a renderer token renders the same file as the admin token', async (t) => {
+test.serial('a renderer token renders the same file as the owner token (the first token, in config.yaml)', async (t) => {
   const byAdmin = fs.readFileSync(path.join(t.context.root, 'source-sh', 'launcher.env'));
   const dir = path.join(t.context.root, 'source-renderer');
   const byRenderer = await renderAndSource(t, ['sh'], dir, t.context.renderer);
@@ -321,18 +321,18 @@ test.serial('every render is audited: who, which agent, variables, secrets, keys
   const renders = auditRecords(t.context.server.dataDir).filter((r) => r.action === 'env.render');
   const summary = renders.map((r) => [r.actor.role, r.name, r.outcome, r.code ?? r.detail?.['format']]);
   t.deepEqual(summary, [
-    ['admin', 'nul-bot', 'error', 'broken_reference'],
+    ['owner', 'nul-bot', 'error', 'broken_reference'],
     ['renderer', 'nul-bot', 'error', 'broken_reference'],
-    ['admin', 'nul-bot', 'error', 'broken_reference'],
+    ['owner', 'nul-bot', 'error', 'broken_reference'],
     ['renderer', 'nul-bot', 'error', 'broken_reference'],
-    ['admin', 'nobody', 'error', 'not_found'],
-    ['admin', 'nul-bot', 'error', 'broken_reference'],
-    ['admin', AGENT, 'ok', 'dotenv'],
-    ['admin', AGENT, 'ok', 'dotenv'],
+    ['owner', 'nobody', 'error', 'not_found'],
+    ['owner', 'nul-bot', 'error', 'broken_reference'],
+    ['owner', AGENT, 'ok', 'dotenv'],
+    ['owner', AGENT, 'ok', 'dotenv'],
     ['renderer', AGENT, 'ok', 'dotenv'],
-    ['admin', AGENT, 'ok', 'json'],
-    ['admin', AGENT, 'ok', 'dotenv'],
-    ['admin', AGENT, 'ok', 'json'],
+    ['owner', AGENT, 'ok', 'json'],
+    ['owner', AGENT, 'ok', 'dotenv'],
+    ['owner', AGENT, 'ok', 'json'],
   ]);
   const last = renders.at(-1);
   t.deepEqual(

@@ -1,5 +1,5 @@
 /**
- * The first admin token is created once per store, not once per process: replicas of `pai serve`
+ * The first admin token (role owner) is created once per store, not once per process: replicas of `pai serve`
  * starting together on an empty store race for a claim record (compare-and-set), and only the
  * winner creates a token. A claim whose holder died before making its token is taken over after
  * FIRST_ADMIN_CLAIM_STALE_MS. Against the local store (several handles on one database, as several
@@ -30,30 +30,30 @@ async function race(stores: readonly SecretStore[]): Promise<number> {
   return made.filter((m) => m !== undefined).length;
 }
 
-test('local store: replicas starting together create exactly one admin token', async (t) => {
+test('local store: replicas starting together create exactly one first (owner) token', async (t) => {
   const { stores, dir } = openLocalHandles(REPLICAS);
   try {
     t.is(await race(stores), 1);
     const tokens = new TokenService({ store: stores[0] as SecretStore });
-    t.is((await tokens.list('admin')).length, 1);
+    t.is((await tokens.list('owner')).length, 1);
     // The claim is not a token: it is neither listed nor counted.
     t.is((await tokens.list()).length, 1);
     t.is((await stores[0]?.getClusterDoc('tokens', FIRST_ADMIN_CLAIM))?.version, 1);
-    // Later starts find the admin token and create nothing.
+    // Later starts find the owner token and create nothing.
     t.is(await race(stores), 0);
-    t.is((await tokens.list('admin')).length, 1);
+    t.is((await tokens.list('owner')).length, 1);
   } finally {
     await Promise.all(stores.map((s) => s.close()));
     fs.rmSync(path.dirname(dir), { recursive: true, force: true });
   }
 });
 
-test('Vault: replicas with the pai-admin policy create exactly one admin token', async (t) => {
+test('Vault: replicas with the pai-admin policy create exactly one first (owner) token', async (t) => {
   const double = await startVaultDouble();
   const stores = await Promise.all(Array.from({ length: REPLICAS }, () => openVaultStore(double, ['pai-admin'])));
   try {
     t.is(await race(stores), 1);
-    t.is((await new TokenService({ store: stores[0] as SecretStore }).list('admin')).length, 1);
+    t.is((await new TokenService({ store: stores[0] as SecretStore }).list('owner')).length, 1);
     t.is(await race(stores), 0);
   } finally {
     await Promise.all(stores.map((s) => s.close()));
@@ -61,7 +61,7 @@ test('Vault: replicas with the pai-admin policy create exactly one admin token',
   }
 });
 
-test('a claim whose holder died is taken over once stale, never while fresh, never once an admin exists', async (t) => {
+test('a claim whose holder died is taken over once stale, never while fresh, never once an owner exists', async (t) => {
   const { stores, dir } = openLocalHandles(1);
   const store = stores[0] as LocalStore;
   try {
@@ -72,15 +72,15 @@ test('a claim whose holder died is taken over once stale, never while fresh, nev
     await store.putClusterDoc('tokens', FIRST_ADMIN_CLAIM, { claimedAt: new Date(start).toISOString() }, { ifVersion: 0 });
     now = start + FIRST_ADMIN_CLAIM_STALE_MS - 1;
     t.is(await tokens.createFirstAdmin('x'), undefined, 'a fresh claim is respected');
-    t.is((await tokens.list('admin')).length, 0);
+    t.is((await tokens.list('owner')).length, 0);
     now = start + FIRST_ADMIN_CLAIM_STALE_MS;
     const made = await tokens.createFirstAdmin('x');
     t.truthy(made, 'a stale claim is taken over');
-    t.is((await tokens.verify(made?.token ?? '')).role, 'admin');
+    t.is((await tokens.verify(made?.token ?? '')).role, 'owner');
     t.is((await store.getClusterDoc('tokens', FIRST_ADMIN_CLAIM)).version, 2);
     now += 10 * FIRST_ADMIN_CLAIM_STALE_MS;
-    t.is(await tokens.createFirstAdmin('x'), undefined, 'an admin token exists');
-    t.is((await tokens.list('admin')).length, 1);
+    t.is(await tokens.createFirstAdmin('x'), undefined, 'an owner token exists');
+    t.is((await tokens.list('owner')).length, 1);
   } finally {
     await store.close();
     fs.rmSync(path.dirname(dir), { recursive: true, force: true });
@@ -108,7 +108,7 @@ test('three pai serve --role admin started together on one empty Vault: one firs
     t.is(creators.length, 1, servers.map((s) => s.stdout()).join('\n---\n'));
     const store = await openVaultStore(double, ['pai-admin']);
     try {
-      t.is((await new TokenService({ store }).list('admin')).length, 1);
+      t.is((await new TokenService({ store }).list('owner')).length, 1);
     } finally {
       await store.close();
     }

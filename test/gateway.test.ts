@@ -109,7 +109,7 @@ const RPC = { unauthenticated: 16, denied: 7 } as const;
 function assertDenied(
   t: ExecutionContext<Context>,
   res: CheckResponse__Output,
-  http: 'Unauthorized' | 'Forbidden' | 'InternalServerError',
+  http: 'Unauthorized' | 'Forbidden' | 'MethodNotAllowed' | 'InternalServerError',
   code: string,
   message?: RegExp,
 ): void {
@@ -282,6 +282,13 @@ test('500: bedrock through the gateway needs ext_proc (SigV4), and says so', asy
   const res = await send(t, { modelProvider: 'bedrock', headers: [bearer(tok(t, 'bedrock'))] });
   assertDenied(t, res, 'InternalServerError', 'needs_ext_proc', /ModelProvider "bedrock".*ext_proc/);
 });
+
+for (const method of ['TRACE', 'CONNECT']) {
+  test(`405: ${method} gets no key through the gateway either (issue 16, item 7)`, async (t) => {
+    const res = await send(t, { method, modelProvider: 'openai', headers: [bearer(tok(t, 'bot'))] });
+    assertDenied(t, res, 'MethodNotAllowed', 'method_not_allowed', new RegExp(`^${method} requests get no credential`));
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Injection: the real key set, the token removed.

@@ -13,6 +13,7 @@ import {
   type Fixture,
   type FixtureValues,
   BAD_AUTHORITIES,
+  REFUSED_METHODS,
   HEADER_INJECTIONS,
   PASSING_REQUESTS,
   HOSTS,
@@ -58,7 +59,7 @@ const PASS: CheckResponse__Output = { status: { code: 0 }, ok_response: {}, http
 interface DenyRow {
   readonly name: string;
   readonly req: Req;
-  readonly http: 'BadRequest' | 'Forbidden' | 'InternalServerError' | 'ServiceUnavailable';
+  readonly http: 'BadRequest' | 'Forbidden' | 'MethodNotAllowed' | 'InternalServerError' | 'ServiceUnavailable';
   readonly code: string;
   readonly message?: RegExp;
 }
@@ -150,6 +151,10 @@ const denials: DenyRow[] = [
     'BadRequest',
     'bad_host',
     /duplicate/,
+  ),
+  // TRACE and CONNECT never get a credential (issue 16, item 7).
+  ...REFUSED_METHODS.map((c) =>
+    deny(`refused method: ${c.name}`, caseRequest(c), 'MethodNotAllowed', 'method_not_allowed', c.message),
   ),
   // egress: deny lets only the agent's own targets through.
   deny(

@@ -439,6 +439,45 @@ test('no expires_in: the token is kept for 60 s at most', async (t) => {
   t.is(server.calls, 2);
 });
 
+// expires_in is bounded to [1 s, 24 h] (issue 16, item 7): each row gets a token with that
+// expires_in, then asks again at `reusedAt` (same token, no exchange) and at `fetchedAt` (a new one).
+const LIFETIME_BOUNDS: { name: string; expiresIn: number | string; reusedAt: number; fetchedAt: number }[] = [
+  { name: 'ten years is cut to 24 h', expiresIn: 10 * 365 * 86_400, reusedAt: 23 * 3_600_000, fetchedAt: 24 * 3_600_000 },
+  { name: 'a number beyond any date is cut to 24 h', expiresIn: 1e300, reusedAt: 3_600_000, fetchedAt: 24 * 3_600_000 },
+  { name: 'a huge numeric string is cut to 24 h', expiresIn: '9'.repeat(40), reusedAt: 3_600_000, fetchedAt: 24 * 3_600_000 },
+  {
+    name: 'a thousandth of a second is raised to 1 s (no exchange per request)',
+    expiresIn: 0.001,
+    reusedAt: 500,
+    fetchedAt: 901,
+  },
+  { name: 'one hour is kept as it is', expiresIn: 3600, reusedAt: 3_239_000, fetchedAt: 3_540_001 },
+];
+
+for (const row of LIFETIME_BOUNDS) {
+  test(`expires_in bounds: ${row.name}`, async (t) => {
+    const server = await azureServer(t);
+    const clock = { now: 0 };
+    const { tokens } = source(clock);
+    const token = 'tok-cccccccccccccccccccccccccccccccc';
+    server.behaviour = {
+      kind: 'raw',
+      status: 200,
+      body: `{"token_type":"Bearer","access_token":"${token}","expires_in":${JSON.stringify(row.expiresIn)}}`,
+    };
+    const target = azureTarget(server.url);
+    const values = azureValues(t.context.secret);
+    t.is(await tokens.get(target, values, 1), token);
+    server.behaviour = { kind: 'ok' };
+    clock.now = row.reusedAt;
+    t.is(await tokens.get(target, values, 1), token, 'reused within the bounded lifetime');
+    t.is(server.calls, 1);
+    clock.now = row.fetchedAt;
+    t.not(await tokens.get(target, values, 1), token, 'replaced once the bounded lifetime is (nearly) over');
+    t.is(server.calls, 2);
+  });
+}
+
 test('gcp: the assertion verifies at the endpoint (iss, aud, scope, kid, one hour) and is cached', async (t) => {
   const server = await gcpServer(t);
   const { tokens } = source({ now: Date.now() });

@@ -30,6 +30,7 @@ import {
 import {
   type FixtureValues,
   BAD_AUTHORITIES,
+  REFUSED_METHODS,
   HEADER_INJECTIONS,
   PASSING_REQUESTS,
   HOSTS,
@@ -61,7 +62,8 @@ const bot = (authority: string, extra: Partial<ExtProcHeadersSpec> = {}): ExtPro
 interface DenyRow {
   readonly name: string;
   readonly spec: ExtProcHeadersSpec;
-  readonly http: 'BadRequest' | 'Forbidden' | 'InternalServerError' | 'ServiceUnavailable' | 'PayloadTooLarge';
+  readonly http:
+    'BadRequest' | 'Forbidden' | 'MethodNotAllowed' | 'InternalServerError' | 'ServiceUnavailable' | 'PayloadTooLarge';
   readonly code: string;
   readonly message?: RegExp;
 }
@@ -213,6 +215,10 @@ const denials: DenyRow[] = [
     'BadRequest',
     'bad_request',
     /repeat/,
+  ),
+  // TRACE and CONNECT never get a credential (issue 16, item 7).
+  ...REFUSED_METHODS.map((c) =>
+    deny(`refused method: ${c.name}`, caseRequest(c), 'MethodNotAllowed', 'method_not_allowed', c.message),
   ),
   // Host spoofing (the rows of part 1).
   ...BAD_AUTHORITIES.map((c) => badHost(c.name, c.authority, c.message)),

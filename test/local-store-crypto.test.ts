@@ -244,6 +244,28 @@ test('a master key file readable by others (0644) refuses to open', async (t) =>
   assertConfigError(t, () => openLocal(dataDir), 'PAI_MASTER_KEY_FILE', /has mode 0644; it must be 0600 \(fix: chmod 600 /);
 });
 
+// Changing a file's owner needs root; elsewhere these two cases cannot be set up.
+const asRoot = process.getuid?.() === 0 ? test : test.skip;
+const NOBODY = 65534;
+
+asRoot('a master key file owned by another user refuses to open, naming the owner (issue 16, item 7)', async (t) => {
+  const { dataDir, keyFile } = await closedStoreDir();
+  fs.chownSync(keyFile, NOBODY, NOBODY);
+  assertConfigError(
+    t,
+    () => openLocal(dataDir),
+    'PAI_MASTER_KEY_FILE',
+    /master\.key is owned by uid 65534, not by this process \(uid 0\); it must belong to the user pai serve runs as \(fix: chown 0 /,
+  );
+});
+
+asRoot('pai serve refuses a master key file owned by another user', async (t) => {
+  const { dataDir, keyFile } = await closedStoreDir();
+  fs.chownSync(keyFile, NOBODY, NOBODY);
+  const out = await serveRefuses(t, dataDir);
+  t.regex(out, /error: PAI_MASTER_KEY_FILE: \S+master\.key is owned by uid 65534, not by this process/);
+});
+
 test('a database file readable by others (0644) refuses to open', async (t) => {
   const { dataDir } = await closedStoreDir();
   fs.chmodSync(path.join(dataDir, 'pai.db'), 0o644);

@@ -37,7 +37,11 @@ test('three injectors flushing concurrently to one store: the counts add up exac
   const token = adminToken(dataDir);
   const call = (method: string, p: string, body?: unknown) => api(admin.adminUrl, token, method, p, body);
   t.is((await call('POST', '/v1/secrets', { name: 'gh', data: { token: 'ghp_usage' } })).status, 201);
-  t.is((await call('PUT', '/v1/providers/github', paiResource('Provider', 'github', { type: 'github', auth: { secretRef: 'gh' } }))).status, 201);
+  t.is(
+    (await call('PUT', '/v1/providers/github', paiResource('Provider', 'github', { type: 'github', auth: { secretRef: 'gh' } })))
+      .status,
+    201,
+  );
   t.is((await call('PUT', '/v1/agents/bot', paiResource('Agent', 'bot', { providers: ['github'] }))).status, 201);
   for (let i = 0; i < 3; i++) {
     injectors.push(
@@ -63,7 +67,8 @@ test('three injectors flushing concurrently to one store: the counts add up exac
       while (Date.now() < until) {
         const burst = 1 + Math.floor(Math.random() * 20);
         const results = await Promise.all(Array.from({ length: burst }, () => check(client, request)));
-        for (const r of results) if (r.status?.code === 0 && (r.ok_response?.headers?.length ?? 0) > 0) sent[i] = (sent[i] ?? 0) + 1;
+        for (const r of results)
+          if (r.status?.code === 0 && (r.ok_response?.headers?.length ?? 0) > 0) sent[i] = (sent[i] ?? 0) + 1;
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 40));
       }
     }),
@@ -82,7 +87,13 @@ test('three injectors flushing concurrently to one store: the counts add up exac
   t.is((listed.json as { items: { lastUsedAt?: string }[] }).items[0]?.lastUsedAt, github?.lastUsedAt);
   const cli = await runPai(['status', 'bot'], { ...admin.env, PAI_SERVER: admin.adminUrl, PAI_TOKEN: token });
   t.is(cli.code, 0, cli.stderr);
-  t.regex(cli.stdout, new RegExp(`^- github \\(github / api\\.github\\.com, uploads\\.github\\.com, …\\) — ${total} requests today, last used \\d+s ago$`, 'm'));
+  t.regex(
+    cli.stdout,
+    new RegExp(
+      `^- github \\(github / api\\.github\\.com, uploads\\.github\\.com, …\\) — ${total} requests today, last used \\d+s ago$`,
+      'm',
+    ),
+  );
   const described = await runPai(['describe', 'secret', 'gh'], { ...admin.env, PAI_SERVER: admin.adminUrl, PAI_TOKEN: token });
   t.regex(described.stdout, /^Last used: \S+ \(\d+s ago\)$/m, "the secret's last use through its Provider");
 });

@@ -127,7 +127,7 @@ test.serial('restart while Vault is sealed: the CLI gets a clear 503; after unse
   const items = (JSON.parse(tokens.stdout) as { items: { id: string; role: string }[] }).items;
   t.deepEqual(
     items.map((i) => [i.id, i.role]),
-    [[tokenId, 'admin']],
+    [[tokenId, 'owner']],
     'no second admin token was made',
   );
 });

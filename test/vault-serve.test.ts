@@ -76,7 +76,7 @@ test.after.always(async (t) => {
 test.serial('pai serve starts on the Vault store and bootstraps the first admin token into Vault, hashed', async (t) => {
   const { server, token } = t.context.vault;
   t.regex(server.stdout(), /^pai serve: role all, vault store, data in /m);
-  t.regex(server.stdout(), /^ {2}created the first admin token; the pai CLI reads it from .*config\.yaml$/m);
+  t.regex(server.stdout(), /^ {2}created the first admin token \(role owner\); the pai CLI reads it from .*config\.yaml$/m);
   const configFile = path.join(server.dataDir, 'config.yaml');
   t.is(fs.statSync(configFile).mode & 0o777, 0o600);
   t.deepEqual(YAML.parse(fs.readFileSync(configFile, 'utf8')), { server: server.adminUrl, token });
@@ -87,7 +87,7 @@ test.serial('pai serve starts on the Vault store and bootstraps the first admin 
   });
   t.is(res.status, 200);
   const stored = JSON.stringify(await res.json());
-  t.regex(stored, /"role":"admin"/);
+  t.regex(stored, /"role":"owner"/);
   t.regex(stored, /"hash":"[0-9a-f]{64}"/);
   t.false(stored.includes(token.slice(-43)), 'the token secret is not stored');
   t.true(t.context.double.requestsTo('pai/').length > 0, 'the server really uses the double');
@@ -179,7 +179,7 @@ test.serial('a second `pai serve --role admin` replica serves the same secrets t
   t.notRegex(replica.stdout(), /injector:|created the first admin token/);
   await waitForStderr(
     replica,
-    /an admin token exists \(or another pai serve on this store is creating the first one\) but none is in the config file; not creating another/,
+    /an owner token exists \(or another pai serve on this store is creating the first one\) but no usable one is in the config file; not creating another/,
   );
   const written: unknown = YAML.parse(fs.readFileSync(path.join(replica.dataDir, 'config.yaml'), 'utf8'));
   t.deepEqual(written, { server: replica.adminUrl }, 'no second admin token is made, none is copied');

@@ -1,6 +1,6 @@
 /**
  * Env rendering (DESIGN §5): the one path where secret values leave pai, for agents that mount a
- * secret as an environment variable. Renderer or admin tokens only; every render is audited (who,
+ * secret as an environment variable. Renderer or owner tokens only; every render is audited (who,
  * agent, which secret and key, versions — never a value).
  */
 import type { Principal } from '../auth/tokens.js';
@@ -174,7 +174,9 @@ export function envRoute(store: SecretStore, resources: ResourcesService, audit:
     {
       method: 'GET',
       path: '/v1/agents/:name/env',
-      roles: ['admin', 'renderer'],
+      // Not admin (issue 16, item 4): an admin could otherwise read any value by pointing an
+      // Agent's env at it. Owners hold the first token of a one-machine install.
+      roles: ['renderer', 'owner'],
       handler: async (ctx) => {
         const { params, query, principal } = ctx;
         const ns = namespaceOf(ctx);

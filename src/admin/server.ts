@@ -4,14 +4,19 @@
  */
 import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { roleAllows } from '../auth/roles.js';
 import type { TokenService, Principal } from '../auth/tokens.js';
 import type { ListenAddress } from '../config.js';
 import { PaiError, toPaiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { claimSocketPath } from '../unix-socket.js';
+import type { HostCheck } from './host-check.js';
 import { sendError, sendJson, sendText } from './http.js';
 import type { RouteResult, Router } from './router.js';
+import type { AdminTlsOptions } from './tls.js';
 
 export interface AdminServerDeps {
   readonly router: Router;
@@ -20,6 +25,10 @@ export interface AdminServerDeps {
   readonly logger: Logger;
   /** Resolves when the server can serve (store reachable); throws otherwise. */
   readonly ready: () => Promise<void>;
+  /** Serve HTTPS with this material (PAI_ADMIN_TLS_*); plain HTTP when absent. */
+  readonly tls?: AdminTlsOptions;
+  /** Refuses requests whose Host header does not name this server (DNS rebinding); none on a unix socket. */
+  readonly hostCheck?: HostCheck;
 }
 
 const ANONYMOUS: Principal = { tokenId: '-', role: 'viewer' };
@@ -58,10 +67,23 @@ function requestUrl(target: string): URL {
 }
 
 export class AdminServer {
-  readonly server: http.Server;
+  readonly server: http.Server | https.Server;
 
   constructor(private readonly deps: AdminServerDeps) {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    const tls = deps.tls;
+    this.server = tls
+      ? https.createServer(
+          {
+            cert: tls.cert,
+            key: tls.key,
+            minVersion: 'TLSv1.2',
+            // With a client CA, a client without a certificate it signed fails the handshake.
+            ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+          },
+          handler,
+        )
+      : http.createServer(handler);
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 30_000;
     this.server.keepAliveTimeout = 5_000;
@@ -91,7 +113,7 @@ export class AdminServer {
       seen.label = path;
       const principal = await this.deps.tokens.verify(bearer(req), { surface: 'admin' });
       seen.actor = principal.tokenId;
-      if (principal.role !== 'admin' && principal.role !== 'viewer') {
+      if (!roleAllows(['admin', 'viewer'], principal.role)) {
         throw new PaiError('forbidden', `role ${principal.role} may not read /metrics`);
       }
       const text = await this.deps.metrics.registry.metrics();
@@ -103,7 +125,7 @@ export class AdminServer {
     if (route.roles.length > 0) {
       principal = await this.deps.tokens.verify(bearer(req), { surface: 'admin' });
       seen.actor = principal.tokenId;
-      if (!route.roles.includes(principal.role)) {
+      if (!roleAllows(route.roles, principal.role)) {
         throw new PaiError('forbidden', `role ${principal.role} may not ${route.method} ${route.path}`);
       }
     }
@@ -115,6 +137,7 @@ export class AdminServer {
     const seen = { label: 'unmatched', actor: '-' };
     let status = 500;
     try {
+      this.deps.hostCheck?.(req.headers.host);
       const url = requestUrl(req.url ?? '/');
       const result = await this.route(req, url, seen);
       status = result.status;
@@ -140,8 +163,12 @@ export class AdminServer {
     }
   }
 
-  /** Listens on a TCP address or a unix socket (mode 0600); resolves with the bound address text. */
-  listen(addr: ListenAddress): Promise<string> {
+  /**
+   * Listens on a TCP address or a unix socket (mode 0600); resolves with the bound address text.
+   * A unix path must be free or a stale socket (claimSocketPath): throws ConfigError otherwise.
+   */
+  async listen(addr: ListenAddress): Promise<string> {
+    if (addr.kind === 'unix') await claimSocketPath(addr.path, 'PAI_ADMIN_LISTEN');
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       const done = (): void => {
@@ -154,10 +181,8 @@ export class AdminServer {
           resolve(`${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
         }
       };
-      if (addr.kind === 'unix') {
-        if (fs.existsSync(addr.path)) fs.rmSync(addr.path);
-        this.server.listen(addr.path, done);
-      } else this.server.listen(addr.port, addr.host, done);
+      if (addr.kind === 'unix') this.server.listen(addr.path, done);
+      else this.server.listen(addr.port, addr.host, done);
     });
   }
 

@@ -1,17 +1,18 @@
 /**
- * /v1/tokens: create (shown once), list (never the token) and revoke API and agent tokens.
+ * /v1/tokens: create (shown once), list (never the token) and revoke API and agent tokens. Owner
+ * and renderer tokens are created by owners only, owner tokens revoked by owners only (roles.ts);
+ * a refusal is audited.
  */
-import { ROLES, type Role, type TokenInfo, type TokenService } from '../auth/tokens.js';
+import { mayManageToken } from '../auth/roles.js';
+import { type Principal, ROLES, type Role, type TokenInfo, type TokenService } from '../auth/tokens.js';
 import type { ChangeFeed } from '../changes.js';
-import { parseDuration } from '../config.js';
+import { MAX_TOKEN_TTL_MS, parseDuration } from '../config.js';
 import { PaiError } from '../errors.js';
 import { nameProblem, quoteName } from '../resources/names.js';
 import type { AuditLog } from './audit.js';
 import { readJson } from './http.js';
 import type { UsageService } from './usage-service.js';
 import type { Route } from './router.js';
-
-const MAX_TTL_MS = 366 * 86_400_000;
 
 function parseCreate(body: Record<string, unknown>): {
   role: Role;
@@ -49,7 +50,7 @@ function parseCreate(body: Record<string, unknown>): {
   let ttlMs: number | undefined;
   if (ttl !== undefined) {
     ttlMs = typeof ttl === 'string' ? parseDuration(ttl) : undefined;
-    if (ttlMs === undefined || ttlMs <= 0 || ttlMs > MAX_TTL_MS) {
+    if (ttlMs === undefined || ttlMs <= 0 || ttlMs > MAX_TOKEN_TTL_MS) {
       throw new PaiError('invalid', 'ttl must be a duration such as 30d, 12h or 90m, at most 366d', {
         details: { field: 'ttl' },
       });
@@ -65,7 +66,36 @@ function parseCreate(body: Record<string, unknown>): {
 }
 
 /**
- * Token management routes (admin only). A revocation is published on `changes` (doc `tokens/t<id>`,
+ * Refuses, and audits the refusal, when `principal` may not create or revoke a token of `target`:
+ * renderer tokens read values (env rendering), owner tokens mint renderer tokens.
+ */
+function assertMayManage(
+  principal: Principal,
+  target: Role,
+  audit: AuditLog,
+  record: { action: 'token.create' | 'token.delete'; name?: string },
+): void {
+  const op = record.action === 'token.create' ? 'create' : 'revoke';
+  if (mayManageToken(principal.role, target, op)) return;
+  audit.write({
+    actor: { tokenId: principal.tokenId, role: principal.role },
+    action: record.action,
+    kind: 'Token',
+    ...(record.name === undefined ? {} : { name: record.name }),
+    outcome: 'error',
+    code: 'forbidden',
+    detail: { role: target },
+  });
+  const verb = record.action === 'token.create' ? 'create' : 'revoke';
+  const why =
+    target === 'renderer'
+      ? 'renderer tokens read secret values through env rendering'
+      : 'owner tokens can create renderer tokens';
+  throw new PaiError('forbidden', `role ${principal.role} may not ${verb} ${target} tokens: ${why}; only an owner token may`);
+}
+
+/**
+ * Token management routes (admin and owner). A revocation is published on `changes` (doc `tokens/t<id>`,
  * the name TokenService stores it under), so the injector in this process forgets the token at once.
  */
 /**
@@ -100,6 +130,7 @@ export function tokenRoutes(tokens: TokenService, audit: AuditLog, changes?: Cha
       roles: ['admin'],
       handler: async ({ req, principal }) => {
         const input = parseCreate(await readJson(req));
+        assertMayManage(principal, input.role, audit, { action: 'token.create' });
         const { token, info } = await tokens.create(input);
         audit.write({
           actor: { tokenId: principal.tokenId, role: principal.role },
@@ -118,6 +149,8 @@ export function tokenRoutes(tokens: TokenService, audit: AuditLog, changes?: Cha
       roles: ['admin'],
       handler: async ({ params, principal }) => {
         const id = params['id'] ?? '';
+        const existing = await tokens.info(id);
+        if (existing) assertMayManage(principal, existing.role, audit, { action: 'token.delete', name: id });
         await tokens.revoke(id);
         changes?.publish({ type: 'doc', kind: 'tokens', name: `t${id}` });
         audit.write({

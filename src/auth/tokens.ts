@@ -1,5 +1,5 @@
 /**
- * Bearer tokens for the admin API (roles admin, viewer, renderer) and for agents calling the LLM
+ * Bearer tokens for the admin API (roles owner, admin, viewer, renderer; see roles.ts) and for agents calling the LLM
  * gateway (role agent). An API token is `pai_tok_<id>_<secret>` (Pai's prefix), an agent token
  * `pai_agt_<id>_<secret>`; each surface refuses the other's prefix before any lookup, so one kind
  * can never be used on the other surface (tokens made before, `pai_<id>_<secret>`, are still
@@ -12,7 +12,7 @@ import { PaiError } from '../errors.js';
 import { DEFAULT_NAMESPACE } from '../resources/types.js';
 import type { ClusterDocKind, DocRecord, SecretStore } from '../store/types.js';
 
-export const ROLES = ['admin', 'viewer', 'renderer', 'agent'] as const;
+export const ROLES = ['owner', 'admin', 'viewer', 'renderer', 'agent'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface TokenInfo {
@@ -30,6 +30,8 @@ export interface TokenInfo {
   readonly createdAt: string;
   readonly expiresAt?: string;
   readonly lastUsedAt?: string;
+  /** Made by `pai serve` for the CLI of its machine (config.yaml), which renews it when it expires. */
+  readonly bootstrap?: boolean;
 }
 
 interface TokenDoc extends TokenInfo {
@@ -89,6 +91,11 @@ export interface TokenServiceOptions {
    * the token record, at most once per lastUsedWriteMs.
    */
   readonly onUse?: (principal: Principal) => void;
+  /**
+   * Lifetime of a new API token (owner, admin, viewer, renderer) created without a ttl
+   * (PAI_TOKEN_DEFAULT_TTL); none when absent. Agent tokens live as long as their agent unless given one.
+   */
+  readonly defaultTtlMs?: number;
 }
 
 export type TokenKind = ClusterDocKind;
@@ -123,6 +130,7 @@ export interface CreateTokenInput {
   readonly namespace?: string;
   readonly description?: string;
   readonly ttlMs?: number;
+  readonly bootstrap?: boolean;
 }
 
 export class TokenService {
@@ -133,6 +141,7 @@ export class TokenService {
   private readonly loadTimeoutMs: number | undefined;
   private readonly kinds: readonly TokenKind[];
   private readonly onUse: ((principal: Principal) => void) | undefined;
+  private readonly defaultTtlMs: number | undefined;
   private readonly cache = new Map<string, CacheEntry>();
   // Concurrent misses for one token share one store read (single flight).
   private readonly inflight = new Map<string, Promise<CacheEntry | undefined>>();
@@ -148,11 +157,13 @@ export class TokenService {
     this.loadTimeoutMs = options.loadTimeoutMs;
     this.kinds = options.kinds ?? ['tokens', 'agenttokens'];
     this.onUse = options.onUse;
+    this.defaultTtlMs = options.defaultTtlMs;
   }
 
   /**
    * Creates a token; returns the token text (shown once) and its record. An agent token needs its
-   * agent to exist (`broken_reference` otherwise) and is bound to that agent's creation time.
+   * agent to exist (`broken_reference` otherwise) and is bound to that agent's creation time. An
+   * API token without a ttl gets the default one (TokenServiceOptions.defaultTtlMs).
    */
   async create(input: CreateTokenInput): Promise<{ token: string; info: TokenInfo }> {
     let agentCreatedAt: string | undefined;
@@ -164,6 +175,7 @@ export class TokenService {
     const id = randomBytes(8).toString('hex');
     const token = `${prefixOf(input.role)}${id}_${randomBytes(32).toString('base64url')}`;
     const now = this.now();
+    const ttlMs = input.ttlMs ?? (input.role === 'agent' ? undefined : this.defaultTtlMs);
     const doc: TokenDoc = {
       id,
       role: input.role,
@@ -172,7 +184,8 @@ export class TokenService {
       ...(agentCreatedAt === undefined ? {} : { agentCreatedAt }),
       ...(input.description === undefined ? {} : { description: input.description }),
       createdAt: now.toISOString(),
-      ...(input.ttlMs === undefined ? {} : { expiresAt: new Date(now.getTime() + input.ttlMs).toISOString() }),
+      ...(ttlMs === undefined ? {} : { expiresAt: new Date(now.getTime() + ttlMs).toISOString() }),
+      ...(input.bootstrap === true ? { bootstrap: true } : {}),
       hash: hashToken(token).toString('hex'),
     };
     await this.store.putClusterDoc(tokenKindOf(input.role), `t${id}`, { ...doc }, { ifVersion: 0 });
@@ -206,6 +219,28 @@ export class TokenService {
     const stored = doc.lastUsedAt ? Date.parse(doc.lastUsedAt) : 0;
     const latest = Math.max(mem ?? 0, stored);
     return latest > 0 ? { lastUsedAt: new Date(latest).toISOString() } : {};
+  }
+
+  /** The public record of token `id` (read from the store, never cached); undefined when there is none. */
+  async info(id: string): Promise<TokenInfo | undefined> {
+    if (!/^[0-9a-f]{16}$/.test(id)) return undefined;
+    const entry = await this.fetch(id);
+    return entry ? toInfo(entry.doc) : undefined;
+  }
+
+  /**
+   * What a presented token is, without using it: its record and whether it has expired, when the
+   * token matches a stored record (constant-time, as verify); undefined for anything else. For
+   * `pai serve`'s own bootstrap (renewing the token of config.yaml), never for authentication.
+   */
+  async inspect(presented: string): Promise<{ info: TokenInfo; expired: boolean } | undefined> {
+    const id = TOKEN_RE.exec(presented)?.[1];
+    if (!id) return undefined;
+    const doc = (await this.fetch(id))?.doc;
+    const expected = doc ? Buffer.from(doc.hash, 'hex') : Buffer.alloc(32);
+    const ok = timingSafeEqual(hashToken(presented), expected.length === 32 ? expected : Buffer.alloc(32));
+    if (!doc || !ok) return undefined;
+    return { info: toInfo(doc), expired: doc.expiresAt !== undefined && Date.parse(doc.expiresAt) <= this.now().getTime() };
   }
 
   /** Revokes a token; `not_found` if there is no such id. */
@@ -344,20 +379,28 @@ export class TokenService {
     );
   }
 
-  /** True when at least one admin token exists (bootstrap check). */
+  /** True when at least one admin token exists. */
   async hasAdmin(): Promise<boolean> {
     return (await this.list('admin')).length > 0;
   }
 
+  /** True when at least one owner token exists that has not expired (bootstrap check). */
+  async hasOwner(): Promise<boolean> {
+    const now = this.now().getTime();
+    return (await this.list('owner')).some((t) => t.expiresAt === undefined || Date.parse(t.expiresAt) > now);
+  }
+
   /**
-   * Creates the first admin token if no admin token exists, at most once across every process on
-   * the store: several replicas starting together on an empty Vault each get here, and each first
-   * takes a claim record with compare-and-set (create-only, or over a claim older than
+   * Creates the first token, of role owner (roles.ts: the one role that may create renderer
+   * tokens), if no live owner token exists: on an empty store, on a store from before the owner
+   * role, or once every owner token has expired. At most once across every process on the store:
+   * several replicas starting together on an empty Vault each get here, and each first takes a
+   * claim record with compare-and-set (create-only, or over a claim older than
    * `FIRST_ADMIN_CLAIM_STALE_MS`, whose holder died before making its token). A process that loses
-   * the race, or finds an admin token after claiming, creates nothing and returns undefined.
+   * the race, or finds a live owner token after claiming, creates nothing and returns undefined.
    */
   async createFirstAdmin(description: string): Promise<{ token: string; info: TokenInfo } | undefined> {
-    if (await this.hasAdmin()) return undefined;
+    if (await this.hasOwner()) return undefined;
     let claimVersion = 0;
     try {
       const claim = await this.store.getClusterDoc('tokens', FIRST_ADMIN_CLAIM);
@@ -379,8 +422,8 @@ export class TokenService {
       throw err;
     }
     // Another process may have finished its bootstrap between the first look and the claim.
-    if (await this.hasAdmin()) return undefined;
-    return this.create({ role: 'admin', description });
+    if (await this.hasOwner()) return undefined;
+    return this.create({ role: 'owner', description, bootstrap: true });
   }
 }
 

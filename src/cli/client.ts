@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import YAML from 'yaml';
 import type { ClientConfig } from '../config.js';
 
@@ -40,12 +41,46 @@ export interface CommandNamespace {
   readonly explicit: boolean;
 }
 
+/** TLS options of an https:// server: the CA to trust (PAI_CA_FILE) and a client certificate. */
+interface ClientTls {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
+function readClientFile(variable: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new CliError(`${variable}: cannot read ${file} (${code === 'ENOENT' ? 'no such file' : code})`);
+  }
+}
+
+function clientTls(config: ClientConfig): ClientTls {
+  return {
+    ...(config.caFile ? { ca: readClientFile('PAI_CA_FILE', config.caFile) } : {}),
+    ...(config.clientCertFile ? { cert: readClientFile('PAI_CLIENT_CERT', config.clientCertFile) } : {}),
+    ...(config.clientKeyFile ? { key: readClientFile('PAI_CLIENT_KEY', config.clientKeyFile) } : {}),
+  };
+}
+
+// TLS failures worth a sentence of their own (Node's codes), so that the fix is obvious.
+const TLS_HINTS: Readonly<Record<string, string>> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the server certificate is not trusted (set PAI_CA_FILE to its CA)',
+  SELF_SIGNED_CERT_IN_CHAIN: 'the server certificate is not trusted (set PAI_CA_FILE to its CA)',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the server certificate is self-signed and not trusted (set PAI_CA_FILE to it)',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the server certificate does not name this host (use the name it was issued for in PAI_SERVER)',
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'the server requires a client certificate (set PAI_CLIENT_CERT and PAI_CLIENT_KEY)',
+  EPROTO: 'the TLS handshake failed (is it an https:// server, and does it require a client certificate?)',
+};
+
 export class AdminClient {
   /** The namespace commands act in (-n, else PAI_NAMESPACE, else default). */
   namespace: CommandNamespace = { name: 'default', explicit: false };
 
   private constructor(
-    private readonly target: { socketPath: string } | { host: string; port: number; base: string },
+    private readonly target: { socketPath: string } | { host: string; port: number; base: string; tls: ClientTls | undefined },
     private readonly token: string,
     readonly server: string,
   ) {}
@@ -83,9 +118,17 @@ export class AdminClient {
     } catch {
       throw new CliError(`PAI_SERVER is not a URL: ${JSON.stringify(server)}`);
     }
-    if (url.protocol !== 'http:') throw new CliError(`unsupported server URL scheme ${url.protocol} (use http:// or unix:/path)`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new CliError(`unsupported server URL scheme ${url.protocol} (use https://, http:// or unix:/path)`);
+    }
+    const secure = url.protocol === 'https:';
     return new AdminClient(
-      { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), base: url.pathname.replace(/\/$/, '') },
+      {
+        host: url.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(url.port || (secure ? 443 : 80)),
+        base: url.pathname.replace(/\/$/, ''),
+        tls: secure ? clientTls(config) : undefined,
+      },
       token,
       server,
     );
@@ -112,10 +155,10 @@ export class AdminClient {
       headers['content-type'] = 'application/json';
       headers['content-length'] = payload.length;
     }
-    const base = 'base' in this.target ? this.target.base : '';
-    const options: http.RequestOptions = { method, path: base + path, headers, timeout: 30_000, ...this.target };
+    const common = { method, headers, timeout: 30_000 };
+    const target = this.target;
     return new Promise((resolve, reject) => {
-      const req = http.request(options, (res) => {
+      const onResponse = (res: http.IncomingMessage): void => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
@@ -133,13 +176,20 @@ export class AdminClient {
           }
           resolve({ status: res.statusCode ?? 0, body: parsed, text, contentType, raw });
         });
-      });
+      };
+      let req: http.ClientRequest;
+      if ('socketPath' in target) req = http.request({ ...common, socketPath: target.socketPath, path }, onResponse);
+      else {
+        const where = { ...common, host: target.host, port: target.port, path: target.base + path };
+        req = target.tls ? https.request({ ...where, ...target.tls }, onResponse) : http.request(where, onResponse);
+      }
       req.on('timeout', () => req.destroy(new Error('timed out')));
       req.on('error', (e: NodeJS.ErrnoException) => {
+        const code = e.code ?? '';
         const why =
-          e.code === 'ECONNREFUSED' || e.code === 'ENOENT'
+          code === 'ECONNREFUSED' || code === 'ENOENT'
             ? 'connection refused (is `pai serve` running?)'
-            : (e.code ?? e.message);
+            : (TLS_HINTS[code] ?? (code || e.message));
         reject(new CliError(`cannot reach the pai admin API at ${this.server}: ${why}`));
       });
       req.end(payload);

@@ -16,6 +16,13 @@ export interface CliIo {
   readonly now: () => Date;
   /** True when stderr is a terminal (a person is watching): warnings meant for people are shown then. */
   readonly isTerminal?: () => boolean;
+  /** Which standard streams are terminals (absent: none is). */
+  readonly terminal?: { readonly stdin: boolean; readonly stdout: boolean; readonly stderr: boolean };
+  /**
+   * Asks for values on the terminal without echo, one prompt after another (only called when
+   * stdin is a terminal); throws CliError when the user gives up (Ctrl-C, Ctrl-D).
+   */
+  readonly promptHidden?: (prompts: readonly string[]) => Promise<string[]>;
 }
 
 /** Reads a stream to the end. */

@@ -16,6 +16,7 @@ import { nameProblem } from '../resources/names.js';
 import { DEFAULT_NAMESPACE } from '../resources/types.js';
 import { AdminClient, CliError, type CommandNamespace } from './client.js';
 import { type CliIo, readAll } from './io.js';
+import { hiddenPrompter } from './prompt.js';
 import { resourceCommands } from './registry.js';
 import { type CreateTokenOptions, createToken } from './token-commands.js';
 
@@ -42,6 +43,18 @@ function commandNamespace(action: Command, io: CliIo): CommandNamespace {
   if (problem !== undefined) throw new CliError(`invalid namespace ${JSON.stringify(name.slice(0, 80))}: ${problem}`, 2);
   return { name, explicit: given !== undefined };
 }
+const ADD_SECRET_HELP = `
+Values never need to be on the command line (where other local users see them in ps, and the shell
+history keeps them): give --from-literal KEY alone, --from-file or --from-env-file -.
+Standard input feeds either the bare --from-literal KEYs or one "-" source, not both.
+
+Examples:
+  pai add secret gemini-key --from-literal api-key               # asks for the value, no echo
+  printf '%s\\n' "$ID" "$SECRET" | pai add secret aws-creds --from-literal access_key_id --from-literal secret_access_key
+  pai add secret tls --from-file tls.key --from-file ca=./ca.pem
+  pai add secret app-env --from-env-file - < app.env
+  pai add secret gemini-key --from-literal api-key=AIzaSy...     # works, but the value is in ps and history
+`;
 
 /** Builds the command tree; actions report their exit code through `setCode`. */
 function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
@@ -63,7 +76,13 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .command('secret')
     .description('create a secret from literals, files or an env file (values are write-only: they are never shown again)')
     .argument('<name>', 'secret name (DNS-1123 label)')
-    .option('--from-literal <key=value>', 'a key and its literal value (repeatable); the value may contain "="', collect, [])
+    .option(
+      '--from-literal <key[=value]>',
+      'KEY alone: the value is asked for without echo on a terminal, else read from stdin (one line per such KEY, in order); ' +
+        'KEY=VALUE: the value is on the command line, visible to every local user (ps) and kept in shell history (repeatable)',
+      collect,
+      [],
+    )
     .option(
       '--from-file <[key=]path>',
       'a file whose bytes are the value; the key defaults to the file name; "KEY=-" reads stdin (repeatable)',
@@ -72,10 +91,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     )
     .option('--from-env-file <path>', 'a file of KEY=VALUE lines (repeatable; "-" reads stdin)', collect, [])
     .option('--overwrite', 'replace the keys of an existing secret', false)
-    .addHelpText(
-      'after',
-      '\nExamples:\n  pai add secret gemini-key --from-literal api-key=AIzaSy...\n  pai add secret tls --from-file tls.key --from-file ca=./ca.pem\n',
-    )
+    .addHelpText('after', ADD_SECRET_HELP)
     .action(
       async (name: string, opts: { fromLiteral: string[]; fromFile: string[]; fromEnvFile: string[]; overwrite: boolean }) => {
         await addSecret(client(), name, opts, io);
@@ -99,7 +115,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description("render an agent's env values (audited), or the LLM gateway's Envoy config");
   render
     .command('env')
-    .description("print an agent's spec.env with the secret values, for its launcher (renderer or admin token)")
+    .description("print an agent's spec.env with the secret values, for its launcher (renderer or owner token)")
     .argument('<agent>', 'agent name')
     .addOption(
       new Option('-o, --output <format>', 'dotenv (sourceable by sh) or json').choices(['dotenv', 'json']).default('dotenv'),
@@ -157,8 +173,18 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .command('token')
     .description('create an API token (--role) or an agent token for the LLM gateway (AGENT); printed once')
     .argument('[agent]', 'the agent the token speaks for (role agent); it must exist, and the token dies with it')
-    .addOption(new Option('--role <role>', 'API role when no agent is given').choices(['admin', 'viewer', 'renderer']))
-    .option('--ttl <duration>', 'lifetime, e.g. 30d, 12h (default: no expiry)')
+    .addOption(
+      new Option('--role <role>', 'API role when no agent is given (owner and renderer tokens need an owner token)').choices([
+        'owner',
+        'admin',
+        'viewer',
+        'renderer',
+      ]),
+    )
+    .option(
+      '--ttl <duration>',
+      "lifetime, e.g. 30d, 12h, at most 366d (default: the server's PAI_TOKEN_DEFAULT_TTL, 90d; agent tokens: no expiry)",
+    )
     .option('--description <text>', 'a note shown in pai get tokens')
     .action(async (agent: string | undefined, opts: CreateTokenOptions) => {
       await createToken(client(), agent, opts, io);
@@ -260,5 +286,20 @@ export function processIo(): CliIo {
     clientConfig: () => loadClientConfig(process.env),
     now: () => new Date(),
     isTerminal: () => process.stderr.isTTY,
+    terminal: {
+      stdin: process.stdin.isTTY === true,
+      stdout: process.stdout.isTTY === true,
+      stderr: process.stderr.isTTY === true,
+    },
+    promptHidden: async (prompts) => {
+      const prompter = hiddenPrompter(process.stdin, process.stderr);
+      try {
+        const answers: string[] = [];
+        for (const prompt of prompts) answers.push(await prompter.ask(prompt));
+        return answers;
+      } finally {
+        prompter.close();
+      }
+    },
   };
 }

@@ -3,7 +3,7 @@
  */
 import { loadConfig } from '../config.js';
 import { createLogger } from '../log.js';
-import { type ServeRole, startServer } from '../main.js';
+import { type ServeRole, adminUrl, startServer } from '../main.js';
 import { CliError } from './client.js';
 import type { CliIo } from './io.js';
 
@@ -36,10 +36,10 @@ export async function serve(roleText: string, io: CliIo): Promise<number> {
   }
   const running = await startServer(config, { role, logger });
   const lines = [`pai serve: role ${role}, ${config.store} store, data in ${config.dataDir}`];
-  if (running.adminAddress)
-    lines.push(`  admin API:  ${running.adminAddress.startsWith('unix:') ? '' : 'http://'}${running.adminAddress}`);
+  if (running.adminAddress) lines.push(`  admin API:  ${adminUrl(running.adminAddress, config.adminTls !== undefined)}`);
   if (running.injectorAddress) lines.push(`  injector:   ${running.injectorAddress}`);
-  if (running.bootstrapToken) lines.push(`  created the first admin token; the pai CLI reads it from ${config.configFile}`);
+  if (running.bootstrapToken)
+    lines.push(`  created the first admin token (role owner); the pai CLI reads it from ${config.configFile}`);
   lines.push('ready');
   // Listening for the stop signals before saying `ready`: a supervisor may send one at once.
   const stopped = new Promise<void>((resolve) => {

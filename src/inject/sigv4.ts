@@ -10,16 +10,19 @@
  * proxy-added is signed, so a proxy along the way cannot break the signature. The agent's own
  * authorization, x-amz-date, x-amz-security-token and x-amz-content-sha256 are removed and
  * regenerated. Query values are percent-decoded before the signer re-encodes them; "+" is a literal
- * plus (RFC 3986), as AWS SDKs never send "+" for a space.
+ * plus (RFC 3986), as AWS SDKs never send "+" for a space. The query is bounded and put in
+ * canonical form by sigv4-query.ts (smithy's own canonical query is quadratic in repeated names).
  */
 import { type Hash, type Hmac, createHash, createHmac } from 'node:crypto';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
+import type { HeaderBag, HttpRequest as SmithyRequest } from '@smithy/types';
 import { PaiError } from '../errors.js';
 import type { InjectionTarget } from '../resources/types.js';
 import { awsScopeFromHost } from './aws-scope.js';
 import { assertHeaderValue, authOf, CREDENTIAL_HEADERS, requireKey } from './mutation.js';
 import type { HeaderEntry, HeaderMutation, InjectRequest } from './mutation.js';
+import { canonicalQuery, parseQuery } from './sigv4-query.js';
 
 /** The keys of an AWS secret (DESIGN §3). */
 export const AWS_KEYS = Object.freeze({
@@ -111,29 +114,20 @@ function hostName(authority: string): string {
   return colon === -1 ? authority : authority.slice(0, colon);
 }
 
-function decodeComponent(text: string): string {
-  if (text.indexOf('%') === -1) return text;
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    throw badRequest('malformed percent-encoding in the query string');
+/**
+ * smithy's SignatureV4 with the canonical query line computed by canonicalQuery (linear-ithmic)
+ * instead of smithy's quadratic one; path, headers, payload hash, string to sign and key
+ * derivation stay smithy's. The canonical request is `METHOD \n PATH \n QUERY \n …`: smithy builds
+ * it over an empty query, and the query line (the third) is filled in. signAws refuses a method or
+ * path with a line break first, so the third line is where the query goes.
+ */
+class CanonicalQuerySignatureV4 extends SignatureV4 {
+  protected override createCanonicalRequest(request: SmithyRequest, canonicalHeaders: HeaderBag, payloadHash: string): string {
+    const query = canonicalQuery(request.query ?? {});
+    const text = super.createCanonicalRequest({ ...request, query: {} }, canonicalHeaders, payloadHash);
+    const afterPath = text.indexOf('\n', text.indexOf('\n') + 1) + 1;
+    return `${text.slice(0, afterPath)}${query}${text.slice(afterPath)}`;
   }
-}
-
-/** The query of `path` as the signer wants it: decoded names → value or values, in order. */
-function parseQuery(query: string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
-  for (const piece of query.split('&')) {
-    if (piece.length === 0) continue;
-    const eq = piece.indexOf('=');
-    const name = decodeComponent(eq === -1 ? piece : piece.slice(0, eq));
-    const value = eq === -1 ? '' : decodeComponent(piece.slice(eq + 1));
-    const prior = out[name];
-    if (prior === undefined) out[name] = value;
-    else if (typeof prior === 'string') out[name] = [prior, value];
-    else prior.push(value);
-  }
-  return out;
 }
 
 /** The headers to sign, lower-cased, repeated values joined with "," as SigV4 prescribes. */
@@ -167,13 +161,17 @@ function refuseStreaming(headers: readonly (readonly [string, string])[]): void 
  * Signs the request with SigV4 and returns the headers to set (authorization last) and to remove.
  * Credentials must already be checked (see sigv4Mutation). Throws PaiError `bad_host` when service
  * and region are not given and cannot be derived from `host`, `bad_request` for an unsignable
- * request (malformed query, aws-chunked upload).
+ * request (a query over the bounds of sigv4-query.ts or malformed, a line break in the method or
+ * path, an aws-chunked upload).
  */
 export async function signAws(input: AwsSignInput): Promise<AwsSignature> {
   const { service, region } = resolveScope(input);
   refuseStreaming(input.headers);
+  if (/[\r\n]/.test(input.method) || /[\r\n]/.test(input.path)) {
+    throw badRequest('AWS: the method or path contains a line break and cannot be signed');
+  }
   const isS3 = service === 's3';
-  const signer = new SignatureV4({
+  const signer = new CanonicalQuerySignatureV4({
     service,
     region,
     credentials: {
@@ -187,9 +185,11 @@ export async function signAws(input: AwsSignInput): Promise<AwsSignature> {
     uriEscapePath: !isS3,
     applyChecksum: isS3,
   });
+  // Built outside the try: its own refusals (query bounds, percent-encoding) keep their messages.
+  const request = toSmithyRequest(input);
   let signed: HttpRequest;
   try {
-    signed = (await signer.sign(toSmithyRequest(input), { signingDate: input.now })) as HttpRequest;
+    signed = (await signer.sign(request, { signingDate: input.now })) as HttpRequest;
   } catch (err) {
     // The signer only fails on input it cannot encode (e.g. lone surrogates in the path).
     throw new PaiError('bad_request', 'AWS: the request cannot be signed (unencodable path or query)', { cause: err });

@@ -8,6 +8,7 @@ import { PaiError, isPaiError, toPaiError } from '../errors.js';
 import { formatAuthority, requestHost } from '../inject/host.js';
 import type { HeaderMutation, InjectRequest } from '../inject/mutation.js';
 import { withDefaultQuery } from '../inject/default-query.js';
+import { refusedMethodError } from '../inject/method.js';
 import { mutationFor, needsExtProc, needsExtProcError } from '../inject/strategies.js';
 import { quoteName } from '../resources/names.js';
 import type { InjectionTarget } from '../resources/types.js';
@@ -203,6 +204,8 @@ export class Decider {
       const withheld = target.gate({ host, method: input.method, path: input.path });
       if (withheld !== undefined) return denyFrom(withheld, agentName, host, target);
     }
+    const refused = refusedMethodError(input.method, target);
+    if (refused) return denyFrom(refused, agentName, host, target);
     const step = policyStep(input, target, host);
     if (step.kind === 'body') return { kind: 'body', agent: agentName, host, target };
     if (step.kind === 'deny') {

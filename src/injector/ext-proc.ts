@@ -15,7 +15,8 @@
  *   does not happen here (processing_mode.proto, BodySendMode). A request whose headers end the
  *   stream (no body) is signed at once over the empty body, since Envoy will send no body message.
  *   A body over `maxSignedBodyBytes` (PAI_MAX_SIGNED_BODY) is denied 413 `body_too_large`, from the
- *   declared content-length already at the headers when possible.
+ *   declared content-length already at the headers when possible; a query over the bounds of
+ *   inject/sigv4-query.ts is denied 400 `bad_request` at the headers.
  * - Messages the injector never asks for (response headers or bodies, trailers, a body it did not
  *   request) get an empty response of the matching type; a second request_headers or a message
  *   with no content is a protocol error and is denied. A stream that ends early is dropped quietly.
@@ -29,6 +30,7 @@ import { PaiError, toPaiError } from '../errors.js';
 import { awsScopeFromHost } from '../inject/aws-scope.js';
 import type { HeaderMutation } from '../inject/mutation.js';
 import { sigv4Mutation } from '../inject/sigv4.js';
+import { assertPathQueryBounds } from '../inject/sigv4-query.js';
 import type { InjectionTarget } from '../resources/types.js';
 import type { ProcessingRequest__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
@@ -261,6 +263,12 @@ class ProcessStream {
     const limit = this.options.maxSignedBodyBytes;
     const declared = declaredLength(pairs);
     if (declared !== undefined && declared > limit) return this.deny(tooLarge(declared, limit, 'signs'), d);
+    // A query too large to sign is refused now, before Envoy is asked to buffer a body for it.
+    try {
+      assertPathQueryBounds(d.request.path);
+    } catch (err) {
+      return this.deny(toPaiError(err), d);
+    }
     if (endOfStream) {
       // No body will follow: sign the empty body now, in the headers answer.
       const m = await this.sign(d, pairs, Buffer.alloc(0));

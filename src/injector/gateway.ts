@@ -13,6 +13,7 @@
 import type { Principal, TokenService } from '../auth/tokens.js';
 import { PaiError, isPaiError, toPaiError } from '../errors.js';
 import type { CheckRequest__Output } from '../generated/envoy/service/auth/v3/CheckRequest.js';
+import { refusedMethodError } from '../inject/method.js';
 import type { HeaderMutation, InjectRequest } from '../inject/mutation.js';
 import { mutationFor, needsExtProc, needsExtProcError } from '../inject/strategies.js';
 import type { Metrics } from '../metrics.js';
@@ -214,6 +215,8 @@ export class GatewayDecider {
         { details: { agent, modelProvider: mp } },
       );
     }
+    const refused = refusedMethodError(input.method, target);
+    if (refused) throw refused;
     if (needsExtProc(target)) throw needsExtProcError(target);
     let record: SecretRecord;
     try {

@@ -8,7 +8,7 @@
  *   and configured endpoint. A rotated secret (new version, or a secret deleted and re-created
  *   with other values under an old version number) never reuses a token of the old credential.
  * - A token of lifetime L (expires_in, counted from when the request was sent; 60 s when the
- *   endpoint gives none) is handed out until L − min(60 s, L/10), so it never reaches an upstream
+ *   endpoint gives none; bounded to [1 s, 24 h], see boundedLifetime) is handed out until L − min(60 s, L/10), so it never reaches an upstream
  *   about to expire, and is refreshed from L − min(5 min, 3L/10) on: the request that sees it due
  *   starts one refresh in the background and still gets the current token, so expiry never fails
  *   or delays a request while the endpoint answers. A failed background refresh is retried after
@@ -57,6 +57,24 @@ interface Entry {
 }
 
 const DEFAULT_LIFETIME_MS = 60_000;
+
+/**
+ * The lifetimes the cache believes, whatever expires_in says (issue 16, item 7). Above the cap, a
+ * token the endpoint (or whoever answers at its URL) calls near-eternal would be reused for that
+ * long, past any revocation or rotation upstream: Azure and Google issue tokens of 1 h (Azure's CAE
+ * tokens up to ~28 h), so 24 h only ever shortens an exotic answer and costs one more exchange per
+ * day. Below the floor (a fraction of a second, which no cloud issues), the token would be stale
+ * by the time it is used and nearly every request would run an exchange; at 1 s there is at most
+ * about one exchange per second per credential. A higher floor would hand out tokens past their
+ * real expiry, so it stays at the smallest value that bounds the exchange rate.
+ */
+export const OAUTH_LIFETIME_BOUNDS = Object.freeze({ minMs: 1000, maxMs: 24 * 3_600_000 });
+
+/** `lifetimeMs` (expires_in, or the default when absent) bounded to OAUTH_LIFETIME_BOUNDS. */
+export function boundedLifetime(lifetimeMs: number | undefined): number {
+  const ms = lifetimeMs ?? DEFAULT_LIFETIME_MS;
+  return Math.min(OAUTH_LIFETIME_BOUNDS.maxMs, Math.max(OAUTH_LIFETIME_BOUNDS.minMs, ms));
+}
 
 /** When a token obtained at `sentAt` with lifetime `lifetimeMs` stops being handed out, and when it is refreshed. */
 export function tokenSchedule(sentAt: number, lifetimeMs: number): { usableUntil: number; refreshFrom: number } {
@@ -126,7 +144,7 @@ export class OAuthTokenSource implements AccessTokenSource {
     if (running) return running;
     const sentAt = this.now();
     const promise = this.exchange(target, values, fingerprint, sentAt).then((grant) => {
-      const entry: Entry = { token: grant.accessToken, ...tokenSchedule(sentAt, grant.expiresInMs ?? DEFAULT_LIFETIME_MS) };
+      const entry: Entry = { token: grant.accessToken, ...tokenSchedule(sentAt, boundedLifetime(grant.expiresInMs)) };
       this.store(key, entry);
       return entry;
     });

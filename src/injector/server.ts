@@ -21,6 +21,7 @@ import { decisionObserver } from './observe.js';
 import { loadEnvoyServices } from './protos.js';
 import { RequestLog } from './request-log.js';
 import { UsageRecorder } from './usage.js';
+import { claimSocketPath, removeSocket } from '../unix-socket.js';
 
 export interface InjectorDeps {
   readonly config: Config;
@@ -143,17 +144,16 @@ export class InjectorServer {
     for (const registrar of extra) registrar.addToServer(this.server, this.parts);
   }
 
-  /** Binds the configured address; resolves with its text form. */
+  /**
+   * Binds the configured address; resolves with its text form. A unix path must be free or a stale
+   * socket (claimSocketPath): throws ConfigError naming PAI_INJECTOR_LISTEN otherwise.
+   */
   async listen(): Promise<string> {
     const { config, logger } = this.deps;
     const listen = config.injectorListen;
     let target: string;
     if (listen.kind === 'unix') {
-      if (fs.existsSync(listen.path)) {
-        if (!fs.lstatSync(listen.path).isSocket())
-          throw new Error(`${listen.path} exists and is not a socket; refusing to replace it`);
-        fs.rmSync(listen.path);
-      }
+      await claimSocketPath(listen.path, 'PAI_INJECTOR_LISTEN');
       target = `unix:${listen.path}`;
     } else {
       target = `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`;
@@ -184,7 +184,7 @@ export class InjectorServer {
       });
     });
     const listen = this.deps.config.injectorListen;
-    if (listen.kind === 'unix') fs.rmSync(listen.path, { force: true });
+    if (listen.kind === 'unix') removeSocket(listen.path);
     await Promise.all([this.requestLog.close(), this.usage.close()]);
   }
 }

@@ -56,11 +56,51 @@ export const BAD_CASES: readonly BadCase[] = [
     code: 2,
     stderr: /key "k" is given more than once \(again in --from-file/,
   },
+  // --from-literal KEY (no "="): one line of stdin per such key (issue 16, item 2).
   {
-    what: '--from-literal without "="',
+    what: '--from-literal KEY with nothing on stdin',
     args: () => ['add', 'secret', 'fresh', '--from-literal', 'novalue'],
     code: 2,
-    stderr: /--from-literal expects KEY=VALUE.*not shown/,
+    // The key is not named: a bare argument may be a value pasted without its key.
+    stderr:
+      /^(?![\s\S]*novalue)[\s\S]*standard input has 0 line\(s\), but 1 --from-literal KEY option\(s\) need one each \(none for the 1st\)/,
+  },
+  {
+    what: 'two --from-literal KEYs and one line on stdin',
+    args: () => ['add', 'secret', 'fresh', '--from-literal', 'a', '--from-literal', 'b'],
+    input: 'only-one\n',
+    code: 2,
+    stderr: /^(?![\s\S]*only-one)[\s\S]*standard input has 1 line\(s\), but 2 .*\(none for the 2nd\)/,
+  },
+  {
+    what: 'more lines on stdin than --from-literal KEYs (a multi-line value needs --from-file KEY=-)',
+    args: () => ['add', 'secret', 'fresh', '--from-literal', 'pem'],
+    input: '-----BEGIN KEY-----\nMIIsecretbody\n-----END KEY-----\n',
+    code: 2,
+    stderr:
+      /^(?![\s\S]*MIIsecretbody)[\s\S]*standard input has 3 lines, more than the 1 --from-literal KEY option\(s\) it feeds; .*--from-file KEY=-/,
+  },
+  {
+    what: '--from-literal KEY and a "-" source both want stdin',
+    args: () => ['add', 'secret', 'fresh', '--from-literal', 'a', '--from-file', 'b=-'],
+    input: 'x\n',
+    code: 2,
+    stderr: /standard input can feed either the values of --from-literal KEY or one "-" source, not both/,
+  },
+  {
+    what: '--from-literal KEY with an invalid key (not shown: it may be a pasted value)',
+    args: () => ['add', 'secret', 'fresh', '--from-literal', 'sk live/CANARYBARE'],
+    input: 'x\n',
+    code: 2,
+    stderr: /^(?![\s\S]*CANARYBARE)[\s\S]*--from-literal KEY: the key \(not shown: it may be a value\) must consist of/,
+  },
+  {
+    what: 'the same --from-literal KEY twice (refused before stdin is read)',
+    args: () => ['add', 'secret', 'fresh', '--from-literal', 'dupbare9', '--from-literal', 'dupbare9'],
+    input: 'x\ny\n',
+    code: 2,
+    stderr:
+      /^(?![\s\S]*dupbare9)[\s\S]*a key \(not shown: it may be a value\) is given more than once \(again in --from-literal\)/,
   },
   {
     what: '--from-literal with an empty key',
@@ -118,13 +158,45 @@ export const BAD_CASES: readonly BadCase[] = [
     what: 'an env file with a line that is not KEY=VALUE',
     args: (target) => ['add', 'secret', 'fresh', '--from-env-file', file(target, 'bad.env', 'GOOD=1\nthis line is wrong\n')],
     code: 2,
-    stderr: /bad\.env:2: expected KEY=VALUE/,
+    stderr: /bad\.env:2: expected KEY=VALUE \(the line is not shown: it may hold a value\)/,
   },
+  // Env-file errors name the file and the line, never the line itself (issue 16, item 7).
   {
-    what: 'an env file with an invalid key',
+    what: 'an env file with an invalid key (the line is not shown)',
     args: (target) => ['add', 'secret', 'fresh', '--from-env-file', file(target, 'badkey.env', 'BAD KEY=1\n')],
     code: 1,
-    stderr: /invalid key "BAD KEY"/,
+    stderr:
+      /^(?![\s\S]*BAD KEY)[\s\S]*badkey\.env:1: invalid key: it must consist of letters, digits, "-", "_" and "\." \(the line is not shown/,
+  },
+  {
+    what: 'an env file whose value holds "=" after a space (no part of it is shown)',
+    args: (target) => [
+      'add',
+      'secret',
+      'fresh',
+      '--from-env-file',
+      file(target, 'spaced.env', 'OK=1\nAPI_TOKEN sk-live-CANARYVALUE=tail-of-the-value\n'),
+    ],
+    code: 1,
+    stderr: /^(?![\s\S]*(?:CANARY|sk-live|API_TOKEN|tail-of))[\s\S]*spaced\.env:2: invalid key/,
+  },
+  {
+    what: 'an env file with a PEM continuation line (no part of it is shown)',
+    args: (target) => [
+      'add',
+      'secret',
+      'fresh',
+      '--from-env-file',
+      file(target, 'pem.env', 'KEY=-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQ+/CANARYPEM==\n'),
+    ],
+    code: 1,
+    stderr: /^(?![\s\S]*(?:CANARYPEM|BADANBgkq))[\s\S]*pem\.env:2: invalid key/,
+  },
+  {
+    what: 'an env file repeating a key (the key is not shown: it may be part of a value)',
+    args: (target) => ['add', 'secret', 'fresh', '--from-env-file', file(target, 'dup.env', 'dupkey9=1\ndupkey9=CANARYDUP\n')],
+    code: 2,
+    stderr: /^(?![\s\S]*(?:CANARYDUP|dupkey9))[\s\S]*dup\.env:2: the key of this line is given more than once/,
   },
   {
     what: 'an existing name without --overwrite',
@@ -137,7 +209,7 @@ export const BAD_CASES: readonly BadCase[] = [
     what: 'an option without its value',
     args: () => ['add', 'secret', 'fresh', '--from-literal'],
     code: 2,
-    stderr: /option '--from-literal <key=value>' argument missing/,
+    stderr: /option '--from-literal <key\[=value\]>' argument missing/,
   },
   {
     what: 'an unknown option',

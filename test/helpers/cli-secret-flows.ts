@@ -217,6 +217,44 @@ async function oneMibFlow(t: ExecutionContext, target: CliTarget): Promise<void>
   target.expected.set('one-mib', new Map([['blob', big]]));
 }
 
+/** `--from-literal KEY` alone reads one line of stdin per key, in order; "\r\n" ends a line too (issue 16, item 2). */
+async function bareLiteralFlow(t: ExecutionContext, target: CliTarget): Promise<void> {
+  const r = await pai(
+    target,
+    [
+      'add',
+      'secret',
+      'from-stdin',
+      '--from-literal',
+      'id',
+      '--from-literal',
+      'inline=argv',
+      '--from-literal',
+      'secret',
+      '--from-literal',
+      'blank',
+    ],
+    'AKIA-stdin-id\r\nwJal=rX/stdin secret \n\n',
+  );
+  assertOk(t, r, 'secret/from-stdin created\n');
+  target.expected.set(
+    'from-stdin',
+    new Map([
+      ['id', Buffer.from('AKIA-stdin-id')],
+      ['inline', Buffer.from('argv')],
+      ['secret', Buffer.from('wJal=rX/stdin secret ')],
+      ['blank', Buffer.alloc(0)],
+    ]),
+  );
+  // The last line needs no newline.
+  assertOk(
+    t,
+    await pai(target, ['add', 'secret', 'one-line', '--from-literal', 'token'], 'ghp_no-newline'),
+    'secret/one-line created\n',
+  );
+  target.expected.set('one-line', new Map([['token', Buffer.from('ghp_no-newline')]]));
+}
+
 export interface CliFlow {
   readonly title: string;
   readonly run: (t: ExecutionContext, target: CliTarget) => Promise<void>;
@@ -236,6 +274,7 @@ export const SECRET_FLOWS: readonly CliFlow[] = [
     run: fromEnvFileFlow,
   },
   { title: '--from-literal keeps everything after the first "=": k=a=b stores a=b', run: fromLiteralFlow },
+  { title: '--from-literal KEY alone reads one line of stdin per key, in order (no value in argv)', run: bareLiteralFlow },
   { title: 'sources mix in one command, and --overwrite replaces from any source', run: mixedSourcesFlow },
   { title: 'exactly 1 MiB from a file is accepted', run: oneMibFlow },
 ];

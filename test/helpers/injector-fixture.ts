@@ -309,6 +309,8 @@ export const PASSING_REQUESTS: readonly AgentRequestCase[] = [
     ],
   },
   { name: 'agent not bound to the provider', agent: 'lonely-bot', authority: HOSTS.github },
+  { name: 'TRACE to a host no provider covers (nothing to leak)', authority: HOSTS.unmatched, method: 'TRACE' },
+  { name: 'TRACE of an unbound agent', agent: 'lonely-bot', authority: HOSTS.github, method: 'TRACE' },
   {
     name: 'unbound agent claiming another identity in a header',
     agent: 'lonely-bot',
@@ -342,6 +344,32 @@ export const BAD_AUTHORITIES: readonly { readonly name: string; readonly authori
   { name: 'IPv4 out of range', authority: '10.20.30.256', message: /range/ },
   { name: 'IPv6 with a zone', authority: '[fe80::1%25eth0]', message: /zone/ },
   { name: 'unterminated IPv6', authority: '[::1', message: /unterminated/ },
+];
+
+/**
+ * Requests to injected hosts with a method that never gets a credential (issue 16, item 7): TRACE
+ * echoes the request back, CONNECT opens a tunnel. Refused `method_not_allowed` (405) through Check
+ * and Process alike, for every kind of target (header, path, query, SigV4), whatever the letter case.
+ */
+export const REFUSED_METHODS: readonly (AgentRequestCase & { readonly message: RegExp })[] = [
+  {
+    name: 'TRACE to a header-credential host',
+    authority: HOSTS.github,
+    method: 'TRACE',
+    message: /^TRACE requests get no credential/,
+  },
+  { name: 'trace in lower case', authority: HOSTS.github, method: 'trace', message: /^TRACE requests/ },
+  { name: 'Trace in mixed case', authority: HOSTS.openai, method: 'Trace', message: /ModelProvider "openai"/ },
+  {
+    name: 'CONNECT to a header-credential host',
+    authority: `${HOSTS.github}:443`,
+    method: 'CONNECT',
+    message: /^CONNECT requests get no credential.*Provider "github"/,
+  },
+  { name: 'TRACE to a query-credential host', authority: HOSTS.query, method: 'TRACE', message: /Provider "query-api"/ },
+  { name: 'TRACE to a Basic-credential host', authority: HOSTS.basic, method: 'TRACE', message: /Provider "basic-api"/ },
+  { name: 'TRACE to a SigV4 host', authority: HOSTS.s3, method: 'TRACE', path: '/bucket/key', message: /Provider "aws"/ },
+  { name: 'CONNECT to a path-credential host', authority: HOSTS.telegram, method: 'CONNECT', message: /Provider "telegram"/ },
 ];
 
 /** The request fields of a case (agent defaulted to `bot`), for either protocol's request builder. */

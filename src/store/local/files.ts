@@ -1,7 +1,7 @@
 /**
  * File-system guards of the local store: the data directory (0700) and the master key file
- * (0600, 32 random bytes as hex). Refuses to start, with the reason, when permissions are too
- * open or the key file is malformed.
+ * (0600, 32 random bytes as hex), both owned by the server's uid. Refuses to start, with the
+ * reason, when permissions are too open, the owner is another user or the key file is malformed.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,10 +31,21 @@ export function ensurePrivateDir(dir: string, variable = 'PAI_DATA_DIR'): void {
   }
 }
 
-/** Refuses a file that group or others can access. */
+/**
+ * Refuses a file that group or others can access, or that another user owns (that user could
+ * replace its content, e.g. swap the master key for one it knows, before the next start). Throws
+ * ConfigError naming `variable`.
+ */
 export function assertPrivateFile(file: string, variable: string): void {
   const st = fs.statSync(file);
   if (!st.isFile()) throw new ConfigError(variable, `${file} is not a regular file`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) {
+    throw new ConfigError(
+      variable,
+      `${file} is owned by uid ${st.uid}, not by this process (uid ${uid}); it must belong to the user pai serve runs as (fix: chown ${uid} ${file})`,
+    );
+  }
   if ((st.mode & 0o077) !== 0) {
     throw new ConfigError(variable, `${file} has mode ${modeOf(st)}; it must be 0600 (fix: chmod 600 ${file})`);
   }
