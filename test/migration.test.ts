@@ -125,7 +125,8 @@ test('pai serve on the migrated store serves the same injections and lists the s
     client.close();
     await running.close();
   });
-  t.is(running.bootstrapToken, undefined, 'the store has an admin token: no new one is made');
+  // A store from before the owner role gets an owner token (config.yaml); its admin token stays valid.
+  t.regex(running.bootstrapToken ?? '', /^pai_tok_[0-9a-f]{16}_/, 'a store without an owner gets one');
   const base = `http://${running.adminAddress ?? ''}`;
   const listed = await api(base, tokens.admin, 'GET', '/v1/namespaces/default/providers');
   t.is(listed.status, 200);
@@ -151,7 +152,9 @@ test('pai serve on the migrated store serves the same injections and lists the s
     checkRequest({ authority: 'api.github.com', contextExtensions: { 'pai.agent': 'triage-bot', 'pai.namespace': 'team-a' } }),
   );
   t.is(denialBody(otherNs)?.error.code, 'unknown_agent', 'the agent lives in default only');
-  const env = await api(base, tokens.admin, 'GET', '/v1/agents/triage-bot/env?format=json');
+  // Rendering env takes the owner (or a renderer) since the owner role: the old admin token gets 403.
+  t.is((await api(base, tokens.admin, 'GET', '/v1/agents/triage-bot/env?format=json')).status, 403);
+  const env = await api(base, running.bootstrapToken ?? '', 'GET', '/v1/agents/triage-bot/env?format=json');
   t.is(env.status, 200);
   t.deepEqual((env.json as { items: unknown[] }).items, [
     { name: 'SLACK_WEBHOOK', value: 'https://hooks.slack.example/FIXTUREv1' },

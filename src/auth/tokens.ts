@@ -234,7 +234,7 @@ export class TokenService {
    * `pai serve`'s own bootstrap (renewing the token of config.yaml), never for authentication.
    */
   async inspect(presented: string): Promise<{ info: TokenInfo; expired: boolean } | undefined> {
-    const id = TOKEN_RE.exec(presented)?.[1];
+    const id = TOKEN_RE.exec(presented)?.[2];
     if (!id) return undefined;
     const doc = (await this.fetch(id))?.doc;
     const expected = doc ? Buffer.from(doc.hash, 'hex') : Buffer.alloc(32);
