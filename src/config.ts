@@ -79,6 +79,12 @@ export interface Config {
    * injector may send a credential to (exact URLs, comma-separated; tests and sovereign clouds).
    */
   readonly allowedTokenUrls: readonly string[];
+  /** PAI_REQUEST_LOG: the request log (JSON lines, one per request through a Provider); undefined when "off". */
+  readonly requestLogFile: string | undefined;
+  /** PAI_REQUEST_LOG_MAX: size at which the request log is rotated to `<file>.1`. */
+  readonly requestLogMaxBytes: number;
+  /** PAI_USAGE_FLUSH: how often each injector writes its usage counts. */
+  readonly usageFlushMs: number;
   /** Lifetime of a new API token created without a ttl, the first one included (PAI_TOKEN_DEFAULT_TTL). */
   readonly tokenDefaultTtlMs: number;
   /** Gateway mode: the SPIFFE trust domain of agent identities `spiffe://<domain>/agent/<name>` (PAI_SPIFFE_TRUST_DOMAIN). */
@@ -370,9 +376,19 @@ export function loadConfig(env: Env = process.env): Config {
     tokenDefaultTtlMs: tokenTtlVar(env),
     spiffeTrustDomain: trustDomainVar(env),
     allowedTokenUrls: tokenUrlsVar(env),
+    requestLogFile: requestLogVar(env, dataDir),
+    requestLogMaxBytes: sizeVar(env, 'PAI_REQUEST_LOG_MAX', 64 * 1024 * 1024),
+    usageFlushMs: durationVar(env, 'PAI_USAGE_FLUSH', 5000),
     vault: store === 'vault' ? loadVault(env) : undefined,
   };
   return Object.freeze(config);
+}
+
+/** PAI_REQUEST_LOG: a file path (default `<data dir>/requests.log`), or "off". */
+function requestLogVar(env: Env, dataDir: string): string | undefined {
+  const raw = env['PAI_REQUEST_LOG'];
+  if (raw === 'off') return undefined;
+  return path.resolve(raw || path.join(dataDir, 'requests.log'));
 }
 
 /** PAI_ALLOWED_TOKEN_URLS: comma-separated absolute http(s) URLs, each without user info, query or fragment. */

@@ -43,6 +43,8 @@ export const ERROR_TABLE = {
   // A matched host that still gets no credential: a credential-minting endpoint, a service or region
   // outside the Provider's config, a customer-owned host (details.reason says which).
   credential_withheld: { status: 403 },
+  // The Provider's policy (httpRules, actions, scope) refuses the request (details: provider, action, rule, resource).
+  policy_denied: { status: 403 },
 } as const satisfies Record<string, { status: number }>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

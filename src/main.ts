@@ -34,6 +34,8 @@ export interface RunningServer {
   readonly bootstrapToken: string | undefined;
   readonly store: SecretStore;
   readonly metrics: Metrics;
+  /** The injector of this process (role all or injector), for its request log and usage counts. */
+  readonly injectorServer: InjectorServer | undefined;
   close(): Promise<void>;
 }
 
@@ -175,6 +177,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   let injectorAddress: string | undefined;
   let bootstrapToken: string | undefined;
   let audit: AuditLog | undefined;
+  let injectorServer: InjectorServer | undefined;
   try {
     if (role === 'all' || role === 'admin') {
       audit = openAuditLog(config.auditLogFile);
@@ -226,6 +229,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
       const extProc = new ExtProcService({ maxSignedBodyBytes: config.maxSignedBodyBytes });
       const injector = new InjectorServer({ config, store, changes, metrics, logger, accessTokens }, [extProc]);
       injectorAddress = await injector.listen();
+      injectorServer = injector;
       closers.unshift(() => injector.close());
     }
   } catch (err) {
@@ -242,6 +246,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     bootstrapToken,
     store,
     metrics,
+    injectorServer,
     async close() {
       for (const close of closers) await close();
     },

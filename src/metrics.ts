@@ -18,6 +18,8 @@ export interface Metrics {
   readonly adminDuration: Histogram<'route'>;
   readonly gatewayRequests: FastCounter;
   readonly tokenRequests: Counter<'endpoint' | 'result'>;
+  readonly policyDecisions: FastCounter;
+  readonly requestLogDropped: Counter;
 }
 
 /** Creates every metric on a fresh registry (or the one given). */
@@ -80,6 +82,17 @@ export function createMetrics(registry: Registry = new Registry(), withDefaults 
       name: 'pai_oauth_token_requests_total',
       help: 'OAuth token endpoint calls by endpoint kind (azure, gcp) and result',
       labelNames: ['endpoint', 'result'] as const,
+      registers,
+    }),
+    policyDecisions: new FastCounter(
+      'pai_policy_decisions_total',
+      'Decisions of Provider policies by Provider name and decision (allow, deny, audit-deny)',
+      ['provider', 'decision'],
+      registry,
+    ),
+    requestLogDropped: new Counter({
+      name: 'pai_request_log_dropped_total',
+      help: 'Request records dropped because the request log could not keep up (or its disk failed)',
       registers,
     }),
   };

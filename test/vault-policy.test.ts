@@ -127,19 +127,32 @@ test('pai-injector: reads secrets and resources, writes and lists nothing', asyn
   t.is((await root.readSecret('default', 'shared')).data.get('token')?.toString(), 's3cr3t', 'nothing changed');
 });
 
-test('pai-injector: reads agent tokens and updates an existing one (last used), creates and lists none', async (t) => {
+test('pai-injector: reads agent tokens, writes none; writes its usage counts, reads and lists none', async (t) => {
   const written = await root.putClusterDoc('agenttokens', 'tagent1', { hash: 'def', role: 'agent' });
   const injector = await storeFor(['pai-injector']);
   t.deepEqual((await injector.getClusterDoc('agenttokens', 'tagent1')).body, { hash: 'def', role: 'agent' });
-  await injector.putClusterDoc(
-    'agenttokens',
-    'tagent1',
-    { hash: 'def', role: 'agent', lastUsedAt: 'now' },
-    { ifVersion: written.version },
+  // Last use goes to the usage counts: a token record (its hash, its expiry) is never the injector's to write.
+  await denied(
+    t,
+    injector.putClusterDoc(
+      'agenttokens',
+      'tagent1',
+      { hash: 'def', role: 'agent', lastUsedAt: 'now' },
+      { ifVersion: written.version },
+    ),
   );
-  t.is((await root.getClusterDoc('agenttokens', 'tagent1')).body['lastUsedAt'], 'now');
+  t.is((await root.getClusterDoc('agenttokens', 'tagent1')).body['lastUsedAt'], undefined);
   await denied(t, injector.putClusterDoc('agenttokens', 'tminted', { hash: 'x', role: 'agent' }));
   await denied(t, injector.listClusterDocs('agenttokens'));
+  // Usage documents: create and update in any namespace, by check-and-set; never read back, never listed.
+  const first = await injector.putDoc('usage', 'default', 'u-20261205-a', { counts: {} }, { ifVersion: 0, blind: true });
+  await injector.putDoc('usage', 'default', 'u-20261205-a', { counts: { x: 1 } }, { ifVersion: first.version, blind: true });
+  await injector.putDoc('usage', 'team-a', 'u-20261205-a', { counts: {} }, { ifVersion: 0, blind: true });
+  t.deepEqual((await root.getDoc('usage', 'default', 'u-20261205-a')).body, { counts: { x: 1 } });
+  await denied(t, injector.getDoc('usage', 'default', 'u-20261205-a'));
+  await denied(t, injector.listDocs('usage', 'default'));
+  await denied(t, injector.deleteDoc('usage', 'default', 'u-20261205-a'));
+  await denied(t, injector.putDoc('agents', 'default', 'evil', { spec: {} }));
 });
 
 test('pai-renderer: reads secret values and documents, nothing else', async (t) => {

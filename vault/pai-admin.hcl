@@ -8,9 +8,18 @@ path "pai/data/secrets/*" {
   capabilities = ["create", "update", "patch"]
 }
 
+# The same for the namespaces other than default (ns/<namespace>/…).
+path "pai/data/ns/+/secrets/*" {
+  capabilities = ["create", "update", "patch"]
+}
+
 # Resources (agents, providers, modelproviders) and API tokens (stored hashed): JSON documents
 # that the admin API serves back, so they are read here. Written whole, with cas.
 path "pai/data/resources/*" {
+  capabilities = ["create", "read", "update"]
+}
+
+path "pai/data/ns/+/resources/*" {
   capabilities = ["create", "read", "update"]
 }
 

@@ -8,7 +8,15 @@ path "pai/data/secrets/*" {
   capabilities = ["read"]
 }
 
+path "pai/data/ns/+/secrets/*" {
+  capabilities = ["read"]
+}
+
 # The agent documents (spec.env), and the API tokens that authenticate the renderer's callers.
 path "pai/data/resources/*" {
+  capabilities = ["read"]
+}
+
+path "pai/data/ns/+/resources/*" {
   capabilities = ["read"]
 }

@@ -9,6 +9,7 @@ import { KIND_PLURAL, type ResourcePlural } from '../resources/types.js';
 import { parseResource } from '../resources/validate.js';
 import { resourceDocument } from '../resources/document.js';
 import { readJson } from './http.js';
+import { UsageService } from './usage-service.js';
 import { namespaced, namespaceOf } from './namespaces.js';
 import { PLURAL_KIND, type ResourcesService, type StoredResource } from './resources-service.js';
 import type { Route, RouteContext } from './router.js';
@@ -23,8 +24,9 @@ function flag(ctx: RouteContext, name: string): boolean {
 }
 
 /** The API form of a stored resource. */
-export function storedJson(s: StoredResource): Record<string, unknown> {
+export function storedJson(s: StoredResource, lastUsedAt?: string): Record<string, unknown> {
   return {
+    ...(lastUsedAt === undefined ? {} : { lastUsedAt }),
     resource: resourceDocument(s.resource),
     createdAt: s.record.createdAt.toISOString(),
     updatedAt: s.record.updatedAt.toISOString(),
@@ -32,14 +34,36 @@ export function storedJson(s: StoredResource): Record<string, unknown> {
   };
 }
 
-function routesFor(plural: ResourcePlural, service: ResourcesService): Route[] {
+/** The last use of each Provider or ModelProvider of a namespace (undefined for agents, and without usage). */
+async function usedBy(
+  usage: UsageService | undefined,
+  plural: ResourcePlural,
+  ns: string,
+): Promise<(name: string) => string | undefined> {
+  if (usage === undefined || plural === 'agents') return () => undefined;
+  const kind = plural === 'providers' ? 'Provider' : 'ModelProvider';
+  try {
+    const summary = await usage.summary(ns);
+    return (name) => UsageService.lastUsed(summary, kind, name);
+  } catch {
+    // Usage is informational: a listing never fails for it.
+    return () => undefined;
+  }
+}
+
+function routesFor(plural: ResourcePlural, service: ResourcesService, usage?: UsageService): Route[] {
   const kind = PLURAL_KIND[plural];
   return [
     {
       method: 'GET',
       path: `/v1/${plural}`,
       roles: ['admin', 'viewer'],
-      handler: async (ctx) => ({ status: 200, json: { items: (await service.list(plural, namespaceOf(ctx))).map(storedJson) } }),
+      handler: async (ctx) => {
+        const ns = namespaceOf(ctx);
+        const items = await service.list(plural, ns);
+        const used = await usedBy(usage, plural, ns);
+        return { status: 200, json: { items: items.map((i) => storedJson(i, used(i.resource.metadata.name))) } };
+      },
     },
     {
       method: 'GET',
@@ -47,7 +71,11 @@ function routesFor(plural: ResourcePlural, service: ResourcesService): Route[] {
       roles: ['admin', 'viewer'],
       handler: async (ctx) => ({
         status: 200,
-        json: storedJson(await service.get(plural, namespaceOf(ctx), ctx.params['name'] ?? '')),
+        json: await (async () => {
+          const ns = namespaceOf(ctx);
+          const item = await service.get(plural, ns, ctx.params['name'] ?? '');
+          return storedJson(item, (await usedBy(usage, plural, ns))(item.resource.metadata.name));
+        })(),
       }),
     },
     {
@@ -98,6 +126,6 @@ function routesFor(plural: ResourcePlural, service: ResourcesService): Route[] {
 }
 
 /** The resource routes of every kind. */
-export function resourceRoutes(service: ResourcesService): Route[] {
-  return namespaced(PLURALS.flatMap((p) => routesFor(p, service)));
+export function resourceRoutes(service: ResourcesService, usage?: UsageService): Route[] {
+  return namespaced(PLURALS.flatMap((p) => routesFor(p, service, usage)));
 }

@@ -14,6 +14,8 @@ import { envRoute } from './env-render.js';
 import { resourceRoutes } from './resource-routes.js';
 import { ResourcesService } from './resources-service.js';
 import { tokenRoutes } from './token-routes.js';
+import { statusRoute } from './status-route.js';
+import { UsageService } from './usage-service.js';
 
 export interface AdminDeps {
   readonly store: SecretStore;
@@ -58,12 +60,14 @@ function rotateRoute(deps: AdminDeps): Route {
 /** Builds the router of the admin API. */
 export function buildAdminRouter(deps: AdminDeps): Router {
   const resources = new ResourcesService({ store: deps.store, audit: deps.audit, changes: deps.changes });
+  const usage = new UsageService({ store: deps.store });
   const secrets = new SecretsService({ store: deps.store, audit: deps.audit, changes: deps.changes, references: resources });
   return new Router().add(
-    ...secretRoutes(secrets),
-    ...resourceRoutes(resources),
+    ...secretRoutes(secrets, { usage }),
+    ...resourceRoutes(resources, usage),
+    ...statusRoute(resources, usage),
     ...envRoute(deps.store, resources, deps.audit),
-    ...tokenRoutes(deps.tokens, deps.audit, deps.changes),
+    ...tokenRoutes(deps.tokens, deps.audit, deps.changes, usage),
     rotateRoute(deps),
   );
 }

@@ -4,7 +4,9 @@
  */
 import { PaiError } from '../errors.js';
 import type { SecretMeta } from '../store/types.js';
+import type { SecretReference } from '../resources/types.js';
 import { readJson } from './http.js';
+import { UsageService } from './usage-service.js';
 import { namespaced, namespaceOf } from './namespaces.js';
 import type { Route } from './router.js';
 import { parseSecretBody } from './secret-body.js';
@@ -34,8 +36,26 @@ function flag(query: URLSearchParams, name: string): boolean {
   throw new PaiError('invalid', `query parameter ${name} must be true or false`);
 }
 
-/** The routes of the secrets API, bound to a service. */
-export function secretRoutes(service: SecretsService): Route[] {
+/** The last use of a secret: the latest use of the Providers and ModelProviders that read it. */
+async function secretLastUsed(
+  usage: UsageService | undefined,
+  ns: string,
+  referencedBy: readonly SecretReference[],
+): Promise<string | undefined> {
+  if (usage === undefined) return undefined;
+  const summary = await usage.summary(ns).catch(() => undefined);
+  if (summary === undefined) return undefined;
+  let latest: string | undefined;
+  for (const ref of referencedBy) {
+    if (ref.kind === 'Agent') continue;
+    const used = UsageService.lastUsed(summary, ref.kind, ref.name);
+    if (used !== undefined && (latest === undefined || used > latest)) latest = used;
+  }
+  return latest;
+}
+
+/** The routes of the secrets API, bound to a service (and the usage counts, for a secret's last use). */
+export function secretRoutes(service: SecretsService, extra: { usage?: UsageService } = {}): Route[] {
   return namespaced([
     {
       method: 'GET',
@@ -59,13 +79,16 @@ export function secretRoutes(service: SecretsService): Route[] {
       path: '/v1/secrets/:name',
       roles: ['admin', 'viewer'],
       handler: async (ctx) => {
-        const { meta, referencedBy } = await service.describe(namespaceOf(ctx), param(ctx.params, 'name'));
+        const ns = namespaceOf(ctx);
+        const { meta, referencedBy } = await service.describe(ns, param(ctx.params, 'name'));
+        const lastUsedAt = await secretLastUsed(extra.usage, ns, referencedBy);
         return {
           status: 200,
           json: {
             ...secretJson(meta),
             keySizes: Object.fromEntries(meta.keys.map((k) => [k.name, k.size])),
             referencedBy: referencedBy.map(describeReference),
+            ...(lastUsedAt === undefined ? {} : { lastUsedAt }),
           },
         };
       },

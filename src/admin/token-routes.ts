@@ -4,13 +4,14 @@
  * a refusal is audited.
  */
 import { mayManageToken } from '../auth/roles.js';
-import { type Principal, ROLES, type Role, type TokenService } from '../auth/tokens.js';
+import { type Principal, ROLES, type Role, type TokenInfo, type TokenService } from '../auth/tokens.js';
 import type { ChangeFeed } from '../changes.js';
 import { MAX_TOKEN_TTL_MS, parseDuration } from '../config.js';
 import { PaiError } from '../errors.js';
 import { nameProblem, quoteName } from '../resources/names.js';
 import type { AuditLog } from './audit.js';
 import { readJson } from './http.js';
+import type { UsageService } from './usage-service.js';
 import type { Route } from './router.js';
 
 function parseCreate(body: Record<string, unknown>): {
@@ -97,13 +98,31 @@ function assertMayManage(
  * Token management routes (admin and owner). A revocation is published on `changes` (doc `tokens/t<id>`,
  * the name TokenService stores it under), so the injector in this process forgets the token at once.
  */
-export function tokenRoutes(tokens: TokenService, audit: AuditLog, changes?: ChangeFeed): Route[] {
+/**
+ * Agent tokens with the last use the injectors counted (they record it in their usage counts, not
+ * in the token record); API tokens as recorded.
+ */
+async function withUsage(items: TokenInfo[], usage: UsageService | undefined): Promise<TokenInfo[]> {
+  if (usage === undefined) return items;
+  const namespaces = [...new Set(items.filter((i) => i.agent !== undefined).map((i) => i.agentNamespace ?? 'default'))];
+  const summaries = new Map(
+    await Promise.all(namespaces.map(async (ns) => [ns, await usage.summary(ns).catch(() => undefined)] as const)),
+  );
+  return items.map((i) => {
+    if (i.agent === undefined) return i;
+    const used = summaries.get(i.agentNamespace ?? 'default')?.get(`${i.agent}/Token/${i.id}`)?.lastUsedAt;
+    if (used === undefined || (i.lastUsedAt !== undefined && i.lastUsedAt >= used)) return i;
+    return { ...i, lastUsedAt: used };
+  });
+}
+
+export function tokenRoutes(tokens: TokenService, audit: AuditLog, changes?: ChangeFeed, usage?: UsageService): Route[] {
   return [
     {
       method: 'GET',
       path: '/v1/tokens',
       roles: ['admin'],
-      handler: async () => ({ status: 200, json: { items: await tokens.list() } }),
+      handler: async () => ({ status: 200, json: { items: await withUsage(await tokens.list(), usage) } }),
     },
     {
       method: 'POST',

@@ -86,6 +86,12 @@ export interface TokenServiceOptions {
    */
   readonly kinds?: readonly TokenKind[];
   /**
+   * Where an accepted token's use is recorded instead of its own record (the injector: its usage
+   * counts, so that it needs no write access to the tokens). Absent: last-used is written back to
+   * the token record, at most once per lastUsedWriteMs.
+   */
+  readonly onUse?: (principal: Principal) => void;
+  /**
    * Lifetime of a new API token (owner, admin, viewer, renderer) created without a ttl
    * (PAI_TOKEN_DEFAULT_TTL); none when absent. Agent tokens live as long as their agent unless given one.
    */
@@ -134,6 +140,7 @@ export class TokenService {
   private readonly lastUsedWriteMs: number;
   private readonly loadTimeoutMs: number | undefined;
   private readonly kinds: readonly TokenKind[];
+  private readonly onUse: ((principal: Principal) => void) | undefined;
   private readonly defaultTtlMs: number | undefined;
   private readonly cache = new Map<string, CacheEntry>();
   // Concurrent misses for one token share one store read (single flight).
@@ -149,6 +156,7 @@ export class TokenService {
     this.lastUsedWriteMs = options.lastUsedWriteMs ?? 60_000;
     this.loadTimeoutMs = options.loadTimeoutMs;
     this.kinds = options.kinds ?? ['tokens', 'agenttokens'];
+    this.onUse = options.onUse;
     this.defaultTtlMs = options.defaultTtlMs;
   }
 
@@ -330,13 +338,15 @@ export class TokenService {
     if (options.role !== undefined && doc.role !== options.role) throw denied();
     // A new-format token must be of the kind its prefix says (a record moved between kinds is not).
     if (kind !== undefined && (kind === 'agt') !== (doc.role === 'agent')) throw denied();
-    if (entry) this.touch(entry, now);
-    return {
+    const principal: Principal = {
       tokenId: id,
       role: doc.role,
       ...(doc.agent === undefined ? {} : { agent: doc.agent, agentNamespace: doc.agentNamespace ?? DEFAULT_NAMESPACE }),
       ...(doc.agentCreatedAt === undefined ? {} : { agentCreatedAt: doc.agentCreatedAt }),
     };
+    if (this.onUse !== undefined) this.onUse(principal);
+    else if (entry) this.touch(entry, now);
+    return principal;
   }
 
   /**

@@ -10,6 +10,7 @@ import { addSecret } from './add-secret.js';
 import { type CreateModelProviderOptions, createModelProvider } from './create-model-provider.js';
 import { apply } from './apply.js';
 import { renderEnv } from './render.js';
+import { status } from './status.js';
 import { type RenderGatewayOptions, renderGateway } from './render-gateway.js';
 import { nameProblem } from '../resources/names.js';
 import { DEFAULT_NAMESPACE } from '../resources/types.js';
@@ -187,6 +188,15 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--description <text>', 'a note shown in pai get tokens')
     .action(async (agent: string | undefined, opts: CreateTokenOptions) => {
       await createToken(client(), agent, opts, io);
+    });
+
+  program
+    .command('status')
+    .description("an agent's Providers and ModelProviders, with today's request count and last use of each")
+    .argument('<agent>', 'agent name')
+    .addHelpText('after', '\nExample:\n  pai status triage-bot -n team-a\n')
+    .action(async (agent: string) => {
+      await status(client(), agent, io);
     });
 
   program

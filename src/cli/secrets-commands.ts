@@ -22,6 +22,8 @@ interface Reference {
 interface SecretDetail extends SecretItem {
   keySizes: Record<string, number>;
   referencedBy: Reference[];
+  /** The last use of the secret through any Provider or ModelProvider (servers that count usage). */
+  lastUsedAt?: string;
 }
 
 const path = (client: AdminClient, name: string): string => client.nsPath(`secrets/${encodeURIComponent(name)}`);
@@ -81,6 +83,7 @@ export async function describeSecret(client: AdminClient, name: string, io: CliI
     }),
     s.referencedBy.length === 0 ? 'Referenced by:  <none>' : 'Referenced by:',
     ...s.referencedBy.map((r) => `  ${r.kind}/${cell(r.name)} (${r.via})`),
+    ...(s.lastUsedAt === undefined ? [] : [`Last used: ${when(s.lastUsedAt, now)}`]),
   ];
   io.stdout(lines.join('\n') + '\n');
 }

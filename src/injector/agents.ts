@@ -59,6 +59,30 @@ export interface AgentDirectoryOptions {
 
 type ResourceOf<K extends 'Agent' | 'Provider' | 'ModelProvider'> = Extract<ReturnType<typeof parseResource>, { kind: K }>;
 
+/**
+ * Parsed resources by document and version: a resource object is made once per version, so what
+ * is derived from it (targets, compiled policies: resources/defaults.ts) is made once per version
+ * too, however often the agent's view is reloaded. Bounded; the oldest entry goes first.
+ */
+const parsedDocs = new Map<string, { readonly version: number; readonly resource: ReturnType<typeof parseResource> }>();
+const MAX_PARSED = 2000;
+
+function parsedOnce(docKind: ResourceDocKind, ns: string, doc: { name: string; version: number; body: unknown }) {
+  const key = `${docKind}/${ns}/${doc.name}`;
+  const known = parsedDocs.get(key);
+  if (known !== undefined && known.version === doc.version) return known.resource;
+  const parsed = parseResource(doc.body, `stored ${docKind}/${doc.name}`);
+  // The namespace is where the document was found, whatever its body says.
+  const resource = { ...parsed, metadata: { ...parsed.metadata, namespace: ns } } as ReturnType<typeof parseResource>;
+  parsedDocs.delete(key);
+  parsedDocs.set(key, { version: doc.version, resource });
+  if (parsedDocs.size > MAX_PARSED) {
+    const oldest = parsedDocs.keys().next().value;
+    if (oldest !== undefined) parsedDocs.delete(oldest);
+  }
+  return resource;
+}
+
 async function loadRecord<K extends 'Agent' | 'Provider' | 'ModelProvider'>(
   store: SecretStore,
   docKind: ResourceDocKind,
@@ -67,11 +91,9 @@ async function loadRecord<K extends 'Agent' | 'Provider' | 'ModelProvider'>(
   name: string,
 ): Promise<{ resource: ResourceOf<K>; createdAt: Date }> {
   const doc = await store.getDoc(docKind, ns, name);
-  const parsed = parseResource(doc.body, `stored ${docKind}/${name}`);
-  if (parsed.kind !== kind) throw new PaiError('internal', `stored ${docKind}/${name} is not a ${kind}`);
-  // The namespace is where the document was found, whatever its body says.
-  const resource = { ...parsed, metadata: { ...parsed.metadata, namespace: ns } } as ResourceOf<K>;
-  return { resource, createdAt: doc.createdAt };
+  const resource = parsedOnce(docKind, ns, doc);
+  if (resource.kind !== kind) throw new PaiError('internal', `stored ${docKind}/${name} is not a ${kind}`);
+  return { resource: resource as ResourceOf<K>, createdAt: doc.createdAt };
 }
 
 async function loadResource<K extends 'Agent' | 'Provider' | 'ModelProvider'>(

@@ -15,6 +15,8 @@ import type { InjectionTarget } from '../resources/types.js';
 import type { SecretRecord } from '../store/types.js';
 import { type AgentDirectory, type AgentId, type AgentView, agentLabel } from './agents.js';
 import type { LoadingCache } from './loading-cache.js';
+import type { PolicyVerdict } from '../policy/evaluate.js';
+import { policyStep } from './policy-step.js';
 
 export type InjectorApi = 'check' | 'process';
 
@@ -28,6 +30,8 @@ export interface DecisionInput {
   /** `:path`: path and query. */
   readonly path: string;
   readonly scheme: 'http' | 'https';
+  /** The request body, when ext_proc buffered it because the Provider's policy reads it. */
+  readonly body?: Buffer | undefined;
 }
 
 export type Decision =
@@ -39,6 +43,8 @@ export type Decision =
       readonly target: InjectionTarget;
       readonly mutation: HeaderMutation;
       readonly values: ReadonlyMap<string, Buffer>;
+      /** The policy's verdict (allow, or audit-deny in audit mode); absent without a policy. */
+      readonly verdict?: PolicyVerdict;
     }
   | {
       /** SigV4: the body is needed before the request can be signed (ext_proc only). */
@@ -48,6 +54,14 @@ export type Decision =
       readonly target: InjectionTarget;
       readonly values: ReadonlyMap<string, Buffer>;
       readonly request: InjectRequest;
+      readonly verdict?: PolicyVerdict;
+    }
+  | {
+      /** The Provider's policy reads the body: ext_proc buffers it and decides again with it. */
+      readonly kind: 'body';
+      readonly agent: string;
+      readonly host: string;
+      readonly target: InjectionTarget;
     }
   | {
       readonly kind: 'deny';
@@ -55,6 +69,7 @@ export type Decision =
       readonly agent?: string;
       readonly host?: string;
       readonly target?: InjectionTarget;
+      readonly verdict?: PolicyVerdict;
     };
 
 /**
@@ -88,6 +103,13 @@ export function secretKey(ns: string, name: string): string {
 export function secretOfKey(key: string): { namespace: string; name: string } {
   const slash = key.indexOf('/');
   return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+/** `d` (or the decision it resolves to) carrying the policy's verdict when it injects or signs. */
+function withVerdict(d: Decision | Promise<Decision>, verdict: PolicyVerdict | undefined): Decision | Promise<Decision> {
+  if (verdict === undefined) return d;
+  const add = (x: Decision): Decision => (x.kind === 'inject' || x.kind === 'sign' ? { ...x, verdict } : x);
+  return d instanceof Promise ? d.then(add) : add(d);
 }
 
 function secretMissing(target: InjectionTarget): PaiError {
@@ -184,12 +206,25 @@ export class Decider {
     }
     const refused = refusedMethodError(input.method, target);
     if (refused) return denyFrom(refused, agentName, host, target);
+    const step = policyStep(input, target, host);
+    if (step.kind === 'body') return { kind: 'body', agent: agentName, host, target };
+    if (step.kind === 'deny') {
+      return {
+        kind: 'deny',
+        error: step.error,
+        agent: agentName,
+        host,
+        target,
+        ...(step.verdict ? { verdict: step.verdict } : {}),
+      };
+    }
+    const verdict = step.verdict;
     if (input.api === 'check' && needsExtProc(target)) return denyFrom(needsExtProcError(target), agentName, host, target);
     const key = secretKey(view.agent.namespace, target.secret);
     const cached = this.deps.secrets.peek(key);
-    if (cached) return this.withRecord(input, agentName, host, authority, target, cached);
+    if (cached) return withVerdict(this.withRecord(input, agentName, host, authority, target, cached), verdict);
     return this.deps.secrets.get(key, this.remaining(deadline)).then(
-      (record) => this.withRecord(input, agentName, host, authority, target, record),
+      (record) => withVerdict(this.withRecord(input, agentName, host, authority, target, record), verdict),
       (err: unknown) => denyFrom(isPaiError(err, 'not_found') ? secretMissing(target) : err, agentName, host, target),
     );
   }

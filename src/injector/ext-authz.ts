@@ -138,6 +138,10 @@ export function checkResponse(d: Decision, path: string): CheckResponse {
         };
       case 'sign':
         return deniedResponse(new PaiError('needs_ext_proc', 'SigV4 signing needs ext_proc'));
+      case 'body':
+        return deniedResponse(
+          new PaiError('needs_ext_proc', "the Provider's policy reads the request body, which needs ext_proc"),
+        );
       case 'deny':
         return deniedResponse(d.error);
     }
@@ -193,9 +197,9 @@ export class ExtAuthzService {
     return bytes;
   }
 
-  private finish(d: Decision, path: string, started: bigint, callback: grpc.sendUnaryData<CheckResponse>): void {
+  private finish(d: Decision, path: string, started: bigint, callback: grpc.sendUnaryData<CheckResponse>, method = ''): void {
     const response = this.respond(d, path);
-    this.observer.observe('check', d, started);
+    this.observer.observe('check', d, started, { method, path });
     // A Buffer is passed through by the serializer of serviceDefinition().
     callback(null, response as CheckResponse);
   }
@@ -215,12 +219,12 @@ export class ExtAuthzService {
     }
     const decided = this.decide(call.request, input);
     if (!(decided instanceof Promise)) {
-      this.finish(decided, input.path, started, callback);
+      this.finish(decided, input.path, started, callback, input.method);
       return;
     }
     decided.then(
-      (d) => this.finish(d, input.path, started, callback),
-      (err: unknown) => this.finish({ kind: 'deny', error: toPaiError(err) }, input.path, started, callback),
+      (d) => this.finish(d, input.path, started, callback, input.method),
+      (err: unknown) => this.finish({ kind: 'deny', error: toPaiError(err) }, input.path, started, callback, input.method),
     );
   };
 }

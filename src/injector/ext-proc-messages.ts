@@ -39,6 +39,19 @@ export const BUFFER_BODY_MODE: ProcessingMode = Object.freeze({
   response_trailer_mode: 'SKIP',
 });
 
+/**
+ * The mode asked for when a tools/list answer must be filtered (MCP Providers with tool lists):
+ * the response headers and the whole response body come to the injector.
+ */
+export const FILTER_RESPONSE_MODE: ProcessingMode = Object.freeze({
+  request_header_mode: 'SEND',
+  response_header_mode: 'SEND',
+  request_body_mode: 'NONE',
+  response_body_mode: 'BUFFERED',
+  request_trailer_mode: 'SKIP',
+  response_trailer_mode: 'SKIP',
+});
+
 /** Header pairs of an HttpHeaders message: `raw_value` bytes (latin1) when present, else `value`. */
 export function headerPairs(headers: HttpHeaders__Output | undefined): [string, string][] {
   const out: [string, string][] = [];
@@ -115,9 +128,9 @@ function common(m: HeaderMutation | undefined): CommonResponse {
   return m === undefined ? { status: 'CONTINUE' } : { status: 'CONTINUE', header_mutation: extProcMutation(m) };
 }
 
-/** The answer to request_headers: continue, with the mutation when there is one. */
-export function headersResponse(m?: HeaderMutation): ProcessingResponse {
-  return { request_headers: { response: common(m) } };
+/** The answer to request_headers: continue, with the mutation when there is one (and the filter mode when asked). */
+export function headersResponse(m?: HeaderMutation, mode?: 'filter'): ProcessingResponse {
+  return { request_headers: { response: common(m) }, ...(mode === 'filter' ? { mode_override: FILTER_RESPONSE_MODE } : {}) };
 }
 
 /** The answer to request_headers that asks Envoy for the buffered request body (mode_override). */
@@ -126,8 +139,21 @@ export function bufferBodyResponse(): ProcessingResponse {
 }
 
 /** The answer to request_body: continue, with the mutation (the body itself is never changed). */
-export function bodyResponse(m?: HeaderMutation): ProcessingResponse {
-  return { request_body: { response: common(m) } };
+export function bodyResponse(m?: HeaderMutation, mode?: 'filter'): ProcessingResponse {
+  return {
+    request_body: { response: common(m) },
+    ...(mode === 'filter' ? { mode_override: { ...FILTER_RESPONSE_MODE, request_body_mode: 'BUFFERED' } } : {}),
+  };
+}
+
+/** The answer to the response headers of a filtered answer: its length goes, since the body may shrink. */
+export function responseHeadersResponse(): ProcessingResponse {
+  return { response_headers: { response: { status: 'CONTINUE', header_mutation: { remove_headers: ['content-length'] } } } };
+}
+
+/** The answer to a buffered response body: replaced by `body` (the filtered tools/list answer). */
+export function responseBodyResponse(body: Buffer): ProcessingResponse {
+  return { response_body: { response: { status: 'CONTINUE', body_mutation: { body } } } };
 }
 
 /** An empty answer of the type that matches an unexpected message (Envoy requires one per message). */

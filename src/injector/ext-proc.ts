@@ -34,7 +34,9 @@ import { assertPathQueryBounds } from '../inject/sigv4-query.js';
 import type { InjectionTarget } from '../resources/types.js';
 import type { ProcessingRequest__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
-import type { Decision, Decider } from './decide.js';
+import type { Decision, DecisionInput, Decider } from './decide.js';
+import type { CompiledPolicy } from '../policy/compile.js';
+import { filterToolsList } from '../policy/mcp-filter.js';
 import { agentFromAttributes } from './ext-proc-identity.js';
 import {
   type HeaderPairs,
@@ -48,6 +50,8 @@ import {
   immediateDenial,
   processInput,
   rawAuthority,
+  responseBodyResponse,
+  responseHeadersResponse,
 } from './ext-proc-messages.js';
 import type { DecisionObserver } from './observe.js';
 import { loadEnvoyServices } from './protos.js';
@@ -67,13 +71,11 @@ export interface ExtProcOptions {
 type Call = grpc.ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
 type SignDecision = Extract<Decision, { kind: 'sign' }>;
 
-function tooLarge(bytes: number, limit: number): PaiError {
+function tooLarge(bytes: number, limit: number, verb: 'signs' | 'reads'): PaiError {
   return new PaiError(
     'body_too_large',
-    `the request body (${bytes} bytes) is larger than the ${limit} bytes the injector signs (PAI_MAX_SIGNED_BODY)`,
-    {
-      details: { limit },
-    },
+    `the request body (${bytes} bytes) is larger than the ${limit} bytes the injector ${verb} (PAI_MAX_SIGNED_BODY)`,
+    { details: { limit } },
   );
 }
 
@@ -89,13 +91,23 @@ function scoped(target: InjectionTarget, host: string): InjectionTarget {
   };
 }
 
-/** The state of one Process stream: one HTTP request. */
+/** What a stream waits for after its request headers. */
+type Pending =
+  | { readonly kind: 'sign'; readonly decision: SignDecision; readonly pairs: HeaderPairs }
+  /** The Provider's policy reads the body: decide again once it is here. */
+  | { readonly kind: 'policy'; readonly input: DecisionInput; readonly pairs: HeaderPairs };
+
+/** The state of one Process stream: one HTTP request (and its response, when a tools/list answer is filtered). */
 class ProcessStream {
-  private state: 'headers' | 'body' | 'done' = 'headers';
+  private state: 'headers' | 'body' | 'response' | 'done' = 'headers';
   private closed = false;
   private queue: Promise<void> = Promise.resolve();
   private started = process.hrtime.bigint();
-  private pending: { readonly decision: SignDecision; readonly pairs: HeaderPairs } | undefined;
+  private pending: Pending | undefined;
+  /** The request's method and `:path`, for the request log. */
+  private request: { readonly method: string; readonly path: string } | undefined;
+  /** Set when the response must pass the Provider's tools/list filter. */
+  private filter: { readonly policy: CompiledPolicy; readonly contentType?: string; readonly decision: Decision } | undefined;
 
   constructor(
     private readonly call: Call,
@@ -130,14 +142,11 @@ class ProcessStream {
   }
 
   private observe(d: Decision): void {
-    this.observer.observe('process', d, this.started);
+    this.observer.observe('process', d, this.started, this.request);
   }
 
   /** Answers with an ImmediateResponse denial; `about` is the decision it concerns (for metrics and logs). */
-  private deny(
-    error: PaiError,
-    about?: { readonly agent?: string; readonly host?: string; readonly target?: InjectionTarget },
-  ): void {
+  private deny(error: PaiError, about?: Partial<Omit<Extract<Decision, { kind: 'deny' }>, 'kind' | 'error'>>): void {
     this.state = 'done';
     this.pending = undefined;
     const d: Decision = {
@@ -146,6 +155,7 @@ class ProcessStream {
       ...(about?.agent === undefined ? {} : { agent: about.agent }),
       ...(about?.host === undefined ? {} : { host: about.host }),
       ...(about?.target === undefined ? {} : { target: about.target }),
+      ...(about?.verdict === undefined ? {} : { verdict: about.verdict }),
     };
     this.observe(d);
     this.write(immediateDenial(error));
@@ -161,7 +171,11 @@ class ProcessStream {
         if (this.state !== 'body') return this.write(bodyResponse());
         return this.onBody(msg.request_body?.body ?? Buffer.alloc(0));
       case 'response_headers':
+        if (this.filter === undefined) return this.write(emptyResponseFor(msg.request));
+        return this.onResponseHeaders(headerPairs(msg.response_headers));
       case 'response_body':
+        if (this.filter === undefined) return this.write(emptyResponseFor(msg.request));
+        return this.onResponseBody(msg.response_body?.body ?? Buffer.alloc(0));
       case 'request_trailers':
       case 'response_trailers':
         return this.write(emptyResponseFor(msg.request));
@@ -180,37 +194,75 @@ class ProcessStream {
     }
   }
 
+  private async decide(input: DecisionInput): Promise<Decision | undefined> {
+    try {
+      const decided = this.decider.decide(input);
+      return decided instanceof Promise ? await this.patiently(decided) : decided;
+    } catch (err) {
+      this.deny(toPaiError(err));
+      return undefined;
+    }
+  }
+
   private async onHeaders(msg: ProcessingRequest__Output): Promise<void> {
     this.started = process.hrtime.bigint();
     const pairs = headerPairs(msg.request_headers);
-    let d: Decision;
-    try {
-      const decided = this.decider.decide(processInput(pairs, agentFromAttributes(msg.attributes)));
-      d = decided instanceof Promise ? await this.patiently(decided) : decided;
-    } catch (err) {
-      return this.deny(toPaiError(err));
+    const input = processInput(pairs, agentFromAttributes(msg.attributes));
+    this.request = { method: input.method, path: input.path };
+    const d = await this.decide(input);
+    if (d === undefined || this.closed) return;
+    const endOfStream = msg.request_headers?.end_of_stream === true;
+    if (d.kind === 'body') {
+      if (endOfStream) return this.answer(await this.decide({ ...input, body: Buffer.alloc(0) }), pairs, 'headers', true);
+      const declared = declaredLength(pairs);
+      const limit = this.options.maxSignedBodyBytes;
+      if (declared !== undefined && declared > limit) return this.deny(tooLarge(declared, limit, 'reads'), d);
+      this.state = 'body';
+      this.pending = { kind: 'policy', input, pairs };
+      return this.write(bufferBodyResponse());
     }
-    if (this.closed) return;
+    return this.answer(d, pairs, 'headers', endOfStream);
+  }
+
+  /** Answers `d` in the response to the current message (request headers, or the buffered body). */
+  private async answer(d: Decision | undefined, pairs: HeaderPairs, at: 'headers' | 'body', endOfStream = false): Promise<void> {
+    if (d === undefined || this.closed) return;
+    const respond = (m?: HeaderMutation) =>
+      at === 'headers' ? headersResponse(m, this.responseMode(d)) : bodyResponse(m, this.responseMode(d));
     switch (d.kind) {
       case 'pass':
-        this.state = 'done';
-        this.observe(d);
-        return this.write(headersResponse());
       case 'inject':
-        this.state = 'done';
+        this.state = this.filter === undefined ? 'done' : 'response';
         this.observe(d);
-        return this.write(headersResponse(d.mutation));
+        return this.write(respond(d.kind === 'inject' ? d.mutation : undefined));
       case 'deny':
         return this.deny(d.error, d);
+      case 'body':
+        return this.deny(new PaiError('internal', 'the policy asked for the body twice'), d);
       case 'sign':
-        return this.onSign(d, pairs, msg.request_headers?.end_of_stream === true);
+        if (at === 'body') {
+          const body = this.pending?.kind === 'policy' ? (this.pending.input.body ?? Buffer.alloc(0)) : Buffer.alloc(0);
+          const m = await this.patiently(this.sign(d, pairs, body));
+          if (m) this.write(respond(m));
+          return;
+        }
+        return this.onSign(d, pairs, endOfStream);
     }
+  }
+
+  /** The response processing to ask for: the tools/list filter needs the response headers and body. */
+  private responseMode(d: Decision): 'filter' | undefined {
+    const verdict = d.kind === 'inject' || d.kind === 'sign' ? d.verdict : undefined;
+    const policy = d.kind === 'inject' || d.kind === 'sign' ? d.target.policy : undefined;
+    if (verdict?.filterResponse !== 'tools/list' || policy === undefined) return undefined;
+    this.filter = { policy, decision: d };
+    return 'filter';
   }
 
   private async onSign(d: SignDecision, pairs: HeaderPairs, endOfStream: boolean): Promise<void> {
     const limit = this.options.maxSignedBodyBytes;
     const declared = declaredLength(pairs);
-    if (declared !== undefined && declared > limit) return this.deny(tooLarge(declared, limit), d);
+    if (declared !== undefined && declared > limit) return this.deny(tooLarge(declared, limit, 'signs'), d);
     // A query too large to sign is refused now, before Envoy is asked to buffer a body for it.
     try {
       assertPathQueryBounds(d.request.path);
@@ -220,11 +272,11 @@ class ProcessStream {
     if (endOfStream) {
       // No body will follow: sign the empty body now, in the headers answer.
       const m = await this.sign(d, pairs, Buffer.alloc(0));
-      if (m) this.write(headersResponse(m));
+      if (m) this.write(headersResponse(m, this.responseMode(d)));
       return;
     }
     this.state = 'body';
-    this.pending = { decision: d, pairs };
+    this.pending = { kind: 'sign', decision: d, pairs };
     this.write(bufferBodyResponse());
   }
 
@@ -232,14 +284,25 @@ class ProcessStream {
     const pending = this.pending;
     if (!pending) return this.write(bodyResponse());
     const limit = this.options.maxSignedBodyBytes;
-    if (body.length > limit) return this.deny(tooLarge(body.length, limit), pending.decision);
-    const m = await this.patiently(this.sign(pending.decision, pending.pairs, body));
-    if (m) this.write(bodyResponse(m));
+    if (body.length > limit) {
+      return this.deny(
+        tooLarge(body.length, limit, pending.kind === 'sign' ? 'signs' : 'reads'),
+        pending.kind === 'sign' ? pending.decision : {},
+      );
+    }
+    if (pending.kind === 'sign') {
+      const m = await this.patiently(this.sign(pending.decision, pending.pairs, body));
+      if (m) this.write(bodyResponse(m, this.responseMode(pending.decision)));
+      return;
+    }
+    const input = { ...pending.input, body };
+    this.pending = { ...pending, input };
+    await this.answer(await this.decide(input), pending.pairs, 'body');
   }
 
   /** Signs and records the outcome; undefined after a denial was sent instead. */
   private async sign(d: SignDecision, pairs: HeaderPairs, body: Buffer): Promise<HeaderMutation | undefined> {
-    this.state = 'done';
+    this.state = this.filter === undefined ? 'done' : 'response';
     this.pending = undefined;
     let mutation: HeaderMutation;
     try {
@@ -249,8 +312,39 @@ class ProcessStream {
       this.deny(toPaiError(err), d);
       return undefined;
     }
-    this.observe({ kind: 'inject', agent: d.agent, host: d.host, target: d.target, mutation, values: d.values });
+    const injected: Decision = { kind: 'inject', agent: d.agent, host: d.host, target: d.target, mutation, values: d.values };
+    this.observe(d.verdict === undefined ? injected : { ...injected, verdict: d.verdict });
     return mutation;
+  }
+
+  /** The response headers of a filtered tools/list answer: note the content type, drop the length (the body may shrink). */
+  private onResponseHeaders(pairs: HeaderPairs): void {
+    const contentType = pairs.find(([n]) => n === 'content-type')?.[1];
+    if (this.filter !== undefined) this.filter = { ...this.filter, ...(contentType === undefined ? {} : { contentType }) };
+    this.write(responseHeadersResponse());
+  }
+
+  /** The buffered tools/list answer, with the tools the Provider's policy denies removed (fail closed). */
+  private onResponseBody(body: Buffer): void {
+    const filter = this.filter;
+    this.filter = undefined;
+    this.state = 'done';
+    if (filter === undefined) return this.write(emptyResponseFor('response_body'));
+    const filtered = filterToolsList(filter.policy, body, filter.contentType ?? '');
+    if (!filtered.ok) {
+      const error = new PaiError(
+        'policy_denied',
+        `the tools/list answer could not be filtered (${filtered.why}); it is withheld`,
+        {
+          details: { reason: 'bad_body' },
+        },
+      );
+      return this.deny(
+        error,
+        filter.decision.kind === 'deny' ? {} : { agent: filter.decision.agent, host: filter.decision.host },
+      );
+    }
+    this.write(responseBodyResponse(filtered.body));
   }
 }
 

@@ -5,10 +5,32 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { CounterChild, HistogramChild } from '../metrics-fast.js';
+import { agentIdOf } from './agents.js';
 import type { Decision, InjectorApi } from './decide.js';
+import type { RequestLog } from './request-log.js';
+import type { UsageRecorder } from './usage.js';
+
+/** What the observer is told of the request itself: its method and `:path`. */
+export interface ObservedRequest {
+  readonly method: string;
+  readonly path: string;
+}
 
 export interface DecisionObserver {
-  observe(api: InjectorApi, decision: Decision, startedNs: bigint): void;
+  observe(api: InjectorApi, decision: Decision, startedNs: bigint, request?: ObservedRequest): void;
+}
+
+/** Where records and counts go besides metrics and logs. */
+export interface ObserverSinks {
+  readonly requestLog?: RequestLog;
+  readonly usage?: UsageRecorder;
+  readonly now?: () => number;
+}
+
+/** The decision word of a request record: the policy's verdict, else allow (inject) or deny. */
+function decisionWord(d: Decision): 'allow' | 'deny' | 'audit-deny' {
+  if (d.kind === 'deny') return 'deny';
+  return d.kind === 'inject' || d.kind === 'sign' ? (d.verdict?.decision ?? 'allow') : 'allow';
 }
 
 /** The outcome label: inject, pass, sign, or the denial's error code. */
@@ -16,8 +38,46 @@ export function outcomeOf(d: Decision): string {
   return d.kind === 'deny' ? d.error.code : d.kind;
 }
 
-/** An observer writing metrics and debug logs. */
-export function decisionObserver(metrics: Metrics, logger: Logger): DecisionObserver {
+/**
+ * Records a decision about a request through a Provider or ModelProvider: the request log
+ * (unless the Provider's audit.logRequests is false), pai_policy_decisions_total for Providers with a
+ * policy, and a usage count when a credential went out.
+ */
+function recordTarget(
+  d: Decision,
+  request: ObservedRequest | undefined,
+  sinks: ObserverSinks,
+  policyCounter: (p: string, d: string) => CounterChild,
+): void {
+  if (d.kind === 'pass' || d.kind === 'body' || d.target === undefined || d.agent === undefined) return;
+  const target = d.target;
+  const id = agentIdOf(d.agent);
+  const verdict = d.verdict;
+  const decision = decisionWord(d);
+  if (verdict !== undefined) policyCounter(target.name, decision).inc();
+  if (d.kind === 'inject') sinks.usage?.count(id.namespace, { agent: id.name, kind: target.kind, name: target.name });
+  if (target.logRequests === false || sinks.requestLog === undefined) return;
+  const path = request?.path ?? '';
+  const q = path.indexOf('?');
+  sinks.requestLog.write({
+    time: new Date(sinks.now?.() ?? Date.now()).toISOString(),
+    agent: id.name,
+    namespace: id.namespace,
+    kind: target.kind,
+    provider: target.name,
+    type: target.type,
+    method: request?.method ?? '',
+    host: d.host ?? '',
+    path: q < 0 ? path : path.slice(0, q),
+    ...(verdict?.action === undefined ? {} : { action: verdict.action }),
+    ...(verdict?.resource === undefined ? {} : { resource: verdict.resource }),
+    decision,
+    reason: d.kind === 'deny' ? (verdict?.reason ?? d.error.code) : (verdict?.reason ?? 'allowed'),
+  });
+}
+
+/** An observer writing metrics, debug logs, request records and usage counts. */
+export function decisionObserver(metrics: Metrics, logger: Logger, sinks: ObserverSinks = {}): DecisionObserver {
   const debug = (): boolean => logger.isLevelEnabled('debug');
   // Label sets are resolved once per (api, outcome, type), not per request.
   const counters = new Map<string, CounterChild>();
@@ -39,9 +99,20 @@ export function decisionObserver(metrics: Metrics, logger: Logger): DecisionObse
     }
     return child;
   };
+  const policies = new Map<string, CounterChild>();
+  const policyCounter = (provider: string, decision: string): CounterChild => {
+    const key = `${provider}\u0000${decision}`;
+    let child = policies.get(key);
+    if (!child) {
+      child = metrics.policyDecisions.child({ provider, decision });
+      policies.set(key, child);
+    }
+    return child;
+  };
   return {
-    observe(api, d, startedNs) {
+    observe(api, d, startedNs, request) {
       const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
+      recordTarget(d, request, sinks, policyCounter);
       const target = d.kind === 'pass' ? undefined : d.target;
       const outcome = outcomeOf(d);
       counter(api, outcome, target?.type ?? 'none').inc();

@@ -19,6 +19,8 @@ import { GatewayDecider } from './gateway.js';
 import { LoadingCache } from './loading-cache.js';
 import { decisionObserver } from './observe.js';
 import { loadEnvoyServices } from './protos.js';
+import { RequestLog } from './request-log.js';
+import { UsageRecorder } from './usage.js';
 import { claimSocketPath, removeSocket } from '../unix-socket.js';
 
 export interface InjectorDeps {
@@ -70,6 +72,8 @@ export class InjectorServer {
   readonly server: grpc.Server;
   readonly parts: InjectorParts;
   private readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
+  readonly requestLog: RequestLog;
+  readonly usage: UsageRecorder;
   private unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -97,7 +101,18 @@ export class InjectorServer {
     const agents = new AgentDirectory({ store, changes, ttlMs: config.cacheTtlMs, loadTimeoutMs: timeout, maxStaleMs });
     // Gateway mode's agent tokens: cached like the rest (no store read per request once warm), no
     // stale fallback (a revoked token must stop working within the TTL even when the store is down).
-    const tokens = new TokenService({ store, cacheTtlMs: config.cacheTtlMs, loadTimeoutMs: timeout, kinds: ['agenttokens'] });
+    const usage = new UsageRecorder({ store, logger, flushMs: config.usageFlushMs });
+    this.usage = usage;
+    // An agent token's last use goes to the usage counts: the injector never writes a token record.
+    const tokens = new TokenService({
+      store,
+      cacheTtlMs: config.cacheTtlMs,
+      loadTimeoutMs: timeout,
+      kinds: ['agenttokens'],
+      onUse: (p) => {
+        if (p.agent !== undefined) usage.count(p.agentNamespace ?? 'default', { agent: p.agent, kind: 'Token', name: p.tokenId });
+      },
+    });
     this.unsubscribe = changes.subscribe((c) => {
       if (c.type === 'secret') secrets.invalidate(secretKey(c.namespace, c.name));
       else if (c.kind === 'tokens' || c.kind === 'agenttokens') tokens.forget(c.name.replace(/^t/, ''));
@@ -108,7 +123,13 @@ export class InjectorServer {
       secrets,
       ...(deps.accessTokens ? { accessTokens: deps.accessTokens } : {}),
     });
-    const observer = decisionObserver(metrics, logger);
+    this.requestLog = new RequestLog({
+      file: config.requestLogFile,
+      maxBytes: config.requestLogMaxBytes,
+      logger,
+      onDrop: (n) => metrics.requestLogDropped.inc(n),
+    });
+    const observer = decisionObserver(metrics, logger, { requestLog: this.requestLog, usage: this.usage });
     this.parts = { decider, secrets, agents, observer };
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': MAX_MESSAGE,
@@ -164,5 +185,6 @@ export class InjectorServer {
     });
     const listen = this.deps.config.injectorListen;
     if (listen.kind === 'unix') removeSocket(listen.path);
+    await Promise.all([this.requestLog.close(), this.usage.close()]);
   }
 }

@@ -4,9 +4,9 @@
  * type-specific comes from the registries in src/providers. Header names in an AuthStrategy are
  * lower-case (HTTP/2 and Envoy's form).
  */
-import { PaiError } from '../errors.js';
+import { PaiError, isPaiError } from '../errors.js';
 import { DEFAULT_BEDROCK_REGION, modelProviderDef } from '../providers/model-providers.js';
-import { PROVIDER_REGISTRY } from '../providers/registry.js';
+import { compileProviderPolicy, PROVIDER_REGISTRY } from '../providers/registry.js';
 import { awsGate, AWS_KEYS } from '../providers/aws.js';
 import type { KeySet } from '../providers/types.js';
 import { endpointHost, endpointUrlProblem, normalizeEndpoint } from './hosts.js';
@@ -94,6 +94,14 @@ function providerTargets(p: Provider): InjectionTarget[] {
   const auth = p.spec.auth;
   if (auth === undefined) return [];
   const keys = def.secretKeys(p.spec);
+  let policy;
+  try {
+    policy = compileProviderPolicy(p.spec.type, p.spec);
+  } catch (err) {
+    if (!isPaiError(err, 'invalid')) throw err;
+    throw resourceError(p, 'spec.policy', `cannot be used: ${err.message}`);
+  }
+  const logRequests = p.spec.audit?.logRequests ?? true;
   return def.targets(p).map((part) => ({
     kind: 'Provider',
     name: p.metadata.name,
@@ -103,6 +111,8 @@ function providerTargets(p: Provider): InjectionTarget[] {
     ...(part.keys ?? keys),
     auth: part.auth,
     ...(part.gate === undefined ? {} : { gate: part.gate }),
+    ...(policy === undefined ? {} : { policy }),
+    logRequests,
   }));
 }
 
@@ -127,8 +137,16 @@ export function providerSecretKey(p: Provider): string {
  * parseResource accepted; throws PaiError `invalid` naming the field when a required one is missing.
  */
 export function targetsOf(resource: ModelProvider | Provider): InjectionTarget[] {
-  return resource.kind === 'ModelProvider' ? modelProviderTargets(resource) : providerTargets(resource);
+  // Built once per resource object: a stored resource is parsed once per version (injector/agents.ts),
+  // so its policy is compiled once per version too, never per request.
+  const known = targetMemo.get(resource);
+  if (known !== undefined) return known;
+  const targets = resource.kind === 'ModelProvider' ? modelProviderTargets(resource) : providerTargets(resource);
+  targetMemo.set(resource, targets);
+  return targets;
 }
+
+const targetMemo = new WeakMap<ModelProvider | Provider, InjectionTarget[]>();
 
 /** The one target of a resource that has exactly one (tests, single-target callers); throws `internal` otherwise. */
 export function targetOf(resource: ModelProvider | Provider): InjectionTarget {

@@ -4,6 +4,7 @@
  * defaulted shapes the injector works from (InjectionTarget, ResolvedAgent). Types only.
  */
 import type { PaiError } from '../errors.js';
+import type { CompiledPolicy } from '../policy/compile.js';
 import type { ProviderAudit, ProviderPolicy, ProviderScope } from '../policy/spec.js';
 
 export type { HttpRule, McpToolPolicy, ProviderAudit, ProviderPolicy, ProviderScope } from '../policy/spec.js';
@@ -216,6 +217,10 @@ export interface InjectionTarget {
    * endpoints, services or regions outside the Provider's config): an error, or undefined to inject.
    */
   readonly gate?: (request: { readonly host: string; readonly method: string; readonly path: string }) => PaiError | undefined;
+  /** The Provider's policy, compiled once per resource version; absent: no policy block (behaves as before). */
+  readonly policy?: CompiledPolicy;
+  /** The Provider's audit.logRequests (default true): one request record per request. */
+  readonly logRequests?: boolean;
 }
 
 /** An agent with its bindings resolved to injection targets. */

@@ -37,11 +37,11 @@ export interface SecretRecord {
 
 /**
  * Kinds of JSON documents kept in the store. Resources (agents, providers, modelproviders) live in
- * a namespace, as secrets do. Cluster-wide documents do not: `tokens` are the admin API's tokens
+ * a namespace, as secrets do, and so do the injectors' usage counts (`usage`, src/usage). Cluster-wide documents do not: `tokens` are the admin API's tokens
  * (admin, viewer, renderer); `agenttokens` are the agents' gateway tokens, kept apart so that an
  * injector can be allowed to read these and not those.
  */
-export const RESOURCE_DOC_KINDS = ['agents', 'providers', 'modelproviders'] as const;
+export const RESOURCE_DOC_KINDS = ['agents', 'providers', 'modelproviders', 'usage'] as const;
 export type ResourceDocKind = (typeof RESOURCE_DOC_KINDS)[number];
 export const CLUSTER_DOC_KINDS = ['tokens', 'agenttokens'] as const;
 export type ClusterDocKind = (typeof CLUSTER_DOC_KINDS)[number];
@@ -66,6 +66,11 @@ export interface WriteOptions {
    * (0 = must not exist). A mismatch throws `conflict`.
    */
   readonly ifVersion?: number;
+  /**
+   * With ifVersion: write with that compare-and-set version without reading the document first
+   * (its only writer knows the version it wrote). Vault then needs no read capability on the path.
+   */
+  readonly blind?: boolean;
 }
 
 export interface SecretPatch {

@@ -58,6 +58,17 @@ export class VaultDocuments {
     const path = `${assertDoc(place, name)}${name}`;
     const { kind } = place;
     const stored = JSON.parse(JSON.stringify(body)) as Record<string, unknown>;
+    if (opts?.blind === true && opts.ifVersion !== undefined) {
+      // The only writer knows the version: no read, so the role needs only create and update.
+      const createdAt = new Date(this.now());
+      const written = await this.kv
+        .writeData(path, { createdAt: createdAt.toISOString(), body: stored }, opts.ifVersion, deadline)
+        .catch((err: unknown) => {
+          throw isCasMismatch(err) ? new PaiError('conflict', `${docSubject(kind, name)} was changed concurrently`) : err;
+        });
+      const ns = place.namespace === undefined ? {} : { namespace: place.namespace };
+      return { kind, ...ns, name, body: stored, version: written.version, createdAt, updatedAt: written.createdTime };
+    }
     for (let attempt = 1; ; attempt++) {
       const read = await this.kv.readData(path, deadline);
       checkVersion(docSubject(kind, name), read ? read.version : 0, opts);

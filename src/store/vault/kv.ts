@@ -12,7 +12,7 @@ const LABEL = '[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?';
 // secrets/<name>, resources/<kind>/<name> (the default namespace and cluster-wide documents),
 // ns/<namespace>/secrets/<name>, ns/<namespace>/resources/<kind>/<name> (other namespaces), ns/ (listing).
 const SAFE_PATH = new RegExp(
-  `^(?:ns/?|(?:ns/${LABEL}/)?(?:secrets|resources/(?:agents|providers|modelproviders))(?:/${LABEL})?/?|resources/(?:tokens|agenttokens)(?:/${LABEL})?/?)$`,
+  `^(?:ns/?|(?:ns/${LABEL}/)?(?:secrets|resources/(?:agents|providers|modelproviders|usage))(?:/${LABEL})?/?|resources/(?:tokens|agenttokens)(?:/${LABEL})?/?)$`,
 );
 const MOUNT = /^[a-zA-Z0-9][a-zA-Z0-9_-]*(\/[a-zA-Z0-9][a-zA-Z0-9_-]*)*$/;
 

@@ -1,0 +1,99 @@
+/**
+ * The injector's usage counts (src/usage/usage-doc.ts): counted in memory per request, written
+ * every `flushMs` to this process's own document per namespace and day, off the request path.
+ * Each write is a compare-and-set on the version this process wrote last, without a read first
+ * (it is the only writer of its documents), so the injector needs only create and update on the
+ * usage path. A failed write keeps the counts for the next flush.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../log.js';
+import type { SecretStore } from '../store/types.js';
+import { dayOf, type UsageCount, type UsageKey, usageDocName, usageKey } from '../usage/usage-doc.js';
+
+interface Pending {
+  readonly day: string;
+  version: number;
+  readonly counts: Map<string, UsageCount>;
+  dirty: boolean;
+}
+
+export interface UsageRecorderOptions {
+  readonly store: SecretStore;
+  readonly logger?: Logger;
+  readonly now?: () => number;
+  readonly flushMs?: number;
+  /** This process's id in document names (default random). */
+  readonly instance?: string;
+}
+
+export class UsageRecorder {
+  readonly instance: string;
+  private readonly byNamespace = new Map<string, Pending>();
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private warned = false;
+
+  constructor(private readonly options: UsageRecorderOptions) {
+    this.instance = options.instance ?? randomBytes(6).toString('hex');
+    this.now = options.now ?? Date.now;
+    const ms = options.flushMs ?? 5000;
+    if (ms > 0) {
+      this.timer = setInterval(() => void this.flush(), ms);
+      this.timer.unref();
+    }
+  }
+
+  /** Counts one request of `key` in namespace `ns`. */
+  count(ns: string, key: UsageKey): void {
+    const at = this.now();
+    const day = dayOf(at);
+    let pending = this.byNamespace.get(ns);
+    if (pending === undefined || pending.day !== day) {
+      // A new day starts a new document; yesterday's last counts go out with the next flush.
+      if (pending !== undefined && pending.dirty) void this.write(ns, pending);
+      pending = { day, version: 0, counts: new Map(), dirty: false };
+      this.byNamespace.set(ns, pending);
+    }
+    const k = usageKey(key);
+    const before = pending.counts.get(k);
+    pending.counts.set(k, { requests: (before?.requests ?? 0) + 1, lastUsedAt: new Date(at).toISOString() });
+    pending.dirty = true;
+  }
+
+  /** Writes every namespace with new counts (one flush at a time). */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      for (const [ns, pending] of this.byNamespace) if (pending.dirty) await this.write(ns, pending);
+    });
+    return this.flushing;
+  }
+
+  private async write(ns: string, pending: Pending): Promise<void> {
+    pending.dirty = false;
+    const body = { day: pending.day, instance: this.instance, counts: Object.fromEntries(pending.counts) };
+    try {
+      const record = await this.options.store.putDoc('usage', ns, usageDocName(pending.day, this.instance), body, {
+        ifVersion: pending.version,
+        blind: true,
+      });
+      pending.version = record.version;
+    } catch (err) {
+      pending.dirty = true;
+      if (!this.warned) {
+        this.warned = true;
+        const code = (err as { code?: unknown }).code;
+        this.options.logger?.warn(
+          { code: typeof code === 'string' ? code : 'error' },
+          'usage counts could not be written; kept for the next flush',
+        );
+      }
+    }
+  }
+
+  /** Stops the timer and writes what is left. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}
