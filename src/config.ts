@@ -67,6 +67,10 @@ export interface Config {
   /** Benchmark-only escape hatch: plain TCP on 127.0.0.1. Never for a pod. */
   readonly injectorInsecureLoopbackTcp: boolean;
   readonly cacheTtlMs: number;
+  /** Lifetime of the agents' TLS leaves served over SDS (PAI_LEAF_TTL); renewed at about 2/3 of it. */
+  readonly leafTtlMs: number;
+  /** How often an injector re-reads the pai CA and the agents' hosts for changes made by another process (PAI_TLS_REFRESH). */
+  readonly tlsRefreshMs: number;
   readonly logLevel: LogLevel;
   readonly auditLogFile: string;
   readonly configFile: string;
@@ -368,6 +372,8 @@ export function loadConfig(env: Env = process.env): Config {
     injectorTls,
     injectorInsecureLoopbackTcp: insecure && !injectorTls,
     cacheTtlMs: durationVar(env, 'PAI_CACHE_TTL', 30_000),
+    leafTtlMs: durationVar(env, 'PAI_LEAF_TTL', 24 * 3_600_000),
+    tlsRefreshMs: durationVar(env, 'PAI_TLS_REFRESH', 60_000),
     logLevel: oneOf<LogLevel>(env, 'PAI_LOG_LEVEL', LOG_LEVELS, 'info'),
     auditLogFile: path.resolve(env['PAI_AUDIT_LOG'] || path.join(dataDir, 'audit.log')),
     configFile: path.join(dataDir, 'config.yaml'),

@@ -20,6 +20,7 @@ import { openStore } from './store/index.js';
 import { ExtProcService } from './injector/ext-proc.js';
 import { OAuthTokenSource } from './injector/oauth.js';
 import { InjectorServer } from './injector/server.js';
+import { caAuthorityFor, sdsParts } from './injector/sds-wiring.js';
 import { instrumentStore } from './store/instrumented.js';
 import { ensurePrivateDir, writeFileDurably } from './store/local/files.js';
 import { LocalStore } from './store/local/sqlite-store.js';
@@ -178,6 +179,9 @@ export async function startServer(config: Config, options: StartOptions): Promis
   let bootstrapToken: string | undefined;
   let audit: AuditLog | undefined;
   let injectorServer: InjectorServer | undefined;
+  // One pai CA per process, shared by the admin API (get/rotate) and the SDS leaf book, so that a
+  // rotation made here reaches this process's open SDS streams at once.
+  const authority = caAuthorityFor(store);
   try {
     if (role === 'all' || role === 'admin') {
       audit = openAuditLog(config.auditLogFile);
@@ -188,6 +192,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
         tokens,
         audit,
         changes,
+        authority,
         ...(raw instanceof LocalStore ? { localStore: raw } : {}),
       };
       const ready = (): Promise<void> => withTimeout(store.ping(), READY_TIMEOUT_MS);
@@ -227,7 +232,9 @@ export async function startServer(config: Config, options: StartOptions): Promis
         );
       }
       const extProc = new ExtProcService({ maxSignedBodyBytes: config.maxSignedBodyBytes });
-      const injector = new InjectorServer({ config, store, changes, metrics, logger, accessTokens }, [extProc]);
+      const tlsParts = sdsParts({ config, store, changes, logger, authority });
+      closers.unshift(() => tlsParts.close());
+      const injector = new InjectorServer({ config, store, changes, metrics, logger, accessTokens }, [extProc, tlsParts.sds]);
       injectorAddress = await injector.listen();
       injectorServer = injector;
       closers.unshift(() => injector.close());

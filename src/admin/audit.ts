@@ -16,7 +16,8 @@ export type AuditAction =
   | 'env.render'
   | 'token.create'
   | 'token.delete'
-  | 'masterkey.rotate';
+  | 'masterkey.rotate'
+  | 'ca.rotate';
 
 export interface AuditRecord {
   readonly actor: { readonly tokenId: string; readonly role: string };

@@ -3,16 +3,16 @@
  * `/v1/namespaces/{namespace}/…`, and under its plain `/v1/…` path for the `default` namespace, so
  * clients written before namespaces keep working.
  */
-import { assertNamespace } from '../resources/names.js';
+import { assertUserNamespace } from '../resources/names.js';
 import { DEFAULT_NAMESPACE } from '../resources/types.js';
 import type { Route, RouteContext } from './router.js';
 
 const PREFIX = '/v1/namespaces/:namespace';
 
-/** The namespace a request addresses (validated): the path's, else `default`. Throws PaiError `invalid`. */
+/** The namespace a request addresses (validated, never pai's reserved one): the path's, else `default`. Throws PaiError `invalid`. */
 export function namespaceOf(ctx: Pick<RouteContext, 'params'>): string {
   const ns = ctx.params['namespace'] ?? DEFAULT_NAMESPACE;
-  assertNamespace(ns);
+  assertUserNamespace(ns);
   return ns;
 }
 

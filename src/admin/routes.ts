@@ -6,7 +6,9 @@ import type { ChangeFeed } from '../changes.js';
 import { PaiError } from '../errors.js';
 import type { LocalStore } from '../store/local/sqlite-store.js';
 import type { SecretStore } from '../store/types.js';
+import type { CaAuthority } from '../tls/authority.js';
 import type { AuditLog } from './audit.js';
+import { caRoutes } from './ca-routes.js';
 import { Router, type Route } from './router.js';
 import { secretRoutes } from './secrets-routes.js';
 import { SecretsService } from './secrets-service.js';
@@ -22,6 +24,8 @@ export interface AdminDeps {
   readonly tokens: TokenService;
   readonly audit: AuditLog;
   readonly changes: ChangeFeed;
+  /** The pai CA (get, rotate, bundle); absent: those routes are not served. */
+  readonly authority?: CaAuthority;
   /** The local store itself, for master-key rotation (absent with Vault). */
   readonly localStore?: LocalStore;
 }
@@ -69,5 +73,6 @@ export function buildAdminRouter(deps: AdminDeps): Router {
     ...envRoute(deps.store, resources, deps.audit),
     ...tokenRoutes(deps.tokens, deps.audit, deps.changes, usage),
     rotateRoute(deps),
+    ...(deps.authority ? caRoutes(deps.authority, deps.store, deps.audit) : []),
   );
 }

@@ -35,6 +35,20 @@ export function assertNamespace(namespace: string): void {
   }
 }
 
+/**
+ * The namespace pai keeps its own material in (the pai CA): the stores can address it, the admin
+ * API and manifests cannot, so no user route can list, read, render or bind anything there.
+ */
+export const SYSTEM_NAMESPACE = 'pai-system';
+
+/** Throws PaiError `invalid` unless `namespace` is a namespace name that users may address (not SYSTEM_NAMESPACE). */
+export function assertUserNamespace(namespace: string): void {
+  assertNamespace(namespace);
+  if (namespace === SYSTEM_NAMESPACE) {
+    throw new PaiError('invalid', `namespace ${quoteName(namespace)} is reserved for pai`, { details: { field: 'namespace' } });
+  }
+}
+
 /** Why `key` is not a valid secret key, or undefined when it is one. */
 export function keyProblem(key: string): string | undefined {
   if (key.length === 0) return 'must not be empty';
