@@ -3,6 +3,17 @@
  * capacity at a fixed number of calls in flight for one async call, medians over rounds, and a
  * plain table. Every call passed in is expected to check its own answer and throw when it is wrong.
  */
+import { GITHUB_ACTIONS } from '../src/providers/action-words.js';
+
+/**
+ * The policy benchmarks' 20-entry GitHub allow list: every documented action word, then every group
+ * (deny wins for those the benchmarks also deny). A request's action is found among the words.
+ */
+export const BENCH_GITHUB_ALLOW: readonly string[] = [
+  ...GITHUB_ACTIONS,
+  ...new Set(GITHUB_ACTIONS.map((a) => `${a.slice(0, a.indexOf(':'))}:*`)),
+];
+export const BENCH_GITHUB_DENY: readonly string[] = ['admin:*', 'repo:delete', 'org:update'];
 export interface Figures {
   serialUsPerReq: number;
   serialP50Us: number;

@@ -19,7 +19,7 @@ import type { AuthorizationClient } from '../src/generated/envoy/service/auth/v3
 import type { CheckRequest } from '../src/generated/envoy/service/auth/v3/CheckRequest.js';
 import { Admin, authClient, check, checkRequest, paiResource } from '../test/helpers/injector.js';
 import { ROOT, adminToken, startServe, tempDir } from '../test/helpers/process.js';
-import { type Figures, capacity, medians, printFigures, serial } from './lib.js';
+import { BENCH_GITHUB_ALLOW, BENCH_GITHUB_DENY, type Figures, capacity, medians, printFigures, serial } from './lib.js';
 
 const env = process.env;
 const ROUNDS = Number(env['BENCH_ROUNDS'] ?? 3);
@@ -30,31 +30,6 @@ const TOKEN = `ghp_bench${'0123456789abcdef'.repeat(2)}`;
 
 type Mode = 'no-policy' | 'policy';
 const MODES: readonly Mode[] = ['no-policy', 'policy'];
-
-// Every GitHub action word and group (deny wins for admin:*, repo:delete and org:update); the
-// request's action is matched last in list order.
-const ALLOW = [
-  'contents:read',
-  'contents:write',
-  'pulls:create',
-  'pulls:comment',
-  'pulls:update',
-  'issues:read',
-  'issues:create',
-  'issues:comment',
-  'repo:read',
-  'repo:delete',
-  'org:read',
-  'org:update',
-  'admin:collaborators',
-  'contents:*',
-  'issues:*',
-  'org:*',
-  'repo:*',
-  'admin:*',
-  'pulls:*',
-  'pulls:read',
-];
 
 // What Envoy's ext_authz sends for a request through the sidecar (besides the pseudo-headers).
 const ENVOY_HEADERS: [string, string][] = [
@@ -116,7 +91,7 @@ async function main(): Promise<void> {
     await admin.apply(
       github('github-plain', {}),
       github('github-policy', {
-        policy: { allow: ALLOW, deny: ['admin:*', 'repo:delete', 'org:update'] },
+        policy: { allow: BENCH_GITHUB_ALLOW, deny: BENCH_GITHUB_DENY },
         scope: { repositories: ['myorg/my-repo', 'myorg/docs'] },
       }),
       paiResource('Agent', 'plain-bot', { providers: ['github-plain'] }),
