@@ -19,6 +19,7 @@ import type { AuthorizationClient } from '../src/generated/envoy/service/auth/v3
 import type { CheckRequest } from '../src/generated/envoy/service/auth/v3/CheckRequest.js';
 import { Admin, authClient, check, checkRequest, resource } from '../test/helpers/injector.js';
 import { ROOT, adminToken, startServe, tempDir } from '../test/helpers/process.js';
+import { type Figures, capacity, medians, printFigures, serial } from './lib.js';
 
 const env = process.env;
 const ROUNDS = Number(env['BENCH_ROUNDS'] ?? 3);
@@ -26,13 +27,6 @@ const SERIAL = Number(env['BENCH_SERIAL'] ?? 3000);
 const CAPACITY = Number(env['BENCH_CAPACITY'] ?? 20_000);
 const IN_FLIGHT = 100;
 const OPENAI_KEY = `sk-bench-${'0123456789abcdef'.repeat(3)}`;
-
-interface Figures {
-  serialUsPerReq: number;
-  serialP50Us: number;
-  serialP99Us: number;
-  capacityRps: number;
-}
 
 type Mode = 'sidecar' | 'gateway-token' | 'gateway-cert';
 const MODES: readonly Mode[] = ['sidecar', 'gateway-token', 'gateway-cert'];
@@ -77,42 +71,6 @@ async function checked(client: AuthorizationClient, request: CheckRequest): Prom
   }
 }
 
-const percentile = (sorted: readonly number[], p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
-};
-
-async function serial(client: AuthorizationClient, request: CheckRequest, n: number): Promise<Omit<Figures, 'capacityRps'>> {
-  const latencies: number[] = [];
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) {
-    const t0 = process.hrtime.bigint();
-    await checked(client, request);
-    latencies.push(Number(process.hrtime.bigint() - t0) / 1000);
-  }
-  const totalUs = Number(process.hrtime.bigint() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { serialUsPerReq: totalUs / n, serialP50Us: percentile(latencies, 50), serialP99Us: percentile(latencies, 99) };
-}
-
-/** `n` calls with `IN_FLIGHT` outstanding at all times; resolves with requests/s. */
-async function capacity(client: AuthorizationClient, request: CheckRequest, n: number): Promise<number> {
-  let issued = 0;
-  const started = process.hrtime.bigint();
-  const worker = async (): Promise<void> => {
-    while (issued < n) {
-      issued++;
-      await checked(client, request);
-    }
-  };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-  return n / (Number(process.hrtime.bigint() - started) / 1e9);
-}
-
 async function gatewayInjected(admin: Admin): Promise<number> {
   const text = (await admin.expect(200, 'GET', '/metrics')).text;
   const m = /^pai_gateway_requests_total\{modelprovider="openai",outcome="inject"\} (\d+)$/m.exec(text);
@@ -137,13 +95,13 @@ async function main(): Promise<void> {
     const before = await gatewayInjected(admin);
     let gatewaySent = 0;
     const perRound: Record<Mode, Figures[]> = { sidecar: [], 'gateway-token': [], 'gateway-cert': [] };
-    for (const mode of MODES) await capacity(client, requests[mode], 2000); // warm-up: JIT, caches
+    for (const mode of MODES) await capacity(() => checked(client, requests[mode]), 2000, IN_FLIGHT); // warm-up: JIT, caches
     gatewaySent += 4000;
     for (let round = 0; round < ROUNDS; round++) {
       const order = MODES.map((_, i) => MODES[(i + round) % MODES.length] ?? 'sidecar');
       for (const mode of order) {
-        const s = await serial(client, requests[mode], SERIAL);
-        const rps = await capacity(client, requests[mode], CAPACITY);
+        const s = await serial(() => checked(client, requests[mode]), SERIAL);
+        const rps = await capacity(() => checked(client, requests[mode]), CAPACITY, IN_FLIGHT);
         perRound[mode].push({ ...s, capacityRps: rps });
         if (mode !== 'sidecar') gatewaySent += SERIAL + CAPACITY;
       }
@@ -151,29 +109,11 @@ async function main(): Promise<void> {
     const counted = (await gatewayInjected(admin)) - before;
     if (counted !== gatewaySent) throw new Error(`sent ${gatewaySent} gateway Checks, the server counted ${counted}`);
 
-    const keys: (keyof Figures)[] = ['serialUsPerReq', 'serialP50Us', 'serialP99Us', 'capacityRps'];
-    const result = Object.fromEntries(
-      MODES.map((m) => [m, Object.fromEntries(keys.map((k) => [k, median(perRound[m].map((f) => f[k]))])) as unknown as Figures]),
-    ) as Record<Mode, Figures>;
-    const rows = [
-      ['mode', 'serial µs/req', 'p50', 'p99', `req/s (${IN_FLIGHT} in flight)`, 'vs sidecar'],
-      ...MODES.map((m) => {
-        const f = result[m];
-        return [
-          m,
-          f.serialUsPerReq.toFixed(0),
-          `${f.serialP50Us.toFixed(0)} µs`,
-          `${f.serialP99Us.toFixed(0)} µs`,
-          f.capacityRps.toFixed(0),
-          `${(f.capacityRps / result.sidecar.capacityRps).toFixed(2)}×`,
-        ];
-      }),
-    ];
-    const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+    const result = medians(perRound);
     console.log(
       `\ngateway benchmark: ext_authz Check over the unix socket, grpc-js client, warm caches, median of ${ROUNDS} rounds (node ${process.version})`,
     );
-    for (const row of rows) console.log(`  ${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ')}`);
+    printFigures(result, 'sidecar', IN_FLIGHT);
     console.log(`  verified: every answer injected; ${counted} gateway Checks counted by pai_gateway_requests_total\n`);
     const outDir = path.join(ROOT, '.bench');
     fs.mkdirSync(outDir, { recursive: true });

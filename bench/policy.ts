@@ -9,33 +9,12 @@
 import { compileProviderPolicy as compilePolicy } from '../src/providers/registry.js';
 import { evaluatePolicy } from '../src/policy/evaluate.js';
 import type { PolicyInput } from '../src/policy/request.js';
+import { BENCH_GITHUB_ALLOW, BENCH_GITHUB_DENY } from './lib.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 
-const allow = [
-  'contents:read',
-  'pulls:read',
-  'pulls:create',
-  'pulls:comment',
-  'pulls:update',
-  'issues:read',
-  'issues:create',
-  'issues:comment',
-  'issues:update',
-  'repo:read',
-  'org:read',
-  'contents:write',
-  'x:1',
-  'x:2',
-  'x:3',
-  'x:4',
-  'x:5',
-  'x:6',
-  'y:*',
-  'z:*',
-];
 const compiled = compilePolicy('github', {
-  policy: { allow, deny: ['admin:*', 'repo:delete', 'org:update'] },
+  policy: { allow: [...BENCH_GITHUB_ALLOW], deny: [...BENCH_GITHUB_DENY] },
   scope: { repositories: ['myorg/my-repo', 'myorg/docs'] },
 });
 if (compiled === undefined) throw new Error('bench setup: no policy');

@@ -37,6 +37,10 @@ run injector
 # the same run, grpc-js clients over the unix socket, serial and 16 in flight (target ≤ 2× Check).
 run ext-proc
 
+# Policy (issue 13): a Check whose Provider has a 20-action allow list, a deny list and a 2-repository
+# scope beside the same Check without policy, request log on (target ≥ 0.9×).
+run policy-check
+
 # gateway-mode Check (agent token, certificate) beside sidecar-mode Check, grpc-js over the unix socket.
 run gateway
 

@@ -164,6 +164,19 @@ export interface StartOptions {
 }
 
 /** Starts the servers of `role` on `config`. Throws ConfigError / PaiError when it cannot start. */
+/**
+ * Logs the document rows of pai.db that fail their MAC (written without the master key): they are
+ * refused on every read already; this says so once at start, naming kind, namespace and name only.
+ */
+function reportTamperedRows(store: LocalStore, logger: Logger): void {
+  const bad = store.integrityReport();
+  if (bad.length === 0) return;
+  logger.error(
+    { rows: bad.slice(0, 50).map((r) => `${r.kind}/${r.namespace === '' ? '' : `${r.namespace}/`}${r.name}`), count: bad.length },
+    'pai.db holds rows that fail their integrity check (written without the master key): they are refused, never acted on',
+  );
+}
+
 export async function startServer(config: Config, options: StartOptions): Promise<RunningServer> {
   const { logger, role } = options;
   const metrics = options.metrics ?? createMetrics();
@@ -183,6 +196,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   // rotation made here reaches this process's open SDS streams at once.
   const authority = caAuthorityFor(store);
   try {
+    if (raw instanceof LocalStore) reportTamperedRows(raw, logger);
     if (role === 'all' || role === 'admin') {
       audit = openAuditLog(config.auditLogFile);
       const auditLog = audit;

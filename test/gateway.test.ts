@@ -369,6 +369,8 @@ test('pai get tokens data: last used is recorded for an accepted agent token, ne
   const refused = await createToken(a, { role: 'agent', agent: 'lonely-bot' });
   await send(t, { modelProvider: 'openai', headers: [bearer(used.token)] });
   await send(t, { modelProvider: 'openai', headers: [bearer(refused.token)] });
+  // The injector counts a token's use with its usage (flushed every few seconds): flush now.
+  await t.context.stack.running.injectorServer?.usage.flush();
   const items = (await a.expect(200, 'GET', '/v1/tokens')).json.items as { id: string; lastUsedAt?: string }[];
   const lastUsed = (id: string): string | undefined => items.find((i) => i.id === id)?.lastUsedAt;
   t.truthy(lastUsed(used.id), 'the accepted token has a last-used time');

@@ -23,7 +23,7 @@ import { findCanary, makeCanary } from './helpers/canary.js';
 import { ExtAuthzFilter } from './helpers/ext-authz-filter.js';
 import { ExtProcFilter, extProcClient } from './helpers/ext-proc-filter.js';
 import { GatewayFilter } from './helpers/gateway-filter.js';
-import { Admin, authClient, resource } from './helpers/injector.js';
+import { Admin, authClient, paiResource, resource } from './helpers/injector.js';
 import { type ServeHandle, adminToken, runPai, startServe, tempDir } from './helpers/process.js';
 import {
   type Sidecar,
@@ -191,7 +191,12 @@ test.serial('no canary is observable anywhere but an env render, its token answe
       hosts: ['patched.leak.example'],
       auth: { secretRef: 'custom-token', secretKey: 'extra' },
     }),
-    resource('Provider', 'telegram', { type: 'telegram', auth: { secretRef: 'telegram-bot' } }),
+    // Pai's form with a policy: a denied method must carry no credential, and its record no value.
+    paiResource('Provider', 'telegram', {
+      type: 'telegram',
+      auth: { type: 'bot-token', secretRef: 'telegram-bot', secretKey: 'token' },
+      policy: { allow: ['*'], deny: ['deleteMessage'] },
+    }),
     resource('Provider', 'aws', { type: 'aws', auth: { secretRef: 'aws-keys' } }),
     resource('Provider', 'crlf-api', { type: 'http', hosts: ['crlf.leak.example'], auth: { secretRef: 'crlf-value' } }),
     resource('Provider', 'doomed-api', { type: 'http', hosts: ['doomed.leak.example'], auth: { secretRef: 'doomed' } }),
@@ -306,6 +311,7 @@ test.serial('no canary is observable anywhere but an env render, its token answe
   }
   await expectStatus(200, viaProc, 'api.telegram.org', '/bot/getMe');
   await expectStatus(500, viaAuthz, 'api.telegram.org', '/bot/getMe');
+  await expectStatus(403, viaProc, 'api.telegram.org', '/bot/DeleteMessage');
   await expectStatus(200, viaProc, 's3.us-east-1.amazonaws.com', '/bucket/key');
   await expectStatus(413, viaProc, 's3.us-east-1.amazonaws.com', '/bucket/key', { method: 'PUT', body: 'x'.repeat(4096) });
   await expectStatus(500, viaAuthz, 's3.us-east-1.amazonaws.com', '/bucket/key');
@@ -384,6 +390,9 @@ test.serial('no canary is observable anywhere but an env render, its token answe
     if (fs.statSync(file).isFile())
       files.push({ place: 'elsewhere', text: `${name}\n${fs.readFileSync(file).toString('latin1')}` });
   }
+  const requestLog = files.find((f) => f.text.startsWith('requests.log\n'));
+  t.truthy(requestLog, 'the request log is among the files searched');
+  t.regex(requestLog?.text ?? '', /"decision":"deny"/, 'the denied request has its record');
   const upstreamText = upstream.requests
     .map((r) => `${r.method} ${r.path}\n${r.headers.map(([n, v]) => `${n}: ${v}`).join('\n')}\n${r.body.toString('latin1')}`)
     .join('\n\n');

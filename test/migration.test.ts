@@ -15,7 +15,7 @@ import { startServer, type RunningServer } from '../src/main.js';
 import { parseResource } from '../src/resources/validate.js';
 import { LocalStore } from '../src/store/local/sqlite-store.js';
 import { api } from './helpers/api.js';
-import { authClient, check, checkRequest, denialBody } from './helpers/injector.js';
+import { authClient, check, checkRequest, denialBody, memoryLogger } from './helpers/injector.js';
 import { tempDir } from './helpers/process.js';
 
 const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'store-v1');
@@ -114,6 +114,17 @@ test('after the migration, a document row written without the master key is refu
       .sort(),
     ['providers/github', 'tokens/tffffffffffffffff'],
   );
+  await store.close();
+  // pai serve says so once at start, by kind and name, and the forged admin token gets nowhere.
+  const { logger, text } = memoryLogger('info');
+  const config = loadConfig({ HOME: dir, PAI_DATA_DIR: dir, PAI_ADMIN_LISTEN: '127.0.0.1:0' });
+  const running = await startServer(config, { role: 'admin', logger });
+  t.teardown(() => running.close());
+  t.regex(text(), /fail their integrity check/);
+  t.regex(text(), /"providers\/default\/github"/);
+  t.regex(text(), /"tokens\/tffffffffffffffff"/);
+  const forged = `pai_ffffffffffffffff_${'A'.repeat(43)}`;
+  t.is((await api(`http://${running.adminAddress ?? ''}`, forged, 'GET', '/v1/secrets')).status, 401);
 });
 
 test('pai serve on the migrated store serves the same injections and lists the same resources', async (t) => {

@@ -131,7 +131,12 @@ const setHeaders = (res: CheckResponse__Output) => res.ok_response?.headers?.map
 const v = (name: string): string => world.values[name] ?? '';
 
 const headerPlacements: [string, string, string, [string, string][]][] = [
-  ['github API: Bearer', 'api.github.com', '/repos/myorg/my-repo/pulls', [['authorization', 'Bearer {github}']]],
+  [
+    'github API: Bearer (issues:read, allowed)',
+    'api.github.com',
+    '/repos/myorg/my-repo/issues',
+    [['authorization', 'Bearer {github}']],
+  ],
   [
     'github uploads: Bearer',
     'uploads.github.com',
@@ -169,15 +174,18 @@ for (const [what, authority, p, expected] of headerPlacements) {
   });
 }
 
-test('Check: git smart-HTTP on github.com gets Basic x-access-token:<token>; its web pages get none', async (t) => {
+test('Check: git smart-HTTP on github.com gets Basic x-access-token:<token> where the policy allows it; its web pages get none', async (t) => {
   const basic = `Basic ${Buffer.from(`x-access-token:${v('github')}`).toString('base64')}`;
-  for (const p of [
-    '/myorg/my-repo.git/info/refs?service=git-upload-pack',
-    '/myorg/my-repo.git/git-receive-pack',
-    '/myorg/my-repo/git-upload-pack',
-  ]) {
+  // Clone and fetch (contents:read) are allowed by the example's policy; a push (contents:write) is not.
+  for (const p of ['/myorg/my-repo.git/info/refs?service=git-upload-pack', '/myorg/my-repo/git-upload-pack']) {
     t.deepEqual(setHeaders(await check('github.com', p, p.endsWith('pack') ? 'POST' : 'GET')), [['authorization', basic]], p);
   }
+  const push = await check('github.com', '/myorg/my-repo.git/git-receive-pack', 'POST');
+  t.is(denialBody(push)?.error.code, 'policy_denied');
+  t.regex(denialBody(push)?.error.message ?? '', /policy denies action contents:write on "myorg\/my-repo"/);
+  t.false(JSON.stringify(push).includes(v('github')));
+  const otherRepo = await check('github.com', '/myorg/other.git/info/refs?service=git-upload-pack');
+  t.is(denialBody(otherRepo)?.error.code, 'policy_denied', 'scope.repositories names my-repo only');
   const page = await check('github.com', '/myorg/my-repo/pulls');
   t.is(page.status?.code, 0);
   t.deepEqual(setHeaders(page), []);

@@ -19,6 +19,7 @@ import {
   processHeaders,
 } from './helpers/ext-proc-filter.js';
 import { denialBody, paiResource, startStack, type Stack } from './helpers/injector.js';
+import { GITHUB_ACTIONS } from '../src/providers/action-words.js';
 
 interface World {
   stack: Stack;
@@ -46,24 +47,13 @@ test.before(async () => {
   await admin.createSecret('audited-key', { token: values.audited });
   await admin.createSecret('tg', { token: values.telegram });
   await admin.createSecret('mcp-token', { token: values.mcp });
-  const allow20 = [
-    'contents:read',
-    'contents:write',
-    'pulls:read',
-    'pulls:create',
-    'pulls:comment',
-    'pulls:update',
-    'issues:read',
-    'issues:create',
-    'issues:comment',
-    'repo:read',
-    'org:read',
-  ];
+  // Every documented GitHub action but those the deny list names.
+  const allowed = GITHUB_ACTIONS.filter((a) => !a.startsWith('admin:') && a !== 'repo:delete' && a !== 'org:update');
   await admin.apply(
     paiResource('Provider', 'github', {
       type: 'github',
       auth: { type: 'pat', secretRef: 'github-pat' },
-      policy: { allow: allow20, deny: ['admin:*', 'repo:delete'] },
+      policy: { allow: allowed, deny: ['admin:*', 'repo:delete'] },
       scope: { repositories: ['myorg/repo-a', 'MyOrg/Repo-B'] },
     }),
     paiResource('Provider', 'stripe', {

@@ -71,6 +71,8 @@ for (const [host, method, path, expected] of gcpRows) {
 }
 
 const ARM = 'management.azure.com';
+const CONTAINERS = 'Microsoft.Storage/storageAccounts/blobServices/containers';
+const BLOBS = `${CONTAINERS}/blobs`;
 const RG = '/subscriptions/s1/resourceGroups/rg';
 const SA = `${RG}/providers/Microsoft.Storage/storageAccounts/acc`;
 const azureRows: [string, string, string, string][] = [
@@ -129,7 +131,20 @@ const azureRows: [string, string, string, string][] = [
   [ARM, 'GET', '/subscriptions/s1/providers', '- @ /subscriptions/s1/providers'],
   [ARM, 'POST', SA, `- @ ${SA}`],
   [ARM, 'GET', '/tenants', '-'],
-  ['acc.blob.core.windows.net', 'GET', '/c/blob', '-'],
+  // Blob storage: the data actions of Azure RBAC (Pai's documented storage policy), resource account/container[/blob].
+  ['acc.blob.core.windows.net', 'GET', '/c/dir/blob.txt', `${BLOBS}/read @ acc/c/dir/blob.txt`],
+  ['acc.blob.core.windows.net', 'HEAD', '/c/blob', `${BLOBS}/read @ acc/c/blob`],
+  ['acc.blob.core.windows.net', 'PUT', '/c/blob?comp=block&blockid=AAA', `${BLOBS}/write @ acc/c/blob`],
+  ['acc.blob.core.windows.net', 'DELETE', '/c/blob', `${BLOBS}/delete @ acc/c/blob`],
+  ['acc.blob.core.windows.net', 'GET', '/c?restype=container&comp=list', `${BLOBS}/read @ acc/c`],
+  ['acc.blob.core.windows.net', 'PUT', '/c?restype=container', `${CONTAINERS}/write @ acc/c`],
+  ['acc.blob.core.windows.net', 'DELETE', '/c?restype=container', `${CONTAINERS}/delete @ acc/c`],
+  ['acc.blob.core.windows.net', 'GET', '/?comp=list', `${CONTAINERS}/read @ acc`],
+  ['acc.blob.core.windows.net', 'GET', '/?restype=service&comp=properties', '- @ acc'],
+  ['acc.blob.core.windows.net', 'GET', '/c', '- @ acc/c'],
+  ['acc.blob.core.windows.net', 'POST', '/c/blob', '- @ acc/c/blob'],
+  ['acc.queue.core.windows.net', 'GET', '/q/messages', '-'],
+  ['evil.blob.core.windows.net.example.com', 'GET', '/c/blob', '-'],
 ];
 for (const [host, method, path, expected] of azureRows) {
   test(`azure ${method} ${host}${path} → ${expected}`, (t) => {

@@ -172,8 +172,13 @@ const providers: [string, Provider, Expect][] = [
 ];
 for (const [title, resource, expected] of providers) {
   test(`targetOf Provider ${title}`, (t) => {
-    const { gate, ...target } = targetOf(parsed(resource));
-    t.deepEqual(target, { kind: 'Provider', name: 'p', ...expected });
+    const { gate, credentialFree, ...target } = targetOf(parsed(resource));
+    // Only github's default hosts include pages that get no credential (github.com's web pages).
+    t.is(typeof credentialFree, resource.spec.type === 'github' && title === 'github' ? 'function' : 'undefined');
+    t.false(credentialFree?.('github.com', '/myorg/repo.git/info/refs?service=git-upload-pack') ?? false);
+    t.is(credentialFree?.('github.com', '/myorg/repo/pulls') ?? false, title === 'github');
+    // Every Provider records its requests unless its audit block says otherwise (issue 13).
+    t.deepEqual(target, { kind: 'Provider', name: 'p', logRequests: true, ...expected });
     // The clouds' Providers carry a gate (credential-minting endpoints, services, regions); others none.
     t.is(typeof gate, ['aws', 'gcp', 'azure'].includes(resource.spec.type) ? 'function' : 'undefined');
   });

@@ -49,9 +49,10 @@ test.before(async (t) => {
   const started = await Promise.allSettled([
     startServe({
       dataDir: path.join(root, 'vault'),
-      env: vaultServeEnv(double, token, { PAI_CACHE_TTL: `${CACHE_TTL_MS}ms` }),
+      // Usage counts flushed only at shutdown: the flows print LAST USED, which must not depend on timing.
+      env: vaultServeEnv(double, token, { PAI_CACHE_TTL: `${CACHE_TTL_MS}ms`, PAI_USAGE_FLUSH: '0' }),
     }),
-    startServe({ dataDir: path.join(root, 'local') }),
+    startServe({ dataDir: path.join(root, 'local'), env: { PAI_USAGE_FLUSH: '0' } }),
   ]);
   const [vault, local] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
   // Whatever started is in the context, so that test.after.always stops it even if the other failed.

@@ -28,3 +28,9 @@ path "pai/data/ns/+/resources/*" {
 path "pai/metadata/*" {
   capabilities = ["read", "list", "patch", "delete"]
 }
+
+# The pai CA (issue 14): a secret in the reserved namespace pai-system, which no API route can
+# address. The admin API creates it, serves its public certificates and rotates it, so it reads it.
+path "pai/data/ns/pai-system/secrets/ca" {
+  capabilities = ["create", "read", "update", "patch"]
+}

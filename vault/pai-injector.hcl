@@ -41,3 +41,13 @@ path "pai/data/resources/usage/*" {
 path "pai/data/ns/+/resources/usage/*" {
   capabilities = ["create", "update"]
 }
+
+# The pai CA (issue 14): the injector issues the agents' leaf certificates with its key, and may
+# create it on first use (check-and-set: one CA however many replicas race).
+path "pai/data/ns/pai-system/secrets/ca" {
+  capabilities = ["create", "read"]
+}
+
+path "pai/metadata/ns/pai-system/secrets/ca" {
+  capabilities = ["read", "patch"]
+}

@@ -20,3 +20,8 @@ path "pai/data/resources/*" {
 path "pai/data/ns/+/resources/*" {
   capabilities = ["read"]
 }
+
+# The reserved namespace holds the pai CA's private key: never the renderer's (more specific than ns/+).
+path "pai/data/ns/pai-system/*" {
+  capabilities = ["deny"]
+}

@@ -298,7 +298,9 @@ export class TokenService {
         // A record in the wrong place (an agent token among API tokens) is not a token.
         return doc && tokenKindOf(doc.role) === kind ? { kind, doc, version: record.version, fetchedAt } : undefined;
       } catch (err) {
-        if (!(err instanceof PaiError && err.code === 'not_found')) throw err;
+        // A row that fails its integrity check (written without the master key) is not a token:
+        // the caller gets 401 like for any unknown token; the store reported the row at start.
+        if (!(err instanceof PaiError && (err.code === 'not_found' || err.code === 'integrity'))) throw err;
       }
     }
     return undefined;

@@ -58,7 +58,7 @@ function needsBodyError(target: InjectionTarget): PaiError {
  */
 export function policyStep(input: PolicyStepInput, target: InjectionTarget, host: string): PolicyStep {
   const policy = target.policy;
-  if (policy === undefined) return { kind: 'go', verdict: undefined };
+  if (policy === undefined || target.credentialFree?.(host, input.path) === true) return { kind: 'go', verdict: undefined };
   const verdict = evaluatePolicy(policy, {
     method: input.method,
     path: input.path,

@@ -102,7 +102,11 @@ function scopeViolation(compiled: CompiledPolicy, t: ActionTarget): Violation | 
 }
 
 function pair(action: string | undefined, resource: string | undefined): ActionTarget {
-  return { ...(action === undefined ? {} : { action }), ...(resource === undefined ? {} : { resource }) };
+  // Built field by field: spreading conditional literals costs more than the rest of a decision.
+  const out: { action?: string; resource?: string } = {};
+  if (action !== undefined) out.action = action;
+  if (resource !== undefined) out.resource = resource;
+  return out;
 }
 
 /** The pairs to check, or the violation that an unreadable request is. */

@@ -59,12 +59,12 @@ export type ActionResolver = (req: PolicyRequest) => ResolvedAction;
 
 /** A `resolved` answer with the given action, resource and further pairs (undefined fields left out). */
 export function resolved(action?: string, resource?: string, also?: readonly ActionTarget[]): ResolvedAction {
-  return {
-    kind: 'resolved',
-    ...(action === undefined ? {} : { action }),
-    ...(resource === undefined ? {} : { resource }),
-    ...(also === undefined || also.length === 0 ? {} : { also }),
-  };
+  // Field by field (hot: once per request); spreading conditional literals is several times slower.
+  const out: { kind: 'resolved'; action?: string; resource?: string; also?: readonly ActionTarget[] } = { kind: 'resolved' };
+  if (action !== undefined) out.action = action;
+  if (resource !== undefined) out.resource = resource;
+  if (also !== undefined && also.length > 0) out.also = also;
+  return out;
 }
 
 /** A `refused` answer; with `action`, a refusal of the resource only. */
@@ -83,6 +83,17 @@ export function needsBodyFor(missing: 'action' | 'resource', action?: string, re
 }
 
 const METHOD = /^[A-Z]+$/;
+
+/** Header names lower-cased, repeated headers joined with ", ". */
+function headerMap(list: PolicyInput['headers']): Map<string, string> {
+  const headers = new Map<string, string>();
+  for (const [rawName, value] of list) {
+    const name = rawName.toLowerCase();
+    const seen = headers.get(name);
+    headers.set(name, seen === undefined ? value : `${seen}, ${value}`);
+  }
+  return headers;
+}
 
 /**
  * The PolicyRequest for `input`, or the reason it is not in normal form: the method must be an
@@ -103,19 +114,18 @@ export function toPolicyRequest(
     if ('problem' in parsed) return { problem: parsed.problem };
     params = parsed.params;
   }
-  const headers = new Map<string, string>();
-  for (const [rawName, value] of input.headers) {
-    const name = rawName.toLowerCase();
-    const seen = headers.get(name);
-    headers.set(name, seen === undefined ? value : `${seen}, ${value}`);
-  }
-  const request: PolicyRequest = {
+  // The header map is built on first use: most resolvers never look at a header.
+  let headers: Map<string, string> | undefined;
+  const request: { -readonly [K in keyof PolicyRequest]: PolicyRequest[K] } = {
     method: input.method,
     path,
     query: params,
-    headers,
+    get headers(): ReadonlyMap<string, string> {
+      headers ??= headerMap(input.headers);
+      return headers;
+    },
     host: input.host,
-    ...(input.body === undefined ? {} : { body: input.body }),
   };
+  if (input.body !== undefined) request.body = input.body;
   return { request };
 }

@@ -7,7 +7,10 @@
  * roleAssignments/{id}`) take the operation of the last provider. Subscriptions and resource groups
  * are `Microsoft.Resources/subscriptions[/resourceGroups]/…`. Resource: the ARM id as sent (scope
  * compares it lower-cased; ARM ids are case-insensitive); path words compare case-insensitively.
- * Data-plane hosts (blob, queue, key vault) resolve to no action.
+ * Blob storage (`<account>.blob.core.windows.net`) resolves to the data actions Azure RBAC names
+ * (`…/blobServices/containers/blobs/read|write|delete`, `…/containers/read|write|delete` for
+ * container operations), resource `<account>/<container>[/<blob>]`, so Pai's documented storage
+ * policy applies. Other data-plane hosts (queue, key vault, …) resolve to no action.
  */
 import { refused, resolved } from '../policy/request.js';
 import type { PolicyRequest, ResolvedAction } from '../policy/request.js';
@@ -70,8 +73,33 @@ function resourceGroupsOperation(method: string, segs: readonly string[]): Resol
   return resolved(undefined, idOf(segs, 4));
 }
 
-/** The RBAC operation and ARM id of an Azure request; no action off ARM or for paths it does not know. */
+const BLOB_HOST = /^([a-z0-9]{3,24})\.blob\.core\.windows\.net$/;
+const CONTAINERS = 'Microsoft.Storage/storageAccounts/blobServices/containers';
+
+/** Blob service REST (learn.microsoft.com "Blob service REST API"): the data action of a request. */
+function blobAction(req: PolicyRequest, account: string): ResolvedAction {
+  const lookAlike = lookAlikeProblem(req.path);
+  if (lookAlike !== undefined) return refused('bad_request', `Azure Storage: ${lookAlike}`);
+  const segs = pathSegments(req.path).filter((s) => s !== '');
+  const param = (name: string): string | undefined => req.query.find((q) => q.name === name)?.value;
+  const verb = VERB[req.method];
+  const container = segs[0];
+  if (container === undefined) {
+    // The account: `?comp=list` lists containers; service properties and stats are not blob data.
+    return resolved(req.method === 'GET' && param('comp') === 'list' ? `${CONTAINERS}/read` : undefined, account);
+  }
+  if (segs.length === 1 && param('restype') === 'container') {
+    const listing = req.method === 'GET' && param('comp') === 'list';
+    return resolved(listing ? `${CONTAINERS}/blobs/read` : verb && `${CONTAINERS}/${verb}`, `${account}/${container}`);
+  }
+  if (segs.length === 1) return resolved(undefined, `${account}/${container}`);
+  return resolved(verb && `${CONTAINERS}/blobs/${verb}`, `${account}/${segs.join('/')}`);
+}
+
+/** The RBAC operation and ARM id of an Azure request; no action off ARM and Blob storage, or for paths it does not know. */
 export function azureAction(req: PolicyRequest): ResolvedAction {
+  const blob = BLOB_HOST.exec(req.host);
+  if (blob?.[1] !== undefined) return blobAction(req, blob[1]);
   if (req.host !== ARM) return resolved();
   const lookAlike = lookAlikeProblem(req.path);
   if (lookAlike !== undefined) return refused('bad_request', `Azure: ${lookAlike}`);

@@ -5,6 +5,7 @@
  * web pages need none). A Provider naming its own host (GitHub Enterprise) gets Bearer on API
  * paths and Basic on git paths of that host.
  */
+import { isGitSmartHttp } from '../inject/strategies.js';
 import { coveredHosts, namesHosts, secretKeyOf } from './common.js';
 import type { ProviderTypeDef } from './types.js';
 import { githubWordProblem } from './action-words.js';
@@ -30,14 +31,17 @@ export const github: ProviderTypeDef = {
   defaultSecretKey: 'token',
   defaultHosts: GITHUB_DEFAULT_HOSTS,
   secretKeys: (spec) => ({ requiredKeys: [secretKeyOf(spec, 'token')], optionalKeys: [] }),
-  targets: (p) => [
-    {
-      hosts: coveredHosts(p, GITHUB_DEFAULT_HOSTS),
-      auth: {
-        strategy: 'github',
-        key: secretKeyOf(p.spec, 'token'),
-        gitOnlyHosts: namesHosts(p.spec) ? [] : [GITHUB_GIT_HOST],
+  targets: (p) => {
+    const gitOnlyHosts = namesHosts(p.spec) ? [] : [GITHUB_GIT_HOST];
+    return [
+      {
+        hosts: coveredHosts(p, GITHUB_DEFAULT_HOSTS),
+        auth: { strategy: 'github', key: secretKeyOf(p.spec, 'token'), gitOnlyHosts },
+        // github.com's web pages get no token (githubMutation), so the policy has nothing to govern there.
+        ...(gitOnlyHosts.length === 0
+          ? {}
+          : { credentialFree: (host: string, path: string) => gitOnlyHosts.includes(host) && !isGitSmartHttp(path) }),
       },
-    },
-  ],
+    ];
+  },
 };

@@ -31,6 +31,8 @@ export interface TargetPart {
   readonly keys?: KeySet;
   /** Per-request reasons to withhold the credential (see gate.ts). */
   readonly gate?: RequestGate;
+  /** Requests this part passes without any credential (github.com web pages): the policy does not govern them. */
+  readonly credentialFree?: (host: string, path: string) => boolean;
 }
 
 export interface ProviderTypeDef {

@@ -111,6 +111,7 @@ function providerTargets(p: Provider): InjectionTarget[] {
     ...(part.keys ?? keys),
     auth: part.auth,
     ...(part.gate === undefined ? {} : { gate: part.gate }),
+    ...(part.credentialFree === undefined ? {} : { credentialFree: part.credentialFree }),
     ...(policy === undefined ? {} : { policy }),
     logRequests,
   }));

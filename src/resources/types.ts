@@ -217,6 +217,11 @@ export interface InjectionTarget {
    * endpoints, services or regions outside the Provider's config): an error, or undefined to inject.
    */
   readonly gate?: (request: { readonly host: string; readonly method: string; readonly path: string }) => PaiError | undefined;
+  /**
+   * Requests that get no credential at all from this target (github.com web pages): they pass
+   * without one, and the policy, which governs what the credential may do, is not applied to them.
+   */
+  readonly credentialFree?: (host: string, path: string) => boolean;
   /** The Provider's policy, compiled once per resource version; absent: no policy block (behaves as before). */
   readonly policy?: CompiledPolicy;
   /** The Provider's audit.logRequests (default true): one request record per request. */

@@ -274,7 +274,13 @@ export async function faultyInjector(
   options: { storeTimeoutMs?: number; logger?: Logger; metrics?: Metrics } = {},
 ): Promise<FaultyInjector> {
   const socket = path.join(stack.dataDir, `faulty-${++faultySockets}.sock`);
-  const config = loadConfig({ HOME: stack.dataDir, PAI_DATA_DIR: stack.dataDir, PAI_INJECTOR_LISTEN: `unix:${socket}` });
+  // Usage counts only at close: a timed flush would be a store call the fault tests did not ask for.
+  const config = loadConfig({
+    HOME: stack.dataDir,
+    PAI_DATA_DIR: stack.dataDir,
+    PAI_INJECTOR_LISTEN: `unix:${socket}`,
+    PAI_USAGE_FLUSH: '0',
+  });
   const server = new InjectorServer({
     config,
     store: faultyStore(stack.running.store, faults),

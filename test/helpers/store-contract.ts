@@ -79,6 +79,26 @@ export function storeContract(label: string, open: StoreFactory): void {
     sameData(t, read.data, data({ 'api-key': 'sk-123', cert: Buffer.from([1, 2, 3, 4, 5]) }));
   });
 
+  it('keys named like Object.prototype members ("__proto__", "constructor") are kept, read and patched', async (t, store, n) => {
+    const names = ['__proto__', 'constructor', 'toString'];
+    const written = new Map(names.map((k) => [k, Buffer.from(`v-${k}`)]));
+    const meta = await store.createSecret('default', n('proto'), written);
+    t.deepEqual(
+      meta.keys.map((k) => k.name),
+      [...names].sort(),
+    );
+    sameData(t, (await store.readSecret('default', n('proto'))).data, written);
+    await store.patchSecret('default', n('proto'), { set: new Map([['__proto__', Buffer.from('w')]]), remove: ['constructor'] });
+    sameData(
+      t,
+      (await store.readSecret('default', n('proto'))).data,
+      new Map([
+        ['__proto__', Buffer.from('w')],
+        ['toString', Buffer.from('v-toString')],
+      ]),
+    );
+  });
+
   it('create rejects invalid names, keys and empty or oversized data', async (t, store) => {
     for (const bad of ['', 'UPPER', '../../sys/policy/x', 'a/b', 'a?b', '-lead', 'trail-', 'x'.repeat(64), 'dot.name']) {
       await rejectsWith(t, store.createSecret('default', bad, data({ k: 'v' })), 'invalid');

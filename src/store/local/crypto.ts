@@ -71,7 +71,8 @@ export interface SealedSecret {
 
 /** Serializes data as JSON of base64 values; the plaintext never leaves this module's callers' memory. */
 function encodeData(data: ReadonlyMap<string, Buffer>): Buffer {
-  const obj: Record<string, string> = {};
+  // No prototype: a key named "__proto__" must be an own property like any other.
+  const obj: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, v] of data) obj[k] = v.toString('base64');
   return Buffer.from(JSON.stringify(obj), 'utf8');
 }

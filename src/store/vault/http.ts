@@ -185,7 +185,7 @@ export class VaultHttp {
   private async attempt(req: VaultRequest, timeoutMs: number): Promise<unknown> {
     const headers: Record<string, string> = { 'X-Vault-Request': 'true' };
     if (req.token !== undefined) headers['X-Vault-Token'] = req.token;
-    if (req.mergePatch) headers['Content-Type'] = 'application/merge-patch+json';
+    if (req.body !== undefined) headers['Content-Type'] = req.mergePatch ? 'application/merge-patch+json' : 'application/json';
     const pending: Promise<unknown> = this.client.request({
       path: `/${req.path}`,
       method: req.method,
@@ -193,7 +193,9 @@ export class VaultHttp {
       timeout: timeoutMs,
       httpAgent: this.httpAgent,
       httpsAgent: this.httpsAgent,
-      ...(req.body === undefined ? {} : { json: req.body }),
+      // Serialized here: axios deep-merges a plain-object body into its config, and its merge drops
+      // keys named "__proto__" and "constructor", which are valid secret keys. A Buffer is sent as is.
+      ...(req.body === undefined ? {} : { json: Buffer.from(JSON.stringify(req.body), 'utf8') }),
     });
     // axios's timeout is a socket-idle timer; this guard also bounds a peer that trickles bytes.
     let timer: NodeJS.Timeout | undefined;

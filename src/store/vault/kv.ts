@@ -58,7 +58,7 @@ function date(v: unknown): Date {
 }
 
 function strings(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, s] of Object.entries(obj(v) ?? {})) if (typeof s === 'string') out[k] = s;
   return out;
 }

@@ -219,7 +219,7 @@ export class VaultStore implements SecretStore {
       }
       const keys = patchedKeys(name, currentKeys, patch);
       indexEntries(name, meta.currentVersion + 1, keys);
-      const body: Record<string, unknown> = {};
+      const body: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
       for (const key of patch.remove) body[key] = null;
       for (const [key, value] of patch.set) body[key] = encodeValue(value);
       const written = await this.kv.patchData(secretPath(ns, name), body, meta.currentVersion, deadline);
