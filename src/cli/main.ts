@@ -10,6 +10,7 @@ import { addSecret } from './add-secret.js';
 import { type CreateModelProviderOptions, createModelProvider } from './create-model-provider.js';
 import { apply } from './apply.js';
 import { renderEnv } from './render.js';
+import { renderText, rotateCa } from './ca-commands.js';
 import { status } from './status.js';
 import { type RenderGatewayOptions, renderGateway } from './render-gateway.js';
 import { nameProblem } from '../resources/names.js';
@@ -23,7 +24,7 @@ import { type CreateTokenOptions, createToken } from './token-commands.js';
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** Commands that talk to no namespace (the server, tokens and keys are cluster-wide). */
-const CLUSTER_COMMANDS = new Set(['serve', 'master-key']);
+const CLUSTER_COMMANDS = new Set(['serve', 'master-key', 'ca', 'ca-bundle']);
 
 /** Adds `-n, --namespace` to every leaf command that acts in a namespace (kubectl's flag, accepted after the command). */
 function addNamespaceOption(command: Command): void {
@@ -124,6 +125,20 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       await renderEnv(client(), agent, opts.output, io);
     });
   render
+    .command('hosts')
+    .description("print the agent container's hosts file: each host of its Providers and ModelProviders at 127.0.0.1")
+    .argument('<agent>', 'agent name')
+    .action(async (agent: string) => {
+      const c = client();
+      await renderText(c, c.nsPath(`agents/${encodeURIComponent(agent)}/hosts`), io);
+    });
+  render
+    .command('ca-bundle')
+    .description('print the system roots plus the pai CA (PEM), for SSL_CERT_FILE in the agent container')
+    .action(async () => {
+      await renderText(client(), '/v1/ca-bundle', io);
+    });
+  render
     .command('gateway')
     .description("print the shared LLM gateway's Envoy bootstrap: one route and cluster per ModelProvider (no values)")
     .addOption(new Option('-o, --output <format>', 'yaml or json').choices(['yaml', 'json']).default('yaml'))
@@ -210,6 +225,13 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     });
 
   const rotate = program.command('rotate').description('rotate keys');
+  rotate
+    .command('ca')
+    .description('make a new pai CA sign the leaves; the previous one stays trusted for the overlap (admin)')
+    .option('--overlap <duration>', "how long the previous CA stays trusted (e.g. 7d); default: the server's")
+    .action(async (opts: { overlap?: string }) => {
+      await rotateCa(client(), opts.overlap, io);
+    });
   rotate
     .command('master-key')
     .description('generate a new master key and re-wrap every data key under it in one transaction (local store)')

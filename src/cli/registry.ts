@@ -10,6 +10,7 @@ import { type OutputFormat, outputFormat } from './output.js';
 import { deleteResource, describeResource, getResources } from './resource-commands.js';
 import { deleteSecret, describeSecret, getSecrets } from './secrets-commands.js';
 import { deleteToken, getTokens } from './token-commands.js';
+import { getCa } from './ca-commands.js';
 
 interface TypeHandlers {
   readonly names: readonly string[];
@@ -39,6 +40,8 @@ const TYPES: readonly TypeHandlers[] = [
     describe: describeResource('modelproviders'),
     delete: deleteResource('modelproviders'),
   },
+  // The pai CA's public certificates (PEM); never its key.
+  { names: ['ca'], get: (c, _n, _f, io) => getCa(c, io) },
   { names: ['tokens', 'token'], get: (c, _n, f, io) => getTokens(c, f, io), delete: (c, id, _f, io) => deleteToken(c, id, io) },
 ];
 
@@ -56,7 +59,7 @@ export function resourceCommands(program: Command, client: () => AdminClient, io
   const get = program
     .command('get')
     .description('list resources, or show one (never secret values)')
-    .argument('<type>', 'secrets | agents | services (providers) | model-providers | tokens')
+    .argument('<type>', 'secrets | agents | services (providers) | model-providers | tokens | ca')
     .argument('[name]', 'one resource')
     .addOption(output)
     .addHelpText(
