@@ -40,9 +40,9 @@ const TYPES: readonly TypeHandlers[] = [
     describe: describeResource('modelproviders'),
     delete: deleteResource('modelproviders'),
   },
+  { names: ['tokens', 'token'], get: (c, _n, f, io) => getTokens(c, f, io), delete: (c, id, _f, io) => deleteToken(c, id, io) },
   // The pai CA's public certificates (PEM); never its key.
   { names: ['ca'], get: (c, _n, _f, io) => getCa(c, io) },
-  { names: ['tokens', 'token'], get: (c, _n, f, io) => getTokens(c, f, io), delete: (c, id, _f, io) => deleteToken(c, id, io) },
 ];
 
 function lookup(type: string): TypeHandlers {

@@ -217,7 +217,8 @@ export const BAD_APPLIES: readonly BadApply[] = [
     what: 'get of an unknown type',
     args: () => ['get', 'widgets'],
     code: 2,
-    stderr: () => 'error: unknown resource type "widgets" (expected one of secrets, agents, providers, modelproviders, tokens)\n',
+    stderr: () =>
+      'error: unknown resource type "widgets" (expected one of secrets, agents, providers, modelproviders, tokens, ca)\n',
   },
   {
     what: 'describe of an unknown agent',
