@@ -5,6 +5,8 @@
  * Pure: no I/O.
  */
 import type { AgentPieces, PodEnvVar } from './pieces.js';
+import { CA_BUNDLE_PATH } from '../resources/agent-trust.js';
+export { CA_BUNDLE_PATH };
 
 /** The uid of Envoy and the injector; the agent must run as another one (never root). */
 export const SIDECAR_UID = 10101;
@@ -21,7 +23,6 @@ export const VOLUMES = {
 } as const;
 export const FILES_DIR = '/var/run/pai-files';
 export const HOSTS_PATH = '/etc/hosts';
-export const CA_BUNDLE_PATH = '/etc/pai/ca-bundle.pem';
 
 /** Settings of the webhook that do not depend on the pod (images, injector env, mode). */
 export interface InjectionOptions {
