@@ -11,7 +11,7 @@
 import { PaiError } from '../errors.js';
 import { planSans } from '../tls/sans.js';
 import type { AgentId } from '../tls/types.js';
-import { typeNeedsExtProc } from './defaults.js';
+import { baseUrlOf, typeNeedsExtProc } from './defaults.js';
 import { exactHostProblem } from './hosts.js';
 import {
   ADMIN,
@@ -26,7 +26,7 @@ import {
 } from './envoy-common.js';
 import { BODY_LIMIT, DNS_CACHE, type HttpPlan, type SidecarMode, connectionManager } from './sidecar-http.js';
 import { commented } from './sidecar-comments.js';
-import type { InjectionTarget } from './types.js';
+import type { InjectionTarget, ModelProvider, Provider } from './types.js';
 
 export type { SidecarMode } from './sidecar-http.js';
 
@@ -78,6 +78,22 @@ export interface RenderedSidecar {
 /** ext-proc when some target rewrites :path or signs (telegram, sigv4) or has a policy that reads the body; else ext-authz. */
 export function sidecarModeFor(targets: readonly SidecarTarget[]): SidecarMode {
   return targets.some((t) => typeNeedsExtProc(t.auth) || t.policy?.bodyMatters === true) ? 'ext-proc' : 'ext-authz';
+}
+
+/**
+ * The hosts of `resources` reached elsewhere than TLS on 443: a ModelProvider endpoint or an mcp
+ * server URL with another port, or plain http (loopback). Throws PaiError `invalid` as baseUrlOf does.
+ */
+export function endpointsOf(resources: readonly (ModelProvider | Provider)[]): SidecarEndpoint[] {
+  const urls = resources.flatMap((r) =>
+    r.kind === 'ModelProvider' ? [baseUrlOf(r)] : r.spec.type === 'mcp' && r.spec.mcp?.url !== undefined ? [r.spec.mcp.url] : [],
+  );
+  return urls.flatMap((raw) => {
+    const url = new URL(raw);
+    const tls = url.protocol === 'https:';
+    const port = url.port === '' ? (tls ? 443 : 80) : Number(url.port);
+    return tls && port === 443 ? [] : [{ host: url.hostname.toLowerCase(), port, tls }];
+  });
 }
 
 export const LEAF_SECRET = 'pai-leaf';
