@@ -141,6 +141,8 @@ for (const fixture of FIXTURES) {
             hosts,
             'one route per host',
           );
+          const domains = (valuesOf(listener, 'virtual_hosts').flat() as Json[]).flatMap((vh) => vh['domains'] as string[]);
+          t.is(new Set(domains).size, domains.length, 'Envoy refuses a domain in two virtual hosts');
           const fallback = (valuesOf(listener, 'virtual_hosts').flat() as Json[]).at(-1);
           t.deepEqual(fallback?.['domains'], ['*']);
           t.deepEqual(valuesOf(fallback, 'status'), [403]);

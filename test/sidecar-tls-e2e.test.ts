@@ -243,6 +243,21 @@ test.serial('render sidecar: unknown agent 404, bad --mode refused, a viewer may
   });
   t.is(read.code, 0, read.stderr);
   t.regex(read.stdout, /address: pai-injector\.pai-system\n\s+port_value: 9443/);
+  // A bound URL's port reaches its cluster (read from the stored resource, not assumed 443).
+  const admin = new Admin(server.adminUrl, adminToken(server.dataDir));
+  await admin.apply(
+    paiResource('Provider', 'tools', {
+      type: 'mcp',
+      mcp: { url: 'https://mcp.example.com:8443/sse' },
+      auth: { secretRef: 'gh' },
+    }),
+    paiResource('Agent', 'tooler', { providers: ['tools'] }),
+  );
+  const tooler = await runPai(['render', 'sidecar', 'tooler'], server.env);
+  t.is(tooler.code, 0, tooler.stderr);
+  const clusters = valuesOf(parse(tooler.stdout), 'clusters').flat() as Json[];
+  const mcp = clusters.find((c) => c['name'] === 'upstream_mcp.example.com');
+  t.deepEqual(valuesOf(mcp, 'socket_address'), [{ address: 'mcp.example.com', port_value: 8443 }]);
   const badAddress = await runPai(['render', 'sidecar', 'bot', '--shared-injector', 'nope'], server.env);
   t.is(badAddress.code, 1);
   t.regex(badAddress.stderr, /shared injector address must be HOST:PORT/);

@@ -7,7 +7,15 @@
 import { PaiError, toPaiError } from '../errors.js';
 import { loadAgentView } from '../injector/agents.js';
 import { quoteName } from '../resources/names.js';
-import { type SidecarInjector, type SidecarMode, endpointsOf, renderSidecarConfig } from '../resources/sidecar-config.js';
+import {
+  type RenderedSidecar,
+  type SidecarInjector,
+  type SidecarMode,
+  type SidecarRenderOptions,
+  endpointsOf,
+  renderSidecarConfig,
+} from '../resources/sidecar-config.js';
+import type { AgentId } from '../tls/types.js';
 import type { ModelProvider, Provider } from '../resources/types.js';
 import { parseResource } from '../resources/validate.js';
 import type { SecretStore } from '../store/types.js';
@@ -58,6 +66,27 @@ async function endpointResources(
   return lists.flat();
 }
 
+/**
+ * The sidecar bootstrap of the stored agent `id` (what the route and the admission webhook serve):
+ * its resolved targets, plus the ports of its ModelProvider endpoints and mcp URLs. Throws PaiError
+ * `not_found` for an unknown agent, `invalid` for a bad shared-injector address, and what the store throws.
+ */
+export async function renderAgentSidecar(
+  store: SecretStore,
+  id: AgentId,
+  options: Omit<SidecarRenderOptions, 'endpoints'> = {},
+): Promise<RenderedSidecar> {
+  const view = await loadAgentView(store, id).catch((err: unknown) => {
+    throw toPaiError(err).code === 'not_found' ? new PaiError('not_found', `agent ${quoteName(id.name)} not found`) : err;
+  });
+  const targets = view.agent.targets;
+  // Only resources that resolved into targets (a broken binding is left out, as the injector does).
+  const mps = new Set(targets.filter((t) => t.kind === 'ModelProvider').map((t) => t.name));
+  const mcp = new Set(targets.filter((t) => t.kind === 'Provider' && t.type === 'mcp').map((t) => t.name));
+  const endpoints = endpointsOf(await endpointResources(store, id.namespace, mps, mcp));
+  return renderSidecarConfig(id, targets, { ...options, endpoints });
+}
+
 /** The sidecar route. */
 export function sidecarRoutes(store: SecretStore): Route[] {
   return namespaced([
@@ -70,17 +99,14 @@ export function sidecarRoutes(store: SecretStore): Route[] {
         const name = ctx.params['name'] ?? '';
         const mode = modeParam(ctx.query.get('mode'));
         const injector = injectorParam(ctx.query);
-        const view = await loadAgentView(store, { namespace: ns, name }).catch((err: unknown) => {
-          throw toPaiError(err).code === 'not_found' ? new PaiError('not_found', `agent ${quoteName(name)} not found`) : err;
-        });
-        const targets = view.agent.targets;
-        const mcp = new Set(targets.filter((t) => t.kind === 'Provider' && t.type === 'mcp').map((t) => t.name));
-        const endpoints = endpointsOf(await endpointResources(store, ns, view.modelProviders, mcp));
-        const rendered = renderSidecarConfig({ namespace: ns, name }, targets, {
-          ...(mode === undefined ? {} : { mode }),
-          ...(injector === undefined ? {} : { injector }),
-          endpoints,
-        });
+        const rendered = await renderAgentSidecar(
+          store,
+          { namespace: ns, name },
+          {
+            ...(mode === undefined ? {} : { mode }),
+            ...(injector === undefined ? {} : { injector }),
+          },
+        );
         return { status: 200, text: rendered.yaml, contentType: 'application/yaml' };
       },
     },

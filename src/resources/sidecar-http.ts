@@ -165,8 +165,10 @@ const notBound = (agent: string): string =>
 export function connectionManager(plan: HttpPlan, stat: 'agent_https' | 'agent_http'): Obj {
   const plain = stat === 'agent_http';
   const label = plan.agent.namespace === 'default' ? plan.agent.name : `${plan.agent.namespace}/${plan.agent.name}`;
+  const self = ['127.0.0.1', 'localhost'].filter((d) => !plan.routes.some((r) => r.host === d));
   const virtualHosts = [
-    ...(plain ? [jsonAnswer('proxy_itself', ['127.0.0.1', 'localhost'], 400, PROXY_ITSELF, plan.mode)] : []),
+    // Envoy refuses a domain named by two virtual hosts: a bound loopback host keeps its own route.
+    ...(plain && self.length > 0 ? [jsonAnswer('proxy_itself', self, 400, PROXY_ITSELF, plan.mode)] : []),
     ...plan.routes.map((r) => hostRoute(plan, r.host, r.cluster)),
     jsonAnswer('not_bound', ['*'], 403, notBound(label), plan.mode),
   ];
