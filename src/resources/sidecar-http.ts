@@ -17,6 +17,7 @@ export interface HttpPlan {
   readonly dynamic: boolean;
 }
 
+/** The http filter names (also the typed_per_filter_config keys). */
 export const EXT_AUTHZ = 'envoy.filters.http.ext_authz';
 export const EXT_PROC = 'envoy.filters.http.ext_proc';
 /** The forward-proxy DNS cache, shared by name between the filter and the cluster. */
