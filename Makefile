@@ -8,7 +8,7 @@ NPM_STAMP := node_modules/.install-stamp
 PROTO_DEPS := node_modules/@grpc/grpc-js-xds/deps
 GEN_STAMP := src/generated/.stamp
 
-.PHONY: run test build deps gen typecheck lint unit bench soak clean format
+.PHONY: run test build deps gen typecheck lint unit bench soak clean format envoy-examples
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -56,6 +56,10 @@ bench: build
 
 soak: build
 	PAI_SOAK=1 npx ava test/soak/*.test.ts
+
+# envoy/sidecar-*.yaml are `pai render sidecar` output for the fixtures in scripts/envoy-examples.ts.
+envoy-examples: $(GEN_STAMP)
+	npx tsx scripts/render-envoy-examples.ts
 
 format: deps
 	npx prettier --write .

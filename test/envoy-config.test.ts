@@ -18,7 +18,7 @@ const read = (file: string): string => readFileSync(path.join(ENVOY_DIR, file), 
 
 const HCM = ['static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config'];
 const EXT_AUTHZ = [...HCM, 'http_filters', 0, 'typed_config'];
-// virtual_hosts[1] is any_host, the forwarding route (virtual_hosts[0] answers requests to the proxy itself).
+// listeners[0] is agent_https; its virtual_hosts[1] is the second of the agent's hosts (a forwarding route).
 const ROUTE = [...HCM, 'route_config', 'virtual_hosts', 1, 'routes', 0];
 const BASE = 'sidecar-ext-authz.yaml';
 
@@ -201,7 +201,7 @@ for (const c of rejected) {
 }
 
 test('rejects a plain yes/on (yaml-cpp reads it as a bool) where a string goes', (t) => {
-  const text = read(BASE).replace('stat_prefix: agent_egress', 'stat_prefix: on');
+  const text = read(BASE).replace('stat_prefix: agent_https', 'stat_prefix: on');
   t.true(validateEnvoyBootstrap(text).some((p) => /stat_prefix: expected a string \(string\), got boolean/.test(p)));
 });
 
@@ -294,12 +294,15 @@ test('every route either forwards with the filter on, or answers itself with the
   }
 });
 
-test('the sidecars listen on loopback only and name the agent on every forwarding route', (t) => {
+test('the sidecars listen on loopback only (TLS 8443, HTTP 8081) and name the agent on every forwarding route', (t) => {
   for (const file of FILES.filter((f) => f.startsWith('sidecar-'))) {
     const tree: unknown = parse(read(file));
     t.deepEqual(
-      valuesOf(tree, 'socket_address').filter((a) => (a as { port_value?: number }).port_value === 15001),
-      [{ address: '127.0.0.1', port_value: 15001 }],
+      valuesOf(tree, 'socket_address').filter((a) => [8443, 8081].includes((a as { port_value?: number }).port_value ?? 0)),
+      [
+        { address: '127.0.0.1', port_value: 8443 },
+        { address: '127.0.0.1', port_value: 8081 },
+      ],
       file,
     );
     const routes = (valuesOf(tree, 'routes').flat() as Record<string, unknown>[]).filter((r) => 'route' in r);
@@ -313,10 +316,13 @@ test('the sidecars listen on loopback only and name the agent on every forwardin
 
 test('the ext_proc sidecar forwards the route metadata as request attributes', (t) => {
   const tree: unknown = parse(read('sidecar-ext-proc.yaml'));
-  t.deepEqual(valuesOf(tree, 'request_attributes'), [
-    ['xds.route_metadata', "xds.route_metadata.filter_metadata['pai']['agent']"],
-  ]);
-  t.deepEqual(valuesOf(tree, 'per_connection_buffer_limit_bytes'), [10 * 1024 * 1024]);
+  const attributes = [
+    "xds.route_metadata.filter_metadata['pai']['agent']",
+    "xds.route_metadata.filter_metadata['pai']['namespace']",
+    'xds.route_metadata',
+  ];
+  t.deepEqual(valuesOf(tree, 'request_attributes'), [attributes, attributes], 'one filter per listener');
+  t.deepEqual(valuesOf(tree, 'per_connection_buffer_limit_bytes'), [10 * 1024 * 1024, 10 * 1024 * 1024]);
 });
 
 test('the gateway maps /<name>/ to the provider host with matching context, cluster and TLS name', (t) => {

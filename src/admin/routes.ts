@@ -9,6 +9,7 @@ import type { SecretStore } from '../store/types.js';
 import type { CaAuthority } from '../tls/authority.js';
 import type { AuditLog } from './audit.js';
 import { caRoutes } from './ca-routes.js';
+import { sidecarRoutes } from './sidecar-routes.js';
 import { Router, type Route } from './router.js';
 import { secretRoutes } from './secrets-routes.js';
 import { SecretsService } from './secrets-service.js';
@@ -74,5 +75,6 @@ export function buildAdminRouter(deps: AdminDeps): Router {
     ...tokenRoutes(deps.tokens, deps.audit, deps.changes, usage),
     rotateRoute(deps),
     ...(deps.authority ? caRoutes(deps.authority, deps.store, deps.audit) : []),
+    ...sidecarRoutes(deps.store),
   );
 }

@@ -113,7 +113,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
 
   const render = program
     .command('render')
-    .description("render an agent's env values (audited), or the LLM gateway's Envoy config");
+    .description("render an agent's env values (audited), hosts file or sidecar config, or the LLM gateway's Envoy config");
   render
     .command('env')
     .description("print an agent's spec.env with the secret values, for its launcher (renderer or owner token)")
@@ -131,6 +131,28 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .action(async (agent: string) => {
       const c = client();
       await renderText(c, c.nsPath(`agents/${encodeURIComponent(agent)}/hosts`), io);
+    });
+  render
+    .command('sidecar')
+    .description("print the agent's Envoy sidecar bootstrap: TLS on 127.0.0.1:8443 for its own hosts, HTTP on :8081 (no values)")
+    .argument('<agent>', 'agent name')
+    .addOption(
+      new Option('--mode <mode>', 'injector API; auto: ext-proc when a bound type or policy needs it, else ext-authz')
+        .choices(['auto', 'ext-authz', 'ext-proc'])
+        .default('auto'),
+    )
+    .option('--shared-injector <host:port>', 'shared mode: reach a shared pai-injector over mTLS instead of the pod socket')
+    .option('--sds-cert <name>', "shared mode: the SDS name of Envoy's client certificate", 'default')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  pai render sidecar triage-bot > envoy.yaml\n  pai render sidecar triage-bot --mode ext-proc -n team-a\n',
+    )
+    .action(async (agent: string, opts: { mode: string; sharedInjector?: string; sdsCert: string }) => {
+      const c = client();
+      const query = new URLSearchParams({ mode: opts.mode });
+      if (opts.sharedInjector !== undefined) query.set('sharedInjector', opts.sharedInjector);
+      if (opts.sharedInjector !== undefined) query.set('sdsCert', opts.sdsCert);
+      await renderText(c, `${c.nsPath(`agents/${encodeURIComponent(agent)}/sidecar`)}?${query.toString()}`, io);
     });
   render
     .command('ca-bundle')
