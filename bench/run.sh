@@ -47,3 +47,7 @@ run gateway
 # TLS interception core: leaf issue time (3 and 40 hosts) and SDS answer time over the unix socket
 # (stream cold: issue + answer; warm: answer only; FetchSecrets), serial p50/p99.
 run tls
+
+# TLS through a running pai serve: FetchSecrets warm/cold, a binding change's push and the fetch after
+# it, and a Check with SDS idle vs 100 open streams vs streams plus back-to-back leaf issuing (ratio).
+run tls-serve

@@ -18,6 +18,12 @@ import { exampleDocs } from './helpers/cli-resource-flows.js';
 import { BAD_BODIES, BROKEN_CASES, REFUSED_SECRET_WRITES, agent, github, mp, pathOf } from './helpers/resource-api-cases.js';
 import { tempDir } from './helpers/process.js';
 import { assertApiError, auditRecords, resourceState } from './helpers/resources-api.js';
+import { caBundleEnv } from '../src/resources/agent-trust.js';
+
+/** The six CA variables every render ends with (docs/TLS.md §4). */
+const CA_LINES = caBundleEnv()
+  .map((v) => `${v.name}='${v.value}'\n`)
+  .join('');
 
 interface Ctx {
   server: RunningServer;
@@ -373,20 +379,17 @@ test.serial(
     t.deepEqual(json.json, {
       agent: 'triage-bot',
       secretVersions: { 'slack-credentials': 3 },
-      items: [
-        { name: 'LOG_LEVEL', value: 'info' },
-        { name: 'SLACK_WEBHOOK', value: VALUES.slack },
-      ],
+      items: [{ name: 'LOG_LEVEL', value: 'info' }, { name: 'SLACK_WEBHOOK', value: VALUES.slack }, ...caBundleEnv()],
     });
     const dotenv = await call(t, 'GET', '/v1/agents/triage-bot/env?format=dotenv');
     t.is(dotenv.status, 200);
     t.regex(dotenv.headers.get('content-type') ?? '', /^text\/plain/);
     t.is(
       dotenv.text,
-      `# pai render env triage-bot: secret versions slack-credentials@3\nLOG_LEVEL='info'\nSLACK_WEBHOOK='${VALUES.slack}'\n`,
+      `# pai render env triage-bot: secret versions slack-credentials@3\nLOG_LEVEL='info'\nSLACK_WEBHOOK='${VALUES.slack}'\n${CA_LINES}`,
     );
     const second = await call(t, 'GET', '/v1/agents/second-bot/env?format=dotenv');
-    t.is(second.text, `# pai render env second-bot: secret versions github-pat@1\nGH='${VALUES.spare}'\n`);
+    t.is(second.text, `# pai render env second-bot: secret versions github-pat@1\nGH='${VALUES.spare}'\n${CA_LINES}`);
   },
 );
 
@@ -485,12 +488,13 @@ test.serial('apply, delete and render are audited with versions and outcomes, ne
   );
   const renders = find((r) => r.action === 'env.render');
   const ok = renders.find((r) => r.outcome === 'ok' && r.actor.role === 'renderer');
-  t.deepEqual(ok?.keys, ['LOG_LEVEL', 'SLACK_WEBHOOK']);
+  t.deepEqual(ok?.keys, ['LOG_LEVEL', 'SLACK_WEBHOOK', ...caBundleEnv().map((v) => v.name)]);
   t.deepEqual(ok?.detail, {
     format: 'json',
     refs: [
       { env: 'LOG_LEVEL', literal: true },
       { env: 'SLACK_WEBHOOK', secret: 'slack-credentials', key: 'webhook-url' },
+      ...caBundleEnv().map((v) => ({ env: v.name, caBundle: v.value })),
     ],
     secretVersions: { 'slack-credentials': 3 },
   });

@@ -6,12 +6,16 @@
  * backslashes, newlines, `=`, trailing newlines, leading spaces, an empty value, every byte but NUL.
  * JSON output carries value or valueBase64 and the secret versions; a NUL byte is refused (422);
  * viewer and agent tokens get 403 and no value; every render is audited, without values.
+ * After the agent's own variables come the six that point TLS stacks at the pai CA bundle
+ * (SSL_CERT_FILE, …), at /etc/pai/ca-bundle.pem or `--ca-bundle PATH`, or none with
+ * `--no-ca-bundle`; an agent's own entry of the same name wins.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import YAML from 'yaml';
+import { CA_BUNDLE_ENV_VARS, CA_BUNDLE_PATH } from '../src/resources/agent-trust.js';
 import { api } from './helpers/api.js';
 import { type CliTarget, assertOk, file, pai } from './helpers/cli-target.js';
 import { PAI_BIN, adminToken, startServe, tempDir } from './helpers/process.js';
@@ -286,8 +290,12 @@ test.serial('JSON output: value when UTF-8, valueBase64 otherwise, and the secre
   t.deepEqual(rendered.secretVersions, { 'shell-text': 1, layout: 1, binary: 1 });
   t.deepEqual(
     rendered.items.map((i) => i['name']),
-    VARS.map((v) => v.env),
-    'in the order of spec.env',
+    [...VARS.map((v) => v.env), ...CA_BUNDLE_ENV_VARS],
+    'in the order of spec.env, then the CA variables',
+  );
+  t.deepEqual(
+    rendered.items.slice(VARS.length),
+    CA_BUNDLE_ENV_VARS.map((name) => ({ name, value: CA_BUNDLE_PATH })),
   );
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   for (const [i, v] of VARS.entries()) {
@@ -335,14 +343,103 @@ test.serial('every render is audited: who, which agent, variables, secrets, keys
     ['owner', AGENT, 'ok', 'json'],
   ]);
   const last = renders.at(-1);
-  t.deepEqual(
-    last?.keys,
-    VARS.map((v) => v.env),
-  );
+  t.deepEqual(last?.keys, [...VARS.map((v) => v.env), ...CA_BUNDLE_ENV_VARS]);
   t.deepEqual(last?.detail, {
     format: 'json',
-    refs: VARS.map((v) => ({ env: v.env, secret: v.secret, key: v.key })),
+    refs: [
+      ...VARS.map((v) => ({ env: v.env, secret: v.secret, key: v.key })),
+      ...CA_BUNDLE_ENV_VARS.map((env) => ({ env, caBundle: CA_BUNDLE_PATH })),
+    ],
     secretVersions: { 'shell-text': 1, layout: 2, binary: 1 },
   });
   t.false(holdsAValue(fs.readFileSync(path.join(t.context.server.dataDir, 'audit.log'))), 'no value in the audit log');
+});
+
+// ---- the CA bundle variables ---------------------------------------------------------------------
+
+/** The CA variables of a dotenv render, name → the quoted value as written (`NAME='value'` lines). */
+function caLines(dotenv: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of dotenv.split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line);
+    if (m?.[1] && (CA_BUNDLE_ENV_VARS as readonly string[]).includes(m[1])) out[m[1]] = m[2] ?? '';
+  }
+  return out;
+}
+
+const every = (value: string): Record<string, string> => Object.fromEntries(CA_BUNDLE_ENV_VARS.map((n) => [n, value]));
+
+test.serial(
+  'the six CA variables point at the mounted bundle, at --ca-bundle PATH, or are left out with --no-ca-bundle',
+  async (t) => {
+    const cases: [string[], Record<string, string>][] = [
+      [[], every(`'${CA_BUNDLE_PATH}'`)],
+      [['--ca-bundle', "/opt/my certs/it's.pem"], every("'/opt/my certs/it'\\''s.pem'")],
+      [['--no-ca-bundle'], {}],
+    ];
+    for (const [flags, expected] of cases) {
+      const r = await pai(t.context, ['render', 'env', AGENT, ...flags]);
+      t.is(r.code, 0, r.stderr);
+      t.deepEqual(caLines(r.stdout), expected, flags.join(' ') || 'default');
+      if (flags.length === 0) t.true(r.stdout.endsWith(`AWS_CA_BUNDLE='${CA_BUNDLE_PATH}'\n`), "after the agent's own variables");
+    }
+    const sourced = path.join(t.context.root, 'ca-source');
+    fs.mkdirSync(sourced);
+    const r = await pai(t.context, ['render', 'env', AGENT, '--ca-bundle', "/opt/my certs/it's.pem"]);
+    fs.writeFileSync(path.join(sourced, 'env'), r.stdout);
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile('sh', ['-c', 'set -a; . ./env; printf %s "$SSL_CERT_FILE|$GIT_SSL_CAINFO"'], { cwd: sourced }, (err, stdout) =>
+        err ? reject(new Error(err.message)) : resolve(stdout),
+      ),
+    );
+    t.is(out, "/opt/my certs/it's.pem|/opt/my certs/it's.pem", 'the shell reads the path back exactly');
+  },
+);
+
+test.serial('a relative or malformed --ca-bundle is refused (CLI 2, API 422), with no value printed', async (t) => {
+  const cli = await pai(t.context, ['render', 'env', AGENT, '--ca-bundle', 'certs/bundle.pem']);
+  t.deepEqual(
+    [cli.code, cli.stdout, cli.stderr],
+    [2, '', 'error: --ca-bundle must be an absolute path in the agent container, got "certs/bundle.pem"\n'],
+  );
+  for (const bad of ['certs/bundle.pem', '/etc/pai/a\nb.pem', '']) {
+    const res = await api(
+      t.context.server.adminUrl,
+      t.context.renderer,
+      'GET',
+      `/v1/agents/${AGENT}/env?caBundle=${encodeURIComponent(bad)}`,
+    );
+    assertApiError(t, res, 422, 'invalid');
+    t.false(holdsAValue(res.text));
+  }
+});
+
+test.serial("an agent's own SSL_CERT_FILE (or any of the six) wins over the rendered one", async (t) => {
+  const doc = {
+    apiVersion: 'pai.io/v1',
+    kind: 'Agent',
+    metadata: { name: 'own-ca-bot' },
+    spec: {
+      env: [
+        { name: 'SSL_CERT_FILE', value: '/etc/ssl/my-bundle.pem' },
+        { name: 'NODE_EXTRA_CA_CERTS', secretRef: { name: 'shell-text', key: 'equals' } },
+      ],
+    },
+  };
+  assertOk(
+    t,
+    await pai(t.context, ['apply', '-f', file(t.context, 'own-ca.yaml', YAML.stringify(doc))]),
+    'agent/own-ca-bot created\n',
+  );
+  const r = await pai(t.context, ['render', 'env', 'own-ca-bot', '-o', 'json']);
+  t.is(r.code, 0, r.stderr);
+  const items = (JSON.parse(r.stdout) as { items: { name: string; value: string }[] }).items;
+  t.deepEqual(items, [
+    { name: 'SSL_CERT_FILE', value: '/etc/ssl/my-bundle.pem' },
+    { name: 'NODE_EXTRA_CA_CERTS', value: '=a=b==c=' },
+    ...CA_BUNDLE_ENV_VARS.filter((n) => n !== 'SSL_CERT_FILE' && n !== 'NODE_EXTRA_CA_CERTS').map((name) => ({
+      name,
+      value: CA_BUNDLE_PATH,
+    })),
+  ]);
 });

@@ -17,6 +17,7 @@ import { LocalStore } from '../src/store/local/sqlite-store.js';
 import { api } from './helpers/api.js';
 import { authClient, check, checkRequest, denialBody, memoryLogger } from './helpers/injector.js';
 import { tempDir } from './helpers/process.js';
+import { caBundleEnv } from '../src/resources/agent-trust.js';
 
 const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'store-v1');
 const tokens = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'tokens.json'), 'utf8')) as { admin: string; agent: string };
@@ -169,5 +170,6 @@ test('pai serve on the migrated store serves the same injections and lists the s
   t.is(env.status, 200);
   t.deepEqual((env.json as { items: unknown[] }).items, [
     { name: 'SLACK_WEBHOOK', value: 'https://hooks.slack.example/FIXTUREv1' },
+    ...caBundleEnv(),
   ]);
 });

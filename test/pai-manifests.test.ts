@@ -15,6 +15,7 @@ import { applyExtProcMutation, extProcClient, headerPairsOf, processHeaders } fr
 import { denialBody, startStack, type Stack } from './helpers/injector.js';
 import { AWS_SUITE, suiteSecretFor, verifySigV4 } from './helpers/sigv4-verify.js';
 import { makeServiceAccount, startAzureTokenServer, startGcpTokenServer, type TokenServer } from './helpers/token-servers.js';
+import { caBundleEnv } from '../src/resources/agent-trust.js';
 
 const NS = 'team-a';
 const EXAMPLES = path.join(import.meta.dirname, '..', 'docs', 'examples', 'pai');
@@ -281,6 +282,7 @@ test('render env: literal values, secret values and the agentEnvVar placeholder 
     { name: 'LOG_LEVEL', value: 'info' },
     { name: 'SLACK_WEBHOOK', value: v('webhook') },
     { name: 'TELEGRAM_BOT_TOKEN', value: world.telegramPlaceholder },
+    ...caBundleEnv(),
   ]);
 });
 

@@ -6,6 +6,7 @@
 import type { Principal } from '../auth/tokens.js';
 import { PaiError, isPaiError, toPaiError } from '../errors.js';
 import { placeholderFor } from '../providers/placeholder.js';
+import { CA_BUNDLE_PATH, caBundleEnv } from '../resources/agent-trust.js';
 import { quoteName } from '../resources/names.js';
 import type { Agent, EnvVarRef } from '../resources/types.js';
 import { namespaced, namespaceOf } from './namespaces.js';
@@ -19,7 +20,18 @@ export interface RenderedVar {
   readonly value: Buffer;
   /** Where the value came from: a secret's key, the agent's literal `value`, or a Provider's placeholder. */
   readonly source:
-    { readonly secret: string; readonly key: string } | { readonly literal: true } | { readonly placeholder: string };
+    | { readonly secret: string; readonly key: string }
+    | { readonly literal: true }
+    | { readonly placeholder: string }
+    | { readonly caBundle: string };
+}
+
+export interface RenderEnvOptions {
+  /**
+   * Where the agent container has the pai CA bundle (`pai render ca-bundle`): the six CA variables
+   * point there (default CA_BUNDLE_PATH); `false` leaves them out (an agent run outside a pod).
+   */
+  readonly caBundle?: string | false;
 }
 
 export interface Rendered {
@@ -118,6 +130,31 @@ async function placeholders(
   return vars;
 }
 
+/**
+ * The CA variables (SSL_CERT_FILE and the five others) pointing at `path`, leaving out names already
+ * set: the agent's own env entry of the same name wins.
+ */
+function caBundleVars(path: string | false, taken: ReadonlySet<string>): RenderedVar[] {
+  if (path === false) return [];
+  return caBundleEnv(path)
+    .filter((v) => !taken.has(v.name))
+    .map((v) => ({ name: v.name, value: Buffer.from(v.value), source: { caBundle: path } }));
+}
+
+/**
+ * Parses the `caBundle` query parameter: absent → CA_BUNDLE_PATH, `none` → false, else an absolute
+ * path. Throws `invalid` for a relative path (the agent's working directory is not known here) or a
+ * control character.
+ */
+export function parseCaBundle(raw: string | null): string | false {
+  if (raw === null) return CA_BUNDLE_PATH;
+  if (raw === 'none') return false;
+  // eslint-disable-next-line no-control-regex
+  if (!raw.startsWith('/') || raw.length > 4096 || /[\x00-\x1f\x7f]/.test(raw))
+    throw new PaiError('invalid', 'caBundle must be an absolute path (without control characters) or "none"');
+  return raw;
+}
+
 /** The value of one `secretRef` entry, or the problem with it. */
 function fromSecret(i: number, entry: EnvVarRef, data: ReadonlyMap<string, SecretData>): RenderedVar | string {
   const { name, secretRef } = entry;
@@ -132,14 +169,16 @@ function fromSecret(i: number, entry: EnvVarRef, data: ReadonlyMap<string, Secre
 
 /**
  * Resolves every env entry of the agent (secret values and literal values, in spec order), then
- * the placeholders of its Providers' `auth.agentEnvVar`. Throws `broken_reference` naming each
- * missing secret or key.
+ * the placeholders of its Providers' `auth.agentEnvVar`, then the six CA variables pointing at the
+ * mounted bundle (options.caBundle; names the agent sets itself are kept as the agent set them).
+ * Throws `broken_reference` naming each missing secret or key.
  */
 export async function renderEnv(
   store: SecretStore,
   resources: ResourcesService,
   ns: string,
   agentName: string,
+  options: RenderEnvOptions = {},
 ): Promise<Rendered> {
   const { resource } = await resources.get('agents', ns, agentName);
   if (resource.kind !== 'Agent') throw new PaiError('internal', 'stored agent is not an Agent');
@@ -156,6 +195,7 @@ export async function renderEnv(
     else vars.push(rendered);
   }
   vars.push(...(await placeholders(resources, ns, resource, new Set(vars.map((v) => v.name)))));
+  vars.push(...caBundleVars(options.caBundle ?? CA_BUNDLE_PATH, new Set(vars.map((v) => v.name))));
   if (problems.length > 0) {
     throw new PaiError('broken_reference', `cannot render env of agent ${quoteName(agentName)}: ${problems.join('; ')}`, {
       details: { problems },
@@ -168,7 +208,7 @@ function actorOf(p: Principal): { tokenId: string; role: string } {
   return { tokenId: p.tokenId, role: p.role };
 }
 
-/** GET /v1/[namespaces/:namespace/]agents/:name/env[?format=json|dotenv]. */
+/** GET /v1/[namespaces/:namespace/]agents/:name/env[?format=json|dotenv][&caBundle=PATH|none]. */
 export function envRoute(store: SecretStore, resources: ResourcesService, audit: AuditLog): Route[] {
   return namespaced([
     {
@@ -183,6 +223,7 @@ export function envRoute(store: SecretStore, resources: ResourcesService, audit:
         const agent = params['name'] ?? '';
         const format = query.get('format') ?? 'json';
         if (format !== 'json' && format !== 'dotenv') throw new PaiError('invalid', 'format must be json or dotenv');
+        const caBundle = parseCaBundle(query.get('caBundle'));
         const base = {
           actor: actorOf(principal),
           action: 'env.render' as const,
@@ -192,7 +233,7 @@ export function envRoute(store: SecretStore, resources: ResourcesService, audit:
         };
         let rendered: Rendered;
         try {
-          rendered = await renderEnv(store, resources, ns, agent);
+          rendered = await renderEnv(store, resources, ns, agent, { caBundle });
         } catch (err) {
           audit.write({ ...base, outcome: 'error', code: toPaiError(err).code });
           throw err;

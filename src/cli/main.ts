@@ -10,6 +10,7 @@ import { addSecret } from './add-secret.js';
 import { type CreateModelProviderOptions, createModelProvider } from './create-model-provider.js';
 import { apply } from './apply.js';
 import { renderEnv } from './render.js';
+import { CA_BUNDLE_PATH } from '../resources/agent-trust.js';
 import { renderText, rotateCa } from './ca-commands.js';
 import { status } from './status.js';
 import { type RenderGatewayOptions, renderGateway } from './render-gateway.js';
@@ -121,8 +122,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .addOption(
       new Option('-o, --output <format>', 'dotenv (sourceable by sh) or json').choices(['dotenv', 'json']).default('dotenv'),
     )
-    .action(async (agent: string, opts: { output: string }) => {
-      await renderEnv(client(), agent, opts.output, io);
+    .option('--ca-bundle <path>', `where the agent container mounts \`pai render ca-bundle\` (default ${CA_BUNDLE_PATH})`)
+    .option('--no-ca-bundle', 'leave out SSL_CERT_FILE and the other CA variables (an agent run outside a pod)')
+    .action(async (agent: string, opts: { output: string; caBundle?: string | boolean }) => {
+      await renderEnv(client(), agent, opts.output, io, opts.caBundle === true ? undefined : opts.caBundle);
     });
   render
     .command('hosts')

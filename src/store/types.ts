@@ -127,7 +127,10 @@ export interface SecretStore {
   listClusterDocs(kind: ClusterDocKind): Promise<DocRecord[]>;
   deleteClusterDoc(kind: ClusterDocKind, name: string): Promise<void>;
 
-  /** The namespaces that hold a secret or a resource, sorted (`default` always included). */
+  /**
+   * The namespaces that hold a secret or a resource, sorted (`default` always included; the reserved
+   * SYSTEM_NAMESPACE, where pai keeps its CA, never).
+   */
   listNamespaces(): Promise<string[]>;
 
   /** Resolves when the backend answers; throws `store_unavailable` otherwise. */

@@ -13,6 +13,7 @@ import type { ExecutionContext } from 'ava';
 import YAML from 'yaml';
 import { type CliStep, type CliTarget, assertOk, file, pai } from './cli-target.js';
 import { PAI_BIN, ROOT } from './process.js';
+import { CA_BUNDLE_ENV_VARS } from '../../src/resources/agent-trust.js';
 
 export const EXAMPLES = path.join(ROOT, 'docs/examples/resources.yaml');
 export const GITHUB_TOKEN = 'ghp_16C7e42F292c6912E7710c838347Ae178B4a';
@@ -197,7 +198,7 @@ export async function protectAndRender(t: ExecutionContext, target: CliTarget): 
   t.deepEqual(rendered.secretVersions, { 'slack-credentials': 2 });
   t.deepEqual(
     rendered.items.map((i) => i.name),
-    ['LOG_LEVEL', 'SLACK_WEBHOOK'],
+    ['LOG_LEVEL', 'SLACK_WEBHOOK', ...CA_BUNDLE_ENV_VARS],
   );
   t.true(Buffer.from(rendered.items[1]?.valueBase64 ?? '', 'base64').equals(AWKWARD_WEBHOOK), 'not UTF-8: base64 in JSON');
   const nobody = await pai(target, ['render', 'env', 'nobody']);

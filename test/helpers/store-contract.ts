@@ -9,6 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import { type ErrorCode, PaiError } from '../../src/errors.js';
+import { SYSTEM_NAMESPACE } from '../../src/resources/names.js';
+import { CA_SECRET } from '../../src/tls/secret-store-ca.js';
 import type { ClusterDocKind, ResourceDocKind, SecretData, SecretStore } from '../../src/store/types.js';
 
 export type StoreFactory = () => Promise<SecretStore>;
@@ -315,5 +317,24 @@ function docContract(it: It): void {
     await rejectsWith(t, store.putDoc('agents', 'default', '../../sys/x', {}), 'invalid');
     await rejectsWith(t, store.getDoc('agents', 'default', 'Bad'), 'invalid');
     await rejectsWith(t, store.getDoc('modelproviders', 'default', n('none')), 'not_found');
+  });
+
+  it('listNamespaces: the namespaces users wrote to, never the reserved one (the pai CA lives there)', async (t, store, n) => {
+    const ns = n('team');
+    await store.createSecret(ns, n('s'), data({ k: 'v' }));
+    // The one secret pai keeps there (the Vault policies allow no other name). On a shared backend
+    // it may exist already: then it is left as it is.
+    const created = await store.createSecret(SYSTEM_NAMESPACE, CA_SECRET, data({ state: 'x' })).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof PaiError && err.code === 'conflict') return false;
+        throw err;
+      },
+    );
+    if (created) t.teardown(() => store.deleteSecret(SYSTEM_NAMESPACE, CA_SECRET));
+    t.is((await store.readSecret(SYSTEM_NAMESPACE, CA_SECRET)).meta.name, CA_SECRET, 'the reserved namespace holds a secret');
+    const listed = await store.listNamespaces();
+    t.true(listed.includes(ns) && listed.includes('default'), listed.join(','));
+    t.false(listed.includes(SYSTEM_NAMESPACE), listed.join(','));
   });
 }

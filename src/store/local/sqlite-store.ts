@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PaiError } from '../../errors.js';
-import { assertName, assertNamespace } from '../../resources/names.js';
+import { SYSTEM_NAMESPACE, assertName, assertNamespace } from '../../resources/names.js';
 import {
   assertClusterDocKind,
   assertDocKind,
@@ -337,7 +337,9 @@ export class LocalStore implements SecretStore {
         const rows = this.db
           .prepare(`SELECT namespace FROM secrets UNION SELECT namespace FROM docs WHERE namespace != ''`)
           .all() as { namespace: string }[];
-        return [...new Set([DEFAULT_NAMESPACE, ...rows.map((r) => r.namespace)])].sort();
+        // The reserved namespace (the pai CA) is pai's own, never a user's.
+        const names = rows.map((r) => r.namespace).filter((n) => n !== SYSTEM_NAMESPACE);
+        return [...new Set([DEFAULT_NAMESPACE, ...names])].sort();
       }),
     );
   }

@@ -18,7 +18,7 @@
 import fs from 'node:fs/promises';
 import { ConfigError, type Config, type VaultConfig } from '../../config.js';
 import { PaiError } from '../../errors.js';
-import { assertName, assertNamespace, nameProblem } from '../../resources/names.js';
+import { SYSTEM_NAMESPACE, assertName, assertNamespace, nameProblem } from '../../resources/names.js';
 import { DEFAULT_NAMESPACE } from '../../resources/types.js';
 import {
   assertClusterDocKind,
@@ -345,7 +345,10 @@ export class VaultStore implements SecretStore {
   listNamespaces(): Promise<string[]> {
     return this.run('list', 'namespaces', async (deadline) => {
       const folders = await this.kv.list(NAMESPACES_DIR, deadline);
-      const names = folders.map((f) => f.replace(/\/$/, '')).filter((n) => nameProblem(n) === undefined);
+      // The reserved namespace (the pai CA) is pai's own, never a user's.
+      const names = folders
+        .map((f) => f.replace(/\/$/, ''))
+        .filter((n) => nameProblem(n) === undefined && n !== SYSTEM_NAMESPACE);
       return [...new Set([DEFAULT_NAMESPACE, ...names])].sort();
     });
   }
