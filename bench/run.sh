@@ -47,3 +47,8 @@ run gateway
 # TLS interception core: leaf issue time (3 and 40 hosts) and SDS answer time over the unix socket
 # (stream cold: issue + answer; warm: answer only; FetchSecrets), serial p50/p99.
 run tls
+
+# Shared-injector mode (issue 15): Check over the unix socket (one injector per pod) beside Check over
+# mTLS on loopback (one injector for BENCH_AGENTS pods, SPIFFE client certificates), p50/p99 and
+# capacity, and each injector's RSS idle and after the load.
+run shared

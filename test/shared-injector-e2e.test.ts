@@ -35,7 +35,7 @@ interface Context {
   address: string;
   values: { a: string; b: string };
   certs: Record<'a' | 'b' | 'nsA' | 'foreign' | 'otherCa' | 'noSan', KeyPair>;
-  closers: (() => Promise<void> | void)[];
+  closers: (() => Promise<unknown> | void)[];
 }
 const test = anyTest as TestFn<Context>;
 
@@ -52,7 +52,7 @@ test.before(async (t) => {
     otherCa: issueClientCert(pki, 'other-ca-a', ['spiffe://pai/agent/bot-a'], 'other-ca'),
     noSan: { cert: pki.clientCert, key: pki.clientKey },
   };
-  const closers: (() => Promise<void> | void)[] = [];
+  const closers: (() => Promise<unknown> | void)[] = [];
   const admin = await startServe({ args: ['--role', 'admin'] });
   closers.push(() => admin.stop());
   const injector = await startServe({

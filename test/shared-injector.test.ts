@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import test from 'ava';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, type InjectorIdentity, loadConfig } from '../src/config.js';
 import { PaiError } from '../src/errors.js';
 import type { NamedAgent } from '../src/injector/identity.js';
 import { PeerIdentity, peerAgent, uriSansOf } from '../src/injector/peer-identity.js';
@@ -168,7 +168,7 @@ for (const [name, env, message] of REFUSED) {
   });
 }
 
-const DEFAULTS: readonly [string, Record<string, string>, string][] = [
+const DEFAULTS: readonly [string, Record<string, string>, InjectorIdentity][] = [
   ['the unix socket', {}, 'route'],
   ['mTLS on TCP (shared mode is the default)', MTLS, 'peer-certificate'],
   ['mTLS on TCP, route chosen explicitly', { ...MTLS, PAI_INJECTOR_IDENTITY: 'route' }, 'route'],
