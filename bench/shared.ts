@@ -15,6 +15,7 @@
  * `make build` first). Envoy itself is not run here: its memory is not part of these figures.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadEnvoyServices } from '../src/injector/protos.js';
@@ -159,6 +160,11 @@ async function main(): Promise<void> {
     console.log(`  sidecar mode, per pod      ${mib(idle.sidecar).padEnd(10)}  ${mib(loaded.sidecar)}`);
     console.log(`  shared mode, the process   ${mib(idle.shared).padEnd(10)}  ${mib(loaded.shared)}`);
     console.log(`  shared mode, per pod (/${AGENTS})  ${mib(idle.shared / AGENTS).padEnd(10)}  ${mib(loaded.shared / AGENTS)}`);
+    const load = os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ');
+    console.log(`  load average at the end (1, 5, 15 min; ${os.cpus().length} cores): ${load}`);
     console.log("  verified: every answer carried the agent's credential; Envoy is not run here (not included)\n");
     const outDir = path.join(ROOT, '.bench');
     fs.mkdirSync(outDir, { recursive: true });
@@ -174,6 +180,7 @@ async function main(): Promise<void> {
           result,
           perRound,
           rssMiB: { idle, loaded },
+          loadAverage: os.loadavg(),
         },
         null,
         2,
