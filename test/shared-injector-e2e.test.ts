@@ -357,6 +357,15 @@ test("SDS over mTLS: A's certificate gets bot-a's leaf; node metadata naming bot
   t.is(denied.pending(), 0, 'no certificate was sent');
   await t.throwsAsync(fetchSecrets(client, sdsRequest({ agent: 'bot-b' })), { message: /identity_mismatch/ });
 
+  // A stream that started as bot-a and later names bot-b in its node metadata is ended too.
+  const switching = new SdsStreamClient(client);
+  switching.send(sdsRequest({ agent: 'bot-a' }));
+  const first = await switching.next();
+  switching.send(sdsRequest({ agent: 'bot-b', nonce: first.nonce ?? '', version: first.version_info ?? '' }));
+  const switched = await switching.status;
+  t.is(switched.code, grpc.status.PERMISSION_DENIED);
+  t.regex(switched.details, /identity_mismatch/);
+
   const ok = await fetchSecrets(client, sdsRequest({ agent: 'bot-a' }));
   const [leaf] = secretsOf(ok);
   const cert = new (await import('node:crypto')).X509Certificate(leaf?.chainPem ?? '');

@@ -109,7 +109,8 @@ class SdsStream {
   /** The stream's agent, fixed by its first request. */
   private identify(req: DiscoveryRequest__Output): AgentId {
     if (this.peer) {
-      this.agent ??= peerAgentOf(this.peer, this.call, req);
+      // Every request is checked: the certificate is the stream's, a later node must not contradict it.
+      this.agent = peerAgentOf(this.peer, this.call, req);
       return this.agent;
     }
     const named = agentOfRequest(req);
