@@ -51,3 +51,8 @@ run tls
 # TLS through a running pai serve: FetchSecrets warm/cold, a binding change's push and the fetch after
 # it, and a Check with SDS idle vs 100 open streams vs streams plus back-to-back leaf issuing (ratio).
 run tls-serve
+
+# Shared-injector mode (issue 15): Check over the unix socket (one injector per pod) beside Check over
+# mTLS on loopback (one injector for BENCH_AGENTS pods, SPIFFE client certificates), p50/p99 and
+# capacity, and each injector's RSS idle and after the load.
+run shared

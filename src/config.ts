@@ -46,6 +46,9 @@ export interface InjectorTlsConfig {
   readonly clientCaFile: string;
 }
 
+/** How the injector names the agent of a call: the route's `pai.agent`, or the mTLS peer's SPIFFE ID. */
+export type InjectorIdentity = 'route' | 'peer-certificate';
+
 export interface Config {
   readonly dataDir: string;
   readonly store: StoreBackend;
@@ -64,6 +67,12 @@ export interface Config {
   readonly adminInsecurePlainHttp: boolean;
   readonly injectorListen: ListenAddress;
   readonly injectorTls: InjectorTlsConfig | undefined;
+  /**
+   * Where the injector takes the agent from (PAI_INJECTOR_IDENTITY): `route` (the sidecar's
+   * `pai.agent`, the unix-socket default) or `peer-certificate` (the SPIFFE ID of the mTLS client
+   * certificate: shared mode, the default whenever the injector listens with mTLS).
+   */
+  readonly injectorIdentity: InjectorIdentity;
   /** Benchmark-only escape hatch: plain TCP on 127.0.0.1. Never for a pod. */
   readonly injectorInsecureLoopbackTcp: boolean;
   readonly cacheTtlMs: number;
@@ -222,6 +231,27 @@ function loadInjectorTls(env: Env): InjectorTlsConfig | undefined {
   return Object.freeze({ certFile, keyFile, clientCaFile });
 }
 
+/**
+ * PAI_INJECTOR_IDENTITY: `peer-certificate` by default with mTLS (a shared injector must never take a
+ * caller's word for its agent), `route` otherwise. `peer-certificate` needs mTLS (there is no peer
+ * certificate on a unix socket or plain TCP); `route` with mTLS is allowed only explicitly.
+ */
+function injectorIdentityVar(env: Env, mtls: boolean): InjectorIdentity {
+  const identity = oneOf<InjectorIdentity>(
+    env,
+    'PAI_INJECTOR_IDENTITY',
+    ['route', 'peer-certificate'],
+    mtls ? 'peer-certificate' : 'route',
+  );
+  if (identity === 'peer-certificate' && !mtls) {
+    throw new ConfigError(
+      'PAI_INJECTOR_IDENTITY',
+      'peer-certificate needs the injector on TCP with mTLS (PAI_INJECTOR_LISTEN HOST:PORT and PAI_INJECTOR_TLS_CERT, _KEY, _CLIENT_CA)',
+    );
+  }
+  return identity;
+}
+
 /** The longest token lifetime (the admin API's `ttl` and PAI_TOKEN_DEFAULT_TTL). */
 export const MAX_TOKEN_TTL_MS = 366 * 86_400_000;
 
@@ -354,6 +384,7 @@ export function loadConfig(env: Env = process.env): Config {
       );
     }
   }
+  const injectorIdentity = injectorIdentityVar(env, injectorTls !== undefined && injectorListen.kind === 'tcp');
   const masterKeyGiven = env['PAI_MASTER_KEY_FILE'];
   const adminListen = parseListen('PAI_ADMIN_LISTEN', env['PAI_ADMIN_LISTEN'] || '127.0.0.1:7070');
   const adminTls = loadAdminTls(env, adminListen);
@@ -370,6 +401,7 @@ export function loadConfig(env: Env = process.env): Config {
     adminInsecurePlainHttp: adminInsecurePlainHttp && !adminTls,
     injectorListen,
     injectorTls,
+    injectorIdentity,
     injectorInsecureLoopbackTcp: insecure && !injectorTls,
     cacheTtlMs: durationVar(env, 'PAI_CACHE_TTL', 30_000),
     leafTtlMs: durationVar(env, 'PAI_LEAF_TTL', 24 * 3_600_000),

@@ -31,6 +31,8 @@ export const ERROR_TABLE = {
   // Injector decisions (denials returned to the agent through Envoy).
   no_identity: { status: 403 },
   unknown_agent: { status: 403 },
+  // Shared-injector mode: the request names an agent other than its client certificate's SPIFFE ID.
+  identity_mismatch: { status: 403 },
   not_bound: { status: 403 },
   egress_denied: { status: 403 },
   bad_host: { status: 400 },

@@ -258,7 +258,14 @@ export async function startServer(config: Config, options: StartOptions): Promis
     throw err;
   }
   logger.info(
-    { role, store: config.store, admin: adminAddress, injector: injectorAddress, dataDir: config.dataDir },
+    {
+      role,
+      store: config.store,
+      admin: adminAddress,
+      injector: injectorAddress,
+      ...(injectorAddress === undefined ? {} : { injectorIdentity: config.injectorIdentity }),
+      dataDir: config.dataDir,
+    },
     'pai serve started',
   );
   return {

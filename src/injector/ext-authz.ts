@@ -14,6 +14,7 @@ import type { Decision, DecisionInput, Decider } from './decide.js';
 import { GATEWAY_MODE, type GatewayDecider, MODE_EXTENSION, gatewayInputOf } from './gateway.js';
 import { AGENT_EXTENSION, NAMESPACE_EXTENSION, agentIdentity } from './identity.js';
 import type { DecisionObserver } from './observe.js';
+import type { PeerIdentity } from './peer-identity.js';
 
 export { AGENT_EXTENSION, NAMESPACE_EXTENSION } from './identity.js';
 
@@ -170,12 +171,19 @@ export class ExtAuthzService {
     /** Decides routes with context_extensions `pai.mode: gateway` (the shared LLM gateway). */
     private readonly gateway?: GatewayDecider,
     private readonly serialize?: CheckSerializer,
+    /** Shared mode: the agent is the mTLS client certificate's SPIFFE ID (peer-identity.ts). */
+    private readonly peer?: PeerIdentity,
   ) {}
 
   /** Sidecar mode unless the route sets `pai.mode`; a mode this injector does not serve is denied. */
   private decide(req: CheckRequest__Output, input: DecisionInput): Decision | Promise<Decision> {
     const mode = req.attributes?.context_extensions?.[MODE_EXTENSION] || undefined;
     if (mode === undefined) return this.decider.decide(input);
+    if (this.peer) {
+      // The gateway's caller is a gateway Envoy, not an agent: a shared injector serves sidecars only.
+      const error = new PaiError('no_identity', `a shared injector (peer-certificate identity) does not serve ${MODE_EXTENSION}`);
+      return { kind: 'deny', error };
+    }
     if (mode === GATEWAY_MODE && this.gateway) return this.gateway.decide(gatewayInputOf(req, input));
     const error = new PaiError('no_identity', `the route sets ${MODE_EXTENSION} to a mode this injector does not serve`);
     return { kind: 'deny', error };
@@ -216,6 +224,16 @@ export class ExtAuthzService {
     } catch (err) {
       this.finish({ kind: 'deny', error: toPaiError(err) }, '/', started, callback);
       return;
+    }
+    if (this.peer) {
+      const extensions = call.request.attributes?.context_extensions;
+      const named = { agent: extensions?.[AGENT_EXTENSION], namespace: extensions?.[NAMESPACE_EXTENSION] };
+      const agent = this.peer.agentOf(call, named);
+      if (agent instanceof PaiError) {
+        this.finish({ kind: 'deny', error: agent }, input.path, started, callback, input.method);
+        return;
+      }
+      input = { ...input, agent };
     }
     const decided = this.decide(call.request, input);
     if (!(decided instanceof Promise)) {

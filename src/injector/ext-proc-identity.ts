@@ -17,7 +17,7 @@
  */
 import type { Struct__Output } from '../generated/google/protobuf/Struct.js';
 import type { AgentId } from './agents.js';
-import { agentIdentity } from './identity.js';
+import { type NamedAgent, agentIdentity } from './identity.js';
 import { type TextFields, TextFormatError, mapEntry, parseTextFormat } from './ext-proc-textformat.js';
 
 /** The key of ProcessingRequest.attributes under which Envoy's ext_proc filter sends its attributes. */
@@ -80,4 +80,20 @@ export function agentFromAttributes(attributes: Readonly<Record<string, Struct__
   const namespace = fieldFromRouteMetadataText(text, METADATA_NAMESPACE_FIELD);
   if (agent === null || agent === undefined || namespace === null) return undefined;
   return agentIdentity(agent, namespace);
+}
+
+/**
+ * The agent and namespace the route names, as raw strings, for shared mode's comparison with the
+ * client certificate (peer-identity.ts): undefined when absent, null when present but unreadable.
+ */
+export function namedInAttributes(attributes: Readonly<Record<string, Struct__Output>> | undefined): NamedAgent {
+  const struct = attributes?.[EXT_PROC_FILTER_NAME];
+  const direct = stringField(struct, AGENT_ATTRIBUTE);
+  if (direct !== undefined) return { agent: direct, namespace: stringField(struct, NAMESPACE_ATTRIBUTE) };
+  const text = stringField(struct, ROUTE_METADATA_ATTRIBUTE);
+  if (text === undefined) return { agent: undefined, namespace: undefined };
+  return {
+    agent: fieldFromRouteMetadataText(text, METADATA_AGENT_FIELD),
+    namespace: fieldFromRouteMetadataText(text, METADATA_NAMESPACE_FIELD),
+  };
 }

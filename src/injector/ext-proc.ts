@@ -37,7 +37,7 @@ import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/
 import type { Decision, DecisionInput, Decider } from './decide.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { filterToolsList } from '../policy/mcp-filter.js';
-import { agentFromAttributes } from './ext-proc-identity.js';
+import { agentFromAttributes, namedInAttributes } from './ext-proc-identity.js';
 import {
   type HeaderPairs,
   bodyResponse,
@@ -54,6 +54,7 @@ import {
   responseHeadersResponse,
 } from './ext-proc-messages.js';
 import type { DecisionObserver } from './observe.js';
+import type { PeerIdentity } from './peer-identity.js';
 import { loadEnvoyServices } from './protos.js';
 import type { InjectorParts, ServiceRegistrar } from './server.js';
 
@@ -114,6 +115,8 @@ class ProcessStream {
     private readonly decider: Decider,
     private readonly observer: DecisionObserver,
     private readonly options: Required<ExtProcOptions>,
+    /** Shared mode: the agent is the mTLS client certificate's SPIFFE ID (peer-identity.ts). */
+    private readonly peer: PeerIdentity | undefined,
   ) {
     call.on('data', (msg: ProcessingRequest__Output) => {
       this.queue = this.queue.then(() => this.handle(msg)).catch((err: unknown) => this.deny(toPaiError(err)));
@@ -207,7 +210,11 @@ class ProcessStream {
   private async onHeaders(msg: ProcessingRequest__Output): Promise<void> {
     this.started = process.hrtime.bigint();
     const pairs = headerPairs(msg.request_headers);
-    const input = processInput(pairs, agentFromAttributes(msg.attributes));
+    const agent = this.peer
+      ? this.peer.agentOf(this.call, namedInAttributes(msg.attributes))
+      : agentFromAttributes(msg.attributes);
+    if (agent instanceof PaiError) return this.deny(agent);
+    const input = processInput(pairs, agent);
     this.request = { method: input.method, path: input.path };
     const d = await this.decide(input);
     if (d === undefined || this.closed) return;
@@ -366,7 +373,7 @@ export class ExtProcService implements ServiceRegistrar {
     const { extProc } = loadEnvoyServices();
     server.addService(extProc.envoy.service.ext_proc.v3.ExternalProcessor.service, {
       Process: (call: Call) => {
-        new ProcessStream(call, parts.decider, parts.observer, this.options);
+        new ProcessStream(call, parts.decider, parts.observer, this.options, parts.peer);
       },
     });
   }

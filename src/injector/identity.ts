@@ -12,6 +12,16 @@ import type { AgentId } from './agents.js';
 export const AGENT_EXTENSION = 'pai.agent';
 export const NAMESPACE_EXTENSION = 'pai.namespace';
 
+/**
+ * What a request itself names, as raw strings: undefined or '' when it names nothing, `null` when
+ * the field is present but unreadable (a malformed route metadata entry). Shared mode compares it
+ * with the client certificate (peer-identity.ts).
+ */
+export interface NamedAgent {
+  readonly agent: string | null | undefined;
+  readonly namespace: string | null | undefined;
+}
+
 /** The agent of (name, namespace) as the sidecar sent them; undefined when either is unusable. */
 export function agentIdentity(name: string | undefined, namespace: string | undefined): AgentId | undefined {
   if (name === undefined || name === '' || nameProblem(name) !== undefined) return undefined;

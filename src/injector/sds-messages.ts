@@ -34,6 +34,14 @@ function metadataString(req: DiscoveryRequest__Output, key: string): string | un
 }
 
 /**
+ * The agent and namespace `node.metadata` names, as raw strings (undefined when absent), for shared
+ * mode's comparison with the client certificate (peer-identity.ts).
+ */
+export function namedOfNode(req: DiscoveryRequest__Output): { agent: string | undefined; namespace: string | undefined } {
+  return { agent: metadataString(req, AGENT_METADATA), namespace: metadataString(req, NAMESPACE_METADATA) };
+}
+
+/**
  * The agent a request names through `node.metadata`, or undefined when the request carries no
  * node (Envoy sends it on the first request of a stream only). Throws PaiError `no_identity` when
  * a node is present without a valid `pai.agent` / `pai.namespace` (DNS-1123 labels).
@@ -116,6 +124,7 @@ const STATUS: Partial<Record<ErrorCode, grpc.status>> = {
   no_identity: grpc.status.INVALID_ARGUMENT,
   bad_request: grpc.status.INVALID_ARGUMENT,
   unknown_agent: grpc.status.PERMISSION_DENIED,
+  identity_mismatch: grpc.status.PERMISSION_DENIED,
   not_found: grpc.status.NOT_FOUND,
   invalid: grpc.status.FAILED_PRECONDITION,
   store_unavailable: grpc.status.UNAVAILABLE,

@@ -25,7 +25,16 @@ import type { DeltaDiscoveryResponse } from '../generated/envoy/service/discover
 import type { IssuedLeaf } from '../tls/leaf.js';
 import { type AgentId, agentKey } from '../tls/types.js';
 import type { LeafBook, LeafWatch } from './sds-leaves.js';
-import { agentOfRequest, grpcError, leafResponse, leafVersion, requestedNames, scrubNackMessage } from './sds-messages.js';
+import type { PeerCall, PeerIdentity } from './peer-identity.js';
+import {
+  agentOfRequest,
+  grpcError,
+  leafResponse,
+  leafVersion,
+  namedOfNode,
+  requestedNames,
+  scrubNackMessage,
+} from './sds-messages.js';
 import { loadSdsService } from './sds-protos.js';
 
 export const SDS_SERVICE = 'envoy.service.secret.v3.SecretDiscoveryService';
@@ -47,6 +56,8 @@ class SdsStream {
     private readonly call: SdsStreamCall,
     private readonly book: LeafBook,
     private readonly logger: Logger,
+    /** Shared mode: the agent is the mTLS client certificate's SPIFFE ID, whatever the node says. */
+    private readonly peer: PeerIdentity | undefined,
   ) {
     call.on('data', (req: DiscoveryRequest__Output) => {
       // One request at a time: the first one's certificate must be out before an ACK is read.
@@ -97,6 +108,11 @@ class SdsStream {
 
   /** The stream's agent, fixed by its first request. */
   private identify(req: DiscoveryRequest__Output): AgentId {
+    if (this.peer) {
+      // Every request is checked: the certificate is the stream's, a later node must not contradict it.
+      this.agent = peerAgentOf(this.peer, this.call, req);
+      return this.agent;
+    }
     const named = agentOfRequest(req);
     if (this.agent === undefined) {
       if (named === undefined) {
@@ -140,6 +156,17 @@ class SdsStream {
   }
 }
 
+/**
+ * Shared mode's agent of an SDS request: the client certificate's, which the node metadata (when
+ * the request carries a node) must not contradict. Throws the PaiError to end the call with.
+ */
+function peerAgentOf(peer: PeerIdentity, call: PeerCall, req: DiscoveryRequest__Output): AgentId {
+  const named = req.node === undefined || req.node === null ? { agent: undefined, namespace: undefined } : namedOfNode(req);
+  const agent = peer.agentOf(call, named);
+  if (agent instanceof PaiError) throw agent;
+  return agent;
+}
+
 function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((name, i) => name === b[i]);
 }
@@ -154,13 +181,19 @@ export interface SdsServiceOptions {
  * other registrars: `new SdsService({book, logger}).addToServer(server)`.
  */
 export class SdsService {
+  private peer: PeerIdentity | undefined;
+
   constructor(private readonly options: SdsServiceOptions) {}
 
-  /** Adds StreamSecrets, FetchSecrets and DeltaSecrets (UNIMPLEMENTED) to `server`. */
-  addToServer(server: grpc.Server): void {
+  /**
+   * Adds StreamSecrets, FetchSecrets and DeltaSecrets (UNIMPLEMENTED) to `server`; with `parts.peer`
+   * (shared mode) the agent is the mTLS client certificate's.
+   */
+  addToServer(server: grpc.Server, parts?: { readonly peer: PeerIdentity | undefined }): void {
+    this.peer = parts?.peer;
     const { SecretDiscoveryService } = loadSdsService().envoy.service.secret.v3;
     server.addService(SecretDiscoveryService.service, {
-      StreamSecrets: (call: SdsStreamCall) => new SdsStream(call, this.options.book, this.options.logger),
+      StreamSecrets: (call: SdsStreamCall) => new SdsStream(call, this.options.book, this.options.logger, this.peer),
       FetchSecrets: this.fetch,
       DeltaSecrets: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, DeltaDiscoveryResponse>) => {
         call.emit('error', {
@@ -178,7 +211,7 @@ export class SdsService {
   ): void => {
     const req = call.request;
     const answer = async (): Promise<DiscoveryResponse> => {
-      const agent = agentOfRequest(req);
+      const agent = this.peer ? peerAgentOf(this.peer, call, req) : agentOfRequest(req);
       if (agent === undefined) throw new PaiError('no_identity', 'FetchSecrets carries no node: the agent cannot be named');
       const names = requestedNames(req);
       return leafResponse(await this.options.book.current(agent), names, '');

@@ -18,6 +18,7 @@ import { ExtAuthzService, serviceDefinition } from './ext-authz.js';
 import { GatewayDecider } from './gateway.js';
 import { LoadingCache } from './loading-cache.js';
 import { decisionObserver } from './observe.js';
+import { PeerIdentity } from './peer-identity.js';
 import { loadEnvoyServices } from './protos.js';
 import { RequestLog } from './request-log.js';
 import { UsageRecorder } from './usage.js';
@@ -45,6 +46,8 @@ export interface InjectorParts {
   readonly secrets: LoadingCache<SecretRecord>;
   readonly agents: AgentDirectory;
   readonly observer: ReturnType<typeof decisionObserver>;
+  /** Shared mode (PAI_INJECTOR_IDENTITY=peer-certificate): the agent is the mTLS peer's SPIFFE ID. */
+  readonly peer: PeerIdentity | undefined;
 }
 
 const MAX_MESSAGE = 16 * 1024 * 1024;
@@ -54,6 +57,13 @@ function credentials(config: Config, logger: Logger): grpc.ServerCredentials {
   if (listen.kind === 'unix') return grpc.ServerCredentials.createInsecure();
   const tls = config.injectorTls;
   if (tls) {
+    if (config.injectorIdentity === 'route') {
+      logger.warn(
+        { listen: formatListen(listen), variable: 'PAI_INJECTOR_IDENTITY' },
+        'the injector listens with mTLS but takes the agent from the route (PAI_INJECTOR_IDENTITY=route): ' +
+          'any holder of a certificate of the client CA can speak for any agent',
+      );
+    }
     return grpc.ServerCredentials.createSsl(
       fs.readFileSync(tls.clientCaFile),
       [{ cert_chain: fs.readFileSync(tls.certFile), private_key: fs.readFileSync(tls.keyFile) }],
@@ -130,7 +140,8 @@ export class InjectorServer {
       onDrop: (n) => metrics.requestLogDropped.inc(n),
     });
     const observer = decisionObserver(metrics, logger, { requestLog: this.requestLog, usage: this.usage });
-    this.parts = { decider, secrets, agents, observer };
+    const peer = config.injectorIdentity === 'peer-certificate' ? new PeerIdentity(config.spiffeTrustDomain) : undefined;
+    this.parts = { decider, secrets, agents, observer, peer };
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': MAX_MESSAGE,
       'grpc.max_send_message_length': MAX_MESSAGE,
@@ -138,7 +149,7 @@ export class InjectorServer {
     const { auth } = loadEnvoyServices();
     const gateway = new GatewayDecider({ tokens, agents, secrets, trustDomain: config.spiffeTrustDomain, metrics });
     const { definition, serialize } = serviceDefinition(auth.envoy.service.auth.v3.Authorization.service);
-    const authz = new ExtAuthzService(decider, observer, gateway, serialize);
+    const authz = new ExtAuthzService(decider, observer, gateway, serialize, peer);
     this.server.addService(definition, { Check: authz.check });
     this.health.addToServer(this.server);
     for (const registrar of extra) registrar.addToServer(this.server, this.parts);

@@ -58,3 +58,18 @@ export function makeTestPki(dir: string): TestPki {
     otherCaCert: p('other-ca.pem'),
   };
 }
+
+/**
+ * A client certificate `NAME.pem` / `NAME.key` in `pki.dir`, signed by `ca` ('ca' or 'other-ca'),
+ * carrying `uris` as URI SANs (none: no SAN at all), e.g. SPIFFE IDs `spiffe://pai/agent/bot`.
+ */
+export function issueClientCert(
+  pki: TestPki,
+  name: string,
+  uris: readonly string[],
+  ca: 'ca' | 'other-ca' = 'ca',
+): { cert: string; key: string } {
+  const san = uris.length === 0 ? '' : `subjectAltName=${uris.map((u) => `URI:${u}`).join(',')}\n`;
+  issue(pki.dir, name, ca, `${san}extendedKeyUsage=clientAuth\n`);
+  return { cert: path.join(pki.dir, `${name}.pem`), key: path.join(pki.dir, `${name}.key`) };
+}
