@@ -8,6 +8,17 @@
  */
 import { Document } from 'yaml';
 import { baseUrlOf } from './defaults.js';
+import {
+  ADMIN,
+  DEFAULT_INJECTOR_SOCKET,
+  type Obj,
+  anyOf,
+  byCodeUnit,
+  hostCluster,
+  injectorCluster,
+  routerFilter,
+  stdoutAccessLog,
+} from './envoy-common.js';
 import type { ModelProvider } from './types.js';
 
 export type ClientCertificateMode = 'required' | 'optional' | 'none';
@@ -36,11 +47,7 @@ export interface RenderedGateway {
   readonly skipped: readonly { readonly name: string; readonly reason: string }[];
 }
 
-type Obj = Record<string, unknown>;
-
-const TYPE = 'type.googleapis.com/';
 const EXT_AUTHZ = 'envoy.filters.http.ext_authz';
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 interface Upstream {
   readonly name: string;
@@ -64,8 +71,6 @@ function upstreamOf(mp: ModelProvider): Upstream {
     tls,
   };
 }
-
-const anyOf = (type: string, fields: Obj): Obj => ({ '@type': `${TYPE}${type}`, ...fields });
 
 function route(u: Upstream): Obj {
   return {
@@ -97,64 +102,7 @@ function fallbackRoute(): Obj {
   };
 }
 
-function upstreamTls(u: Upstream): Obj {
-  const ip = IPV4.test(u.host);
-  return {
-    name: 'envoy.transport_sockets.tls',
-    typed_config: anyOf('envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext', {
-      // SNI must be a name (RFC 6066): none for an IP address, whose certificate names the IP.
-      ...(ip ? {} : { sni: u.host }),
-      common_tls_context: {
-        tls_params: { tls_minimum_protocol_version: 'TLSv1_2' },
-        validation_context: {
-          trusted_ca: { filename: '/etc/ssl/certs/ca-certificates.crt' },
-          match_typed_subject_alt_names: [{ san_type: ip ? 'IP_ADDRESS' : 'DNS', matcher: { exact: u.host } }],
-        },
-      },
-    }),
-  };
-}
-
-function cluster(u: Upstream): Obj {
-  const name = `modelprovider_${u.name}`;
-  const ip = IPV4.test(u.host);
-  return {
-    name,
-    type: ip ? 'STATIC' : 'LOGICAL_DNS',
-    ...(ip ? {} : { dns_lookup_family: 'V4_PREFERRED' }),
-    connect_timeout: '5s',
-    load_assignment: {
-      cluster_name: name,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: u.host, port_value: u.port } } } }] }],
-    },
-    typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': anyOf('envoy.extensions.upstreams.http.v3.HttpProtocolOptions', {
-        // ALPN picks h2 or HTTP/1.1 over TLS; plain http (loopback only) has no ALPN.
-        ...(u.tls
-          ? { auto_config: { http_protocol_options: {}, http2_protocol_options: {} } }
-          : { explicit_http_config: { http_protocol_options: {} } }),
-      }),
-    },
-    ...(u.tls ? { transport_socket: upstreamTls(u) } : {}),
-  };
-}
-
-function injectorCluster(socket: string): Obj {
-  return {
-    name: 'pai_injector',
-    type: 'STATIC',
-    connect_timeout: '0.25s',
-    load_assignment: {
-      cluster_name: 'pai_injector',
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: socket } } } }] }],
-    },
-    typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': anyOf('envoy.extensions.upstreams.http.v3.HttpProtocolOptions', {
-        explicit_http_config: { http2_protocol_options: {} },
-      }),
-    },
-  };
-}
+const cluster = (u: Upstream): Obj => hostCluster(`modelprovider_${u.name}`, u.host, u.port, u.tls);
 
 function downstreamTls(mode: ClientCertificateMode, trustDomain: string, dir: string): Obj {
   const context: Obj = {
@@ -219,26 +167,13 @@ function connectionManager(upstreams: readonly Upstream[]): Obj {
       forward_client_cert_details: 'SANITIZE',
       stream_idle_timeout: '300s',
       request_headers_timeout: '10s',
-      access_log: [
-        {
-          name: 'envoy.access_loggers.stdout',
-          typed_config: anyOf('envoy.extensions.access_loggers.stream.v3.StdoutAccessLog', {
-            log_format: { json_format: ACCESS_LOG_FORMAT },
-          }),
-        },
-      ],
+      access_log: [stdoutAccessLog(ACCESS_LOG_FORMAT)],
       route_config: {
         name: 'llm_gateway',
         request_headers_to_remove: ['x-envoy-external-address'],
         virtual_hosts: [{ name: 'model_providers', domains: ['*'], routes: [...upstreams.map(route), fallbackRoute()] }],
       },
-      http_filters: [
-        extAuthzFilter(),
-        {
-          name: 'envoy.filters.http.router',
-          typed_config: anyOf('envoy.extensions.filters.http.router.v3.Router', { suppress_envoy_headers: true }),
-        },
-      ],
+      http_filters: [extAuthzFilter(), routerFilter()],
     }),
   };
 }
@@ -264,16 +199,14 @@ export function renderGatewayConfig(
 ): RenderedGateway {
   const mode = options.clientCertificates ?? 'required';
   const dir = (options.tlsDir ?? '/etc/pai/gateway').replace(/\/+$/, '');
-  const sorted = [...modelProviders].sort((a, b) =>
-    a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0,
-  );
+  const sorted = [...modelProviders].sort((a, b) => byCodeUnit(a.metadata.name, b.metadata.name));
   const skipped = sorted
     .filter((mp) => mp.spec.provider === 'bedrock')
     .map((mp) => ({ name: mp.metadata.name, reason: 'bedrock signs requests with SigV4, which needs ext_proc' }));
   const upstreams = sorted.filter((mp) => mp.spec.provider !== 'bedrock').map(upstreamOf);
   const config: Obj = {
     node: { id: 'pai-gateway', cluster: 'pai-gateway' },
-    admin: { address: { pipe: { path: '/var/run/pai-envoy/admin.sock', mode: 384 } } },
+    admin: ADMIN,
     static_resources: {
       listeners: [
         {
@@ -284,7 +217,7 @@ export function renderGatewayConfig(
           ],
         },
       ],
-      clusters: [...upstreams.map(cluster), injectorCluster(options.injectorSocket ?? '/var/run/pai/injector.sock')],
+      clusters: [...upstreams.map(cluster), injectorCluster(options.injectorSocket ?? DEFAULT_INJECTOR_SOCKET)],
     },
   };
   const doc = new Document(config);
