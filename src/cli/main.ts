@@ -245,7 +245,9 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   program
     .command('serve')
     .description('run the admin API and the injector on this machine (embedded store unless PAI_STORE=vault)')
-    .addOption(new Option('--role <role>', 'which servers to run').choices(['all', 'admin', 'injector']).default('all'))
+    .addOption(
+      new Option('--role <role>', 'which servers to run').choices(['all', 'admin', 'injector', 'webhook']).default('all'),
+    )
     .action(async (opts: { role: string }) => {
       // Loaded on demand: the servers' modules (gRPC, SQLite, Envoy protos) would slow every other command.
       const { serve } = await import('./serve.js');
