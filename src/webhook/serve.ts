@@ -9,7 +9,6 @@
  * caBundle (`pai render install`); after `pai rotate ca`, apply the install again so the bundle
  * holds the new CA before the next renewal (the old CA stays trusted for the overlap).
  */
-import type https from 'node:https';
 import type { Config } from '../config.js';
 import { toPaiError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -17,12 +16,13 @@ import type { SidecarInjector } from '../resources/sidecar-config.js';
 import type { SecretStore } from '../store/types.js';
 import type { CaAuthority } from '../tls/authority.js';
 import { issueLeaf } from '../tls/leaf.js';
+import { type Clock, systemClock } from '../tls/types.js';
 import type { InjectionOptions } from './containers.js';
 import { startWebhookServer } from './server.js';
 import { StoreSidecarPieces } from './store-pieces.js';
 
 /** A failed renewal is retried this often (the certificate in use still has a third of its life). */
-const RENEW_RETRY_MS = 60_000;
+export const RENEW_RETRY_MS = 60_000;
 
 export interface WebhookRoleDeps {
   readonly store: SecretStore;
@@ -36,7 +36,7 @@ export interface RunningWebhook {
   close(): Promise<void>;
 }
 
-interface ServingCert {
+export interface ServingCert {
   readonly cert: string;
   readonly key: string;
   readonly notAfter: Date;
@@ -71,27 +71,38 @@ function injectorOf(config: Config): SidecarInjector {
     : { kind: 'unix' };
 }
 
-/** Renews the certificate of `server` at 2/3 of its life, forever; returns the function that stops it. */
-function keepRenewing(server: https.Server, first: ServingCert, config: Config, deps: WebhookRoleDeps): () => void {
-  let timer: NodeJS.Timeout | undefined;
+export interface RenewalDeps {
+  /** Issues a fresh certificate (after re-reading the CA). */
+  readonly issue: () => Promise<ServingCert>;
+  /** Puts it in use (server.setSecureContext). */
+  readonly apply: (cert: ServingCert) => void;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/**
+ * Renews `first` at 2/3 of its life, then each new certificate likewise; a failed renewal is
+ * retried after RENEW_RETRY_MS. Returns the function that stops renewing.
+ */
+export function keepRenewing(first: ServingCert, deps: RenewalDeps): () => void {
+  let cancel: () => void = () => undefined;
   const schedule = (ms: number): void => {
-    timer = setTimeout(() => void renew(), Math.min(Math.max(ms, 1000), 2 ** 31 - 1));
-    timer.unref();
+    cancel = deps.clock.setTimer(() => void renew(), Math.max(ms, 1000));
   };
+  const lifeLeft = (cert: ServingCert): number => ((cert.notAfter.getTime() - deps.clock.now()) * 2) / 3;
   const renew = async (): Promise<void> => {
     try {
-      await deps.authority.refresh().catch(() => false);
-      const next = await issueServingCert(config, deps.authority);
-      server.setSecureContext({ cert: next.cert, key: next.key });
+      const next = await deps.issue();
+      deps.apply(next);
       deps.logger.info({ notAfter: next.notAfter.toISOString() }, 'webhook serving certificate renewed');
-      schedule(((next.notAfter.getTime() - Date.now()) * 2) / 3);
+      schedule(lifeLeft(next));
     } catch (err) {
       deps.logger.warn({ code: toPaiError(err).code }, 'the webhook serving certificate could not be renewed; retrying');
       schedule(RENEW_RETRY_MS);
     }
   };
-  schedule(((first.notAfter.getTime() - Date.now()) * 2) / 3);
-  return () => clearTimeout(timer);
+  schedule(lifeLeft(first));
+  return () => cancel();
 }
 
 /** Starts the webhook on config.webhook.listen. Rejects when the CA cannot be read or the port cannot be bound. */
@@ -104,7 +115,15 @@ export async function startWebhookRole(config: Config, deps: WebhookRoleDeps): P
     host,
     wanted,
   );
-  const stop = keepRenewing(server, first, config, deps);
+  const stop = keepRenewing(first, {
+    issue: async () => {
+      await deps.authority.refresh().catch(() => false);
+      return issueServingCert(config, deps.authority);
+    },
+    apply: (next) => server.setSecureContext({ cert: next.cert, key: next.key }),
+    clock: systemClock,
+    logger: deps.logger,
+  });
   deps.logger.info(
     { dnsNames: config.webhook.dnsNames, notAfter: first.notAfter.toISOString(), mode: config.webhook.mode },
     'webhook serving certificate issued by the pai CA',
