@@ -103,6 +103,26 @@ export interface Config {
   /** Gateway mode: the SPIFFE trust domain of agent identities `spiffe://<domain>/agent/<name>` (PAI_SPIFFE_TRUST_DOMAIN). */
   readonly spiffeTrustDomain: string;
   readonly vault: VaultConfig | undefined;
+  /** `pai serve --role webhook` (PAI_WEBHOOK_*); defaults need no variable, so other roles never fail on it. */
+  readonly webhook: WebhookConfig;
+}
+
+/** The admission webhook's settings (PAI_WEBHOOK_*); read by src/webhook/serve.ts. */
+export interface WebhookConfig {
+  readonly listen: { readonly host: string; readonly port: number };
+  /** DNS names of the webhook's serving certificate: its Service's names (PAI_WEBHOOK_DNS_NAMES). */
+  readonly dnsNames: readonly string[];
+  /** Lifetime of that certificate, renewed at 2/3 of it (PAI_WEBHOOK_CERT_TTL). */
+  readonly certTtlMs: number;
+  readonly mode: 'sidecar' | 'shared';
+  /** Shared mode: the pai-injector Deployment's host:port Envoy reaches over mTLS (PAI_WEBHOOK_SHARED_INJECTOR). */
+  readonly sharedInjector: string | undefined;
+  readonly paiImage: string;
+  readonly envoyImage: string;
+  readonly redirectImage: string;
+  readonly tokenAudience: string;
+  /** Env of the injected injector sidecars (PAI_WEBHOOK_INJECTOR_ENV, NAME=VALUE,…): never a credential. */
+  readonly injectorEnv: readonly { readonly name: string; readonly value: string }[];
 }
 
 export class ConfigError extends Error {
@@ -418,8 +438,74 @@ export function loadConfig(env: Env = process.env): Config {
     requestLogMaxBytes: sizeVar(env, 'PAI_REQUEST_LOG_MAX', 64 * 1024 * 1024),
     usageFlushMs: durationVar(env, 'PAI_USAGE_FLUSH', 5000),
     vault: store === 'vault' ? loadVault(env) : undefined,
+    webhook: loadWebhookConfig(env),
   };
   return Object.freeze(config);
+}
+
+/** Variables that hold a credential (or name one) and so must never be copied into every agent pod's spec. */
+const CREDENTIAL_VARS = new Set(['VAULT_TOKEN', 'PAI_TOKEN', 'PAI_VAULT_SECRET_ID_FILE', 'PAI_MASTER_KEY_FILE']);
+
+function injectorEnvVar(env: Env): { name: string; value: string }[] {
+  const name = 'PAI_WEBHOOK_INJECTOR_ENV';
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return [];
+  return raw.split(',').map((item) => {
+    const eq = item.indexOf('=');
+    const key = item.slice(0, Math.max(eq, 0)).trim();
+    if (eq <= 0 || !/^[A-Z_][A-Z0-9_]*$/.test(key)) {
+      throw new ConfigError(name, `expected NAME=VALUE pairs separated by commas, got "${item.slice(0, 40)}"`);
+    }
+    if (CREDENTIAL_VARS.has(key)) {
+      throw new ConfigError(name, `${key} holds a credential: it would be written into every agent pod's spec`);
+    }
+    return { name: key, value: item.slice(eq + 1) };
+  });
+}
+
+const IMAGE = /^[a-z0-9][a-z0-9._/:@-]*$/i;
+
+function imageVar(env: Env, name: string, fallback: string): string {
+  const raw = env[name] || fallback;
+  if (!IMAGE.test(raw)) throw new ConfigError(name, `not an image reference: "${raw}"`);
+  return raw;
+}
+
+/** PAI_WEBHOOK_*: every variable optional; contradictions throw ConfigError naming the variable. */
+export function loadWebhookConfig(env: Env): WebhookConfig {
+  const listen = parseListen('PAI_WEBHOOK_LISTEN', env['PAI_WEBHOOK_LISTEN'] || '127.0.0.1:8443');
+  if (listen.kind !== 'tcp') throw new ConfigError('PAI_WEBHOOK_LISTEN', 'the API server calls webhooks over TCP (host:port)');
+  const names = (env['PAI_WEBHOOK_DNS_NAMES'] || 'pai-webhook.pai-system.svc,pai-webhook.pai-system.svc.cluster.local')
+    .split(',')
+    .map((n) => n.trim().toLowerCase());
+  for (const n of names) {
+    if (!HOST_NAME.test(n)) throw new ConfigError('PAI_WEBHOOK_DNS_NAMES', `not a DNS name (no wildcard, no IP): "${n}"`);
+  }
+  const mode = oneOf(env, 'PAI_WEBHOOK_MODE', ['sidecar', 'shared'] as const, 'sidecar');
+  const sharedInjector = env['PAI_WEBHOOK_SHARED_INJECTOR'] || undefined;
+  if (
+    mode === 'shared' &&
+    (sharedInjector === undefined || parseListen('PAI_WEBHOOK_SHARED_INJECTOR', sharedInjector).kind !== 'tcp')
+  ) {
+    throw new ConfigError('PAI_WEBHOOK_SHARED_INJECTOR', 'required in shared mode: the pai-injector Service as host:port');
+  }
+  const certTtlMs = durationVar(env, 'PAI_WEBHOOK_CERT_TTL', 24 * 3_600_000);
+  if (certTtlMs < 60_000) throw new ConfigError('PAI_WEBHOOK_CERT_TTL', 'expected at least 1m');
+  const audience = env['PAI_WEBHOOK_TOKEN_AUDIENCE'] || 'vault';
+  if (!/^[\x21-\x7e]{1,253}$/.test(audience))
+    throw new ConfigError('PAI_WEBHOOK_TOKEN_AUDIENCE', 'expected a token audience such as "vault"');
+  return Object.freeze({
+    listen: { host: listen.host, port: listen.port },
+    dnsNames: Object.freeze(names),
+    certTtlMs,
+    mode,
+    sharedInjector,
+    paiImage: imageVar(env, 'PAI_WEBHOOK_PAI_IMAGE', 'ghcr.io/pai/pai-secrets:0.1.0'),
+    envoyImage: imageVar(env, 'PAI_WEBHOOK_ENVOY_IMAGE', 'envoyproxy/envoy:v1.36.2'),
+    redirectImage: imageVar(env, 'PAI_WEBHOOK_REDIRECT_IMAGE', 'ghcr.io/pai/pai-redirect:0.1.0'),
+    tokenAudience: audience,
+    injectorEnv: Object.freeze(injectorEnvVar(env)),
+  });
 }
 
 /** PAI_REQUEST_LOG: a file path (default `<data dir>/requests.log`), or "off". */

@@ -26,11 +26,13 @@ import { ensurePrivateDir, writeFileDurably } from './store/local/files.js';
 import { LocalStore } from './store/local/sqlite-store.js';
 import type { SecretStore } from './store/types.js';
 
-export type ServeRole = 'all' | 'admin' | 'injector';
+export type ServeRole = 'all' | 'admin' | 'injector' | 'webhook';
 
 export interface RunningServer {
   readonly adminAddress: string | undefined;
   readonly injectorAddress: string | undefined;
+  /** The admission webhook's host:port (role webhook). */
+  readonly webhookAddress?: string | undefined;
   /** The admin token created on first start (undefined when one existed already). */
   readonly bootstrapToken: string | undefined;
   readonly store: SecretStore;
@@ -189,6 +191,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const closers: (() => Promise<void> | void)[] = [() => store.close()];
   let adminAddress: string | undefined;
   let injectorAddress: string | undefined;
+  let webhookAddress: string | undefined;
   let bootstrapToken: string | undefined;
   let audit: AuditLog | undefined;
   let injectorServer: InjectorServer | undefined;
@@ -253,6 +256,13 @@ export async function startServer(config: Config, options: StartOptions): Promis
       injectorServer = injector;
       closers.unshift(() => injector.close());
     }
+    if (role === 'webhook') {
+      // Loaded only by this role (issue 15: each role imports what it uses).
+      const { startWebhookRole } = await import('./webhook/serve.js');
+      const webhook = await startWebhookRole(config, { store, authority, logger });
+      webhookAddress = webhook.address;
+      closers.unshift(() => webhook.close());
+    }
   } catch (err) {
     for (const close of closers) await close();
     throw err;
@@ -264,6 +274,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
       admin: adminAddress,
       injector: injectorAddress,
       ...(injectorAddress === undefined ? {} : { injectorIdentity: config.injectorIdentity }),
+      webhook: webhookAddress,
       dataDir: config.dataDir,
     },
     'pai serve started',
@@ -271,6 +282,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   return {
     adminAddress,
     injectorAddress,
+    webhookAddress,
     bootstrapToken,
     store,
     metrics,

@@ -80,7 +80,7 @@ test('a fresh Vault: mount, config, policies for the mount, kubernetes and appro
   const acl = new Acl([parsePolicy('pai-admin', admin)]);
   t.true(acl.allows('team/pai/data/secrets/x', 'create'));
   t.false(acl.allows('team/pai/data/secrets/x', 'read'), 'still no read of values');
-  for (const role of ['injector', 'renderer']) {
+  for (const role of ['injector', 'renderer', 'webhook']) {
     await t.notThrowsAsync(fs.access(path.join(r.dir, `policy-pai-${role}.hcl`)));
   }
 });

@@ -3,10 +3,10 @@
 # the same state and never touches stored secrets.
 #
 #   1. the KV v2 mount (default "pai"), with cas_required=true and a version limit
-#   2. the policies pai-admin, pai-injector, pai-renderer from this directory (paths rewritten
+#   2. the policies pai-admin, pai-injector, pai-renderer, pai-webhook from this directory (paths rewritten
 #      for PAI_VAULT_MOUNT)
-#   3. kubernetes auth roles pai-admin, pai-injector, pai-renderer (when PAI_K8S_HOST is set)
-#   4. approle roles pai-admin, pai-injector, pai-renderer (unless PAI_APPROLE=0)
+#   3. kubernetes auth roles pai-admin, pai-injector, pai-renderer, pai-webhook (when PAI_K8S_HOST is set)
+#   4. approle roles pai-admin, pai-injector, pai-renderer, pai-webhook (unless PAI_APPROLE=0)
 #
 # Needs the vault CLI, VAULT_ADDR, and a token that may manage mounts, auth methods and policies
 # (VAULT_TOKEN or a prior `vault login`). The CLI also honours VAULT_NAMESPACE and VAULT_CACERT.
@@ -57,7 +57,7 @@ MAX_TTL=${PAI_TOKEN_MAX_TTL:-24h}
 K8S_MOUNT=${PAI_VAULT_K8S_MOUNT:-kubernetes}
 K8S_NAMESPACE=${PAI_K8S_NAMESPACE:-pai}
 APPROLE_MOUNT=${PAI_VAULT_APPROLE_MOUNT:-approle}
-ROLES='admin injector renderer'
+ROLES='admin injector renderer webhook'
 
 valid_mount "$MOUNT" || die "PAI_VAULT_MOUNT is not a valid mount path: $MOUNT"
 valid_mount "$K8S_MOUNT" || die "PAI_VAULT_K8S_MOUNT is not a valid mount path: $K8S_MOUNT"

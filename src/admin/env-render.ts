@@ -106,10 +106,11 @@ async function readAll(
 
 /**
  * The placeholder variables of the agent's Providers that set `auth.agentEnvVar` (never a value),
- * leaving out names the agent's own env sets: its own settings win.
+ * leaving out names the agent's own env sets: its own settings win. Exported for the webhook,
+ * which puts them into agent pods (src/webhook/store-pieces.ts).
  */
-async function placeholders(
-  resources: ResourcesService,
+export async function placeholders(
+  resources: Pick<ResourcesService, 'get'>,
   ns: string,
   agent: Agent,
   taken: ReadonlySet<string>,

@@ -14,6 +14,7 @@ import { CA_BUNDLE_PATH } from '../resources/agent-trust.js';
 import { renderText, rotateCa } from './ca-commands.js';
 import { status } from './status.js';
 import { type RenderGatewayOptions, renderGateway } from './render-gateway.js';
+import { type RenderInstallFlags, renderInstallCommand } from './render-install.js';
 import { nameProblem } from '../resources/names.js';
 import { DEFAULT_NAMESPACE } from '../resources/types.js';
 import { AdminClient, CliError, type CommandNamespace } from './client.js';
@@ -25,7 +26,7 @@ import { type CreateTokenOptions, createToken } from './token-commands.js';
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** Commands that talk to no namespace (the server, tokens and keys are cluster-wide). */
-const CLUSTER_COMMANDS = new Set(['serve', 'master-key', 'ca', 'ca-bundle']);
+const CLUSTER_COMMANDS = new Set(['serve', 'master-key', 'ca', 'ca-bundle', 'install']);
 
 /** Adds `-n, --namespace` to every leaf command that acts in a namespace (kubectl's flag, accepted after the command). */
 function addNamespaceOption(command: Command): void {
@@ -191,6 +192,33 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       await renderGateway(client(), opts, io);
     });
 
+  render
+    .command('install')
+    .description('print the Kubernetes manifests: admin and webhook Deployments, Services, webhook configuration (no values)')
+    .option('--namespace <namespace>', "pai's own namespace", 'pai-system')
+    .addOption(
+      new Option('--store <store>', 'local (one replica over a volume) or vault').choices(['local', 'vault']).default('local'),
+    )
+    .option('--image <image>', 'the pai-secrets image', 'ghcr.io/pai/pai-secrets:0.1.0')
+    .option('--envoy-image <image>', "the agent pods' Envoy image", 'envoyproxy/envoy:v1.36.2')
+    .option(
+      '--redirect-image <image>',
+      "the agent pods' iptables image (redirect init container)",
+      'ghcr.io/pai/pai-redirect:0.1.0',
+    )
+    .option('--ca-bundle <file>', 'PEM of the pai CA (pai get ca > ca.pem); default: read from the admin API')
+    .option('--vault-addr <url>', "Vault's address (--store vault)", 'https://vault.vault.svc:8200')
+    .option('--vault-mount <path>', 'the KV v2 mount (--store vault)', 'pai')
+    .option('--vault-ca <file>', "PEM of Vault's CA, put in a ConfigMap (--store vault)")
+    .option('--agent-namespaces <list>', "comma-separated namespaces of agent pods (Vault's pai-injector role)", '')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  pai get ca > ca.pem && pai render install --store vault --ca-bundle ca.pem | kubectl apply -f -\n',
+    )
+    .action(async (opts: RenderInstallFlags) => {
+      await renderInstallCommand(client, opts, io);
+    });
+
   const create = program.command('create').description('create a token or a model provider');
   create
     .command('model-provider')
@@ -242,7 +270,9 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   program
     .command('serve')
     .description('run the admin API and the injector on this machine (embedded store unless PAI_STORE=vault)')
-    .addOption(new Option('--role <role>', 'which servers to run').choices(['all', 'admin', 'injector']).default('all'))
+    .addOption(
+      new Option('--role <role>', 'which servers to run').choices(['all', 'admin', 'injector', 'webhook']).default('all'),
+    )
     .action(async (opts: { role: string }) => {
       // Loaded on demand: the servers' modules (gRPC, SQLite, Envoy protos) would slow every other command.
       const { serve } = await import('./serve.js');

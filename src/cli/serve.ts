@@ -1,5 +1,5 @@
 /**
- * `pai serve [--role all|admin|injector]`: runs the servers until SIGINT or SIGTERM.
+ * `pai serve [--role all|admin|injector|webhook]`: runs the servers until SIGINT or SIGTERM.
  */
 import { loadConfig } from '../config.js';
 import { createLogger } from '../log.js';
@@ -7,7 +7,7 @@ import { type ServeRole, adminUrl, startServer } from '../main.js';
 import { CliError } from './client.js';
 import type { CliIo } from './io.js';
 
-const SERVE_ROLES: readonly ServeRole[] = ['all', 'admin', 'injector'];
+const SERVE_ROLES: readonly ServeRole[] = ['all', 'admin', 'injector', 'webhook'];
 
 /**
  * Node flags `pai serve` should run under, set by bin/pai.js's sh exec line (V8 flags cannot come from
@@ -38,6 +38,7 @@ export async function serve(roleText: string, io: CliIo): Promise<number> {
   const lines = [`pai serve: role ${role}, ${config.store} store, data in ${config.dataDir}`];
   if (running.adminAddress) lines.push(`  admin API:  ${adminUrl(running.adminAddress, config.adminTls !== undefined)}`);
   if (running.injectorAddress) lines.push(`  injector:   ${running.injectorAddress}`);
+  if (running.webhookAddress) lines.push(`  webhook:    https://${running.webhookAddress}/mutate`);
   if (running.bootstrapToken)
     lines.push(`  created the first admin token (role owner); the pai CLI reads it from ${config.configFile}`);
   lines.push('ready');
