@@ -26,7 +26,7 @@ import type { IssuedLeaf } from '../tls/leaf.js';
 import { type AgentId, agentKey } from '../tls/types.js';
 import type { LeafBook, LeafWatch } from './sds-leaves.js';
 import { agentOfRequest, grpcError, leafResponse, leafVersion, requestedNames, scrubNackMessage } from './sds-messages.js';
-import { loadSdsService } from './sds-protos.js';
+import { envoyService } from './envoy-grpc.js';
 
 export const SDS_SERVICE = 'envoy.service.secret.v3.SecretDiscoveryService';
 
@@ -158,8 +158,7 @@ export class SdsService {
 
   /** Adds StreamSecrets, FetchSecrets and DeltaSecrets (UNIMPLEMENTED) to `server`. */
   addToServer(server: grpc.Server): void {
-    const { SecretDiscoveryService } = loadSdsService().envoy.service.secret.v3;
-    server.addService(SecretDiscoveryService.service, {
+    server.addService(envoyService('sds'), {
       StreamSecrets: (call: SdsStreamCall) => new SdsStream(call, this.options.book, this.options.logger),
       FetchSecrets: this.fetch,
       DeltaSecrets: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, DeltaDiscoveryResponse>) => {
