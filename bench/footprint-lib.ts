@@ -94,7 +94,9 @@ export async function h2loadMix(address: string, files: readonly string[], n: nu
         new Promise<string>((resolve, reject) => {
           const argv = ['-H', 'content-type: application/grpc', '-H', 'te: trailers', '-d', file];
           argv.push('-n', String(per), '-c', '1', '-m', String(inFlight), '-B', address, `http://localhost${CHECK_PATH}`);
-          execFile('h2load', argv, { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+          execFile('h2load', argv, { encoding: 'utf8' }, (err, stdout) =>
+            err ? reject(new Error(`h2load failed: ${err.message}`)) : resolve(stdout),
+          );
         }),
     ),
   );

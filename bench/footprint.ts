@@ -97,7 +97,7 @@ function mixFrames(): Buffer[] {
               ['authorization', 'Bearer agent-own'],
             ],
           }),
-        ) as Buffer,
+        ),
       ),
     ),
   );
