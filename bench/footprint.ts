@@ -216,9 +216,9 @@ async function measureFlags(flags: string[], dataDir: string, work: string): Pro
 const fmt = (xs: readonly number[]): string =>
   `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
 
-function report(runs: readonly Run[]): void {
-  console.log(`\nfootprint benchmark: pai serve --role injector vs the no-op floor, same flags (node ${process.version})`);
-  for (const r of runs) {
+/** Prints one flag set's figures (as soon as they are measured: a comparison of flag sets runs long). */
+function report(r: Run): void {
+  {
     const ratios = (x: Series): number[] => x.injector.map((v, k) => v / (x.floor[k] ?? NaN));
     // Server CPU per Check, floor over injector: the capacity ratio once the client is not the limit.
     const cpuRatios = (x: Series): number[] => x.floorCpu.map((v, k) => v / (x.injectorCpu[k] ?? NaN));
@@ -252,8 +252,12 @@ async function main(): Promise<void> {
       await admin.stop();
     }
     const runs: Run[] = [];
-    for (const flags of FLAG_SETS) runs.push(await measureFlags(flags, dataDir, work));
-    report(runs);
+    console.log(`\nfootprint benchmark: pai serve --role injector vs the no-op floor, same flags (node ${process.version})`);
+    for (const flags of FLAG_SETS) {
+      const run = await measureFlags(flags, dataDir, work);
+      runs.push(run);
+      report(run);
+    }
     const outDir = path.join(ROOT, '.bench');
     fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(
