@@ -44,6 +44,12 @@ run policy-check
 # gateway-mode Check (agent token, certificate) beside sidecar-mode Check, grpc-js over the unix socket.
 run gateway
 
+# Footprint and mix (issue 15): `pai serve --role injector` beside the no-op floor under the same node
+# flags: RSS idle, RSS after 200,000 Checks, capacity for one request and for a mix of 8 agents × 4
+# hosts with Envoy's headers, each against the floor (BENCH_NODE_FLAGS="A;B" compares flag sets).
+case " ${ONLY:-footprint} " in *" footprint "*) need_h2load ;; esac
+run footprint
+
 # TLS interception core: leaf issue time (3 and 40 hosts) and SDS answer time over the unix socket
 # (stream cold: issue + answer; warm: answer only; FetchSecrets), serial p50/p99.
 run tls

@@ -4,23 +4,19 @@
  */
 import fs from 'node:fs';
 import YAML from 'yaml';
-import { localToken } from './auth/local-token.js';
+// The modules of one role only are imported by the code of that role (dynamic import() below), so
+// that an injector does not carry the admin API's modules in memory (docs/PERFORMANCE.md).
 import { TokenService } from './auth/tokens.js';
-import { openAuditLog, type AuditLog } from './admin/audit.js';
-import { type AdminDeps, buildAdminRouter } from './admin/routes.js';
-import { AdminServer } from './admin/server.js';
+import type { AuditLog } from './admin/audit.js';
+import type { AdminDeps } from './admin/routes.js';
 import { ChangeFeed } from './changes.js';
-import { hostCheck } from './admin/host-check.js';
-import { loadAdminTls } from './admin/tls.js';
 import { ADMIN_INSECURE_VAR, type Config, formatListen } from './config.js';
 import { PaiError, toPaiError } from './errors.js';
 import type { Logger } from './log.js';
 import { type Metrics, createMetrics } from './metrics.js';
 import { openStore } from './store/index.js';
-import { ExtProcService } from './injector/ext-proc.js';
-import { OAuthTokenSource } from './injector/oauth.js';
-import { InjectorServer } from './injector/server.js';
-import { caAuthorityFor, sdsParts } from './injector/sds-wiring.js';
+import type { InjectorServer } from './injector/server.js';
+import { caAuthorityFor } from './injector/sds-wiring.js';
 import { instrumentStore } from './store/instrumented.js';
 import { ensurePrivateDir, writeFileDurably } from './store/local/files.js';
 import { LocalStore } from './store/local/sqlite-store.js';
@@ -81,6 +77,7 @@ async function bootstrapClientConfig(
   logger: Logger,
   now: () => Date,
 ): Promise<string | undefined> {
+  const { localToken } = await import('./auth/local-token.js');
   const { token, created } = await localToken(tokens, readClientConfig(config.configFile).token, logger, now);
   writeFileDurably(config.configFile, clientConfigText(config, adminAddress, token));
   return created;
@@ -201,6 +198,13 @@ export async function startServer(config: Config, options: StartOptions): Promis
   try {
     if (raw instanceof LocalStore) reportTamperedRows(raw, logger);
     if (role === 'all' || role === 'admin') {
+      const [{ openAuditLog }, { buildAdminRouter }, { AdminServer }, { hostCheck }, { loadAdminTls }] = await Promise.all([
+        import('./admin/audit.js'),
+        import('./admin/routes.js'),
+        import('./admin/server.js'),
+        import('./admin/host-check.js'),
+        import('./admin/tls.js'),
+      ]);
       audit = openAuditLog(config.auditLogFile);
       const auditLog = audit;
       closers.push(() => auditLog.close());
@@ -236,6 +240,12 @@ export async function startServer(config: Config, options: StartOptions): Promis
       bootstrapToken = bootstrap.created;
     }
     if (role === 'all' || role === 'injector') {
+      const [{ OAuthTokenSource }, { ExtProcService }, { InjectorServer }, { sdsParts }] = await Promise.all([
+        import('./injector/oauth.js'),
+        import('./injector/ext-proc.js'),
+        import('./injector/server.js'),
+        import('./injector/sds-wiring.js'),
+      ]);
       const accessTokens = new OAuthTokenSource({
         timeoutMs: config.tokenTimeoutMs,
         metrics,

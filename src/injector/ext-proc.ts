@@ -54,8 +54,8 @@ import {
   responseHeadersResponse,
 } from './ext-proc-messages.js';
 import type { DecisionObserver } from './observe.js';
+import { envoyService } from './envoy-grpc.js';
 import type { PeerIdentity } from './peer-identity.js';
-import { loadEnvoyServices } from './protos.js';
 import type { InjectorParts, ServiceRegistrar } from './server.js';
 
 export interface ExtProcOptions {
@@ -370,8 +370,7 @@ export class ExtProcService implements ServiceRegistrar {
 
   /** Registers Process on `server`, deciding with the shared parts. */
   addToServer(server: grpc.Server, parts: InjectorParts): void {
-    const { extProc } = loadEnvoyServices();
-    server.addService(extProc.envoy.service.ext_proc.v3.ExternalProcessor.service, {
+    server.addService(envoyService('extProc'), {
       Process: (call: Call) => {
         new ProcessStream(call, parts.decider, parts.observer, this.options, parts.peer);
       },

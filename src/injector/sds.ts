@@ -35,7 +35,7 @@ import {
   requestedNames,
   scrubNackMessage,
 } from './sds-messages.js';
-import { loadSdsService } from './sds-protos.js';
+import { envoyService } from './envoy-grpc.js';
 
 export const SDS_SERVICE = 'envoy.service.secret.v3.SecretDiscoveryService';
 
@@ -191,8 +191,7 @@ export class SdsService {
    */
   addToServer(server: grpc.Server, parts?: { readonly peer: PeerIdentity | undefined }): void {
     this.peer = parts?.peer;
-    const { SecretDiscoveryService } = loadSdsService().envoy.service.secret.v3;
-    server.addService(SecretDiscoveryService.service, {
+    server.addService(envoyService('sds'), {
       StreamSecrets: (call: SdsStreamCall) => new SdsStream(call, this.options.book, this.options.logger, this.peer),
       FetchSecrets: this.fetch,
       DeltaSecrets: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, DeltaDiscoveryResponse>) => {

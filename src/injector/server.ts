@@ -18,8 +18,8 @@ import { ExtAuthzService, serviceDefinition } from './ext-authz.js';
 import { GatewayDecider } from './gateway.js';
 import { LoadingCache } from './loading-cache.js';
 import { decisionObserver } from './observe.js';
+import { envoyService } from './envoy-grpc.js';
 import { PeerIdentity } from './peer-identity.js';
-import { loadEnvoyServices } from './protos.js';
 import { RequestLog } from './request-log.js';
 import { UsageRecorder } from './usage.js';
 import { claimSocketPath, removeSocket } from '../unix-socket.js';
@@ -146,9 +146,8 @@ export class InjectorServer {
       'grpc.max_receive_message_length': MAX_MESSAGE,
       'grpc.max_send_message_length': MAX_MESSAGE,
     });
-    const { auth } = loadEnvoyServices();
     const gateway = new GatewayDecider({ tokens, agents, secrets, trustDomain: config.spiffeTrustDomain, metrics });
-    const { definition, serialize } = serviceDefinition(auth.envoy.service.auth.v3.Authorization.service);
+    const { definition, serialize } = serviceDefinition(envoyService('auth'));
     const authz = new ExtAuthzService(decider, observer, gateway, serialize, peer);
     this.server.addService(definition, { Check: authz.check });
     this.health.addToServer(this.server);

@@ -10,12 +10,20 @@ import type { Logger } from '../log.js';
 import type { SecretStore } from '../store/types.js';
 import { dayOf, type UsageCount, type UsageKey, usageDocName, usageKey } from '../usage/usage-doc.js';
 
+/** A count as kept between flushes: mutable, the time as ms (formatted at the flush, off the request path). */
+interface LiveCount {
+  requests: number;
+  lastUsedMs: number;
+}
+
 interface Pending {
   readonly day: string;
   version: number;
-  readonly counts: Map<string, UsageCount>;
+  readonly counts: Map<string, LiveCount>;
   dirty: boolean;
 }
+
+const DAY_MS = 86_400_000;
 
 export interface UsageRecorderOptions {
   readonly store: SecretStore;
@@ -33,6 +41,9 @@ export class UsageRecorder {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private warned = false;
+  /** The UTC day of the last request and the ms at which it ends (dayOf once per day, not per request). */
+  private day = '';
+  private dayEndsMs = -Infinity;
 
   constructor(private readonly options: UsageRecorderOptions) {
     this.instance = options.instance ?? randomBytes(6).toString('hex');
@@ -47,7 +58,11 @@ export class UsageRecorder {
   /** Counts one request of `key` in namespace `ns`. */
   count(ns: string, key: UsageKey): void {
     const at = this.now();
-    const day = dayOf(at);
+    if (at >= this.dayEndsMs || at < this.dayEndsMs - DAY_MS) {
+      this.day = dayOf(at);
+      this.dayEndsMs = (Math.floor(at / DAY_MS) + 1) * DAY_MS;
+    }
+    const day = this.day;
     let pending = this.byNamespace.get(ns);
     if (pending === undefined || pending.day !== day) {
       // A new day starts a new document; yesterday's last counts go out with the next flush.
@@ -56,8 +71,12 @@ export class UsageRecorder {
       this.byNamespace.set(ns, pending);
     }
     const k = usageKey(key);
-    const before = pending.counts.get(k);
-    pending.counts.set(k, { requests: (before?.requests ?? 0) + 1, lastUsedAt: new Date(at).toISOString() });
+    const live = pending.counts.get(k);
+    if (live === undefined) pending.counts.set(k, { requests: 1, lastUsedMs: at });
+    else {
+      live.requests++;
+      live.lastUsedMs = at;
+    }
     pending.dirty = true;
   }
 
@@ -71,7 +90,9 @@ export class UsageRecorder {
 
   private async write(ns: string, pending: Pending): Promise<void> {
     pending.dirty = false;
-    const body = { day: pending.day, instance: this.instance, counts: Object.fromEntries(pending.counts) };
+    const counts: Record<string, UsageCount> = {};
+    for (const [k, c] of pending.counts) counts[k] = { requests: c.requests, lastUsedAt: new Date(c.lastUsedMs).toISOString() };
+    const body = { day: pending.day, instance: this.instance, counts };
     try {
       const record = await this.options.store.putDoc('usage', ns, usageDocName(pending.day, this.instance), body, {
         ifVersion: pending.version,
