@@ -11,7 +11,7 @@
  */
 import type { PeerCertificate } from 'node:tls';
 import { PaiError } from '../errors.js';
-import { x509 } from '../tls/x509.js';
+import { certificateParts, uriSubjectAltNames } from '../tls/certificate.js';
 import type { AgentId } from './agents.js';
 import { agentFromPrincipal } from './gateway.js';
 import { AGENT_EXTENSION, NAMESPACE_EXTENSION, type NamedAgent } from './identity.js';
@@ -67,10 +67,7 @@ export function peerAgent(uris: readonly string[] | undefined, trustDomain: stri
 
 /** The URI SANs of a DER certificate, in order; throws when the DER does not parse. */
 export function uriSansOf(der: Uint8Array): string[] {
-  const cert = new x509.X509Certificate(der);
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  if (san === null) return [];
-  return san.names.items.filter((n) => n.type === 'url').map((n) => n.value);
+  return uriSubjectAltNames(certificateParts(der));
 }
 
 /** The part of a grpc-js server call this module reads (grpc-js exports no name for AuthContext). */

@@ -8,6 +8,7 @@
  * winner's CA. A process learns of a rotation made elsewhere when its owner calls `refresh()` (on
  * the store's change feed, or a timer).
  */
+import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import { PaiError, isPaiError } from '../errors.js';
 import { type SigningCa, caIdOf, openSigningCa } from './ca.js';
@@ -23,7 +24,6 @@ import {
   trustedCaPems,
 } from './ca-state.js';
 import { type Clock, systemClock } from './types.js';
-import { x509 } from './x509.js';
 
 /** A stored CA state and the store's version of it (for compare-and-set). */
 export interface VersionedCa {
@@ -105,12 +105,12 @@ export class CaAuthority implements LeafSigner {
   async describe(): Promise<CaSummary[]> {
     const { ca } = (await this.current()).versioned;
     return ca.entries.map((e) => {
-      const cert = new x509.X509Certificate(e.certPem);
+      const cert = new X509Certificate(e.certPem);
       return {
-        id: caIdOf(cert.publicKey.rawData),
+        id: caIdOf(cert.publicKey.export({ type: 'spki', format: 'der' })),
         state: e.state,
-        notBefore: cert.notBefore.toISOString(),
-        notAfter: cert.notAfter.toISOString(),
+        notBefore: new Date(cert.validFrom).toISOString(),
+        notAfter: new Date(cert.validTo).toISOString(),
         ...(e.trustedUntil === undefined ? {} : { trustedUntil: e.trustedUntil }),
         certPem: e.certPem,
       };

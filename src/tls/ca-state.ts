@@ -13,10 +13,10 @@
  *   signs with it again), trusted in bundles until `trustedUntil` so that leaves it signed before
  *   the switch, still held by sidecars, keep verifying. After a compromise rotate with overlap 0.
  */
+import { X509Certificate } from 'node:crypto';
 import { PaiError } from '../errors.js';
 import { type NewCa, createCa } from './ca.js';
 import { SecretPem } from './secret-pem.js';
-import { x509 } from './x509.js';
 
 export type CaEntryState = 'active' | 'next' | 'retired';
 
@@ -64,7 +64,7 @@ export function activeEntry(stored: StoredCa): StoredCaEntry & { readonly key: S
 }
 
 function notAfter(certPem: string): number {
-  return new x509.X509Certificate(certPem).notAfter.getTime();
+  return new Date(new X509Certificate(certPem).validTo).getTime();
 }
 
 /** Retired entries still inside their overlap and unexpired; everything else unchanged. */

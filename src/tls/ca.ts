@@ -20,18 +20,33 @@
  *   needs the bundle redistributed, while the key it protects sits in the same store as every
  *   credential (a thief of the store needs no CA). Rotation is for compromise or policy.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { GeneralName, GeneralSubtree, GeneralSubtrees, NameConstraints, id_ce_nameConstraints } from '@peculiar/asn1-x509';
+import { type KeyObject, X509Certificate, createHash, createPrivateKey, randomBytes, sign, verify } from 'node:crypto';
+import { promisify } from 'node:util';
 import { PaiError } from '../errors.js';
+import {
+  KEY_USAGE,
+  OID,
+  authorityKeyIdOf,
+  authorityKeyIdentifier,
+  basicConstraints,
+  certificateParts,
+  distinguishedName,
+  excludeAllIpAddresses,
+  extKeyUsage,
+  keyIdentifierOf,
+  keyUsage,
+  newP256KeyPair,
+  signCertificate,
+  subjectKeyIdentifier,
+  type Extension,
+} from './certificate.js';
 import { SecretPem, fromPem, toPem } from './secret-pem.js';
-import { type CryptoKey, KEY_ALGORITHM, SIGNING_ALGORITHM, subtle, x509 } from './x509.js';
 
 const DAY_MS = 86_400_000;
 export const DEFAULT_CA_VALIDITY_MS = 1826 * DAY_MS;
 /** notBefore is back-dated by this much, so that a client whose clock is behind still accepts. */
 export const DEFAULT_SKEW_MS = 5 * 60_000;
-export const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+export const SERVER_AUTH = OID.serverAuth;
 const ORGANIZATION = 'pai-secrets';
 
 /** A CA as created: its certificate and its key (the key only ever goes to the store). */
@@ -41,16 +56,17 @@ export interface NewCa {
   readonly key: SecretPem;
 }
 
-/** A CA ready to sign: the key imported as a non-extractable WebCrypto key. */
+/** A CA ready to sign leaves. */
 export interface SigningCa {
   readonly id: string;
   readonly certPem: string;
-  readonly cert: x509.X509Certificate;
+  /** The CA's subject exactly as its certificate encodes it: every leaf's issuer. */
+  readonly subject: Buffer;
   readonly notBefore: Date;
   readonly notAfter: Date;
-  readonly privateKey: CryptoKey;
-  /** The authorityKeyIdentifier every leaf of this CA carries (computed once: it costs a digest). */
-  readonly authorityKeyId: x509.Extension;
+  readonly privateKey: KeyObject;
+  /** The authorityKeyIdentifier every leaf of this CA carries (computed once). */
+  readonly authorityKeyId: Extension;
 }
 
 /**
@@ -70,67 +86,81 @@ export function caIdOf(spkiDer: ArrayBuffer | Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 8);
 }
 
-function nameConstraintsExtension(): x509.Extension {
-  const none = (cidr: string): GeneralSubtree => new GeneralSubtree({ base: new GeneralName({ iPAddress: cidr }) });
-  const value = new NameConstraints({ excludedSubtrees: new GeneralSubtrees([none('0.0.0.0/0'), none('::/0')]) });
-  return new x509.Extension(id_ce_nameConstraints, true, AsnConvert.serialize(value));
+/** The id of the CA whose certificate is `certPem` (node:crypto parses it). */
+export function caIdOfPem(certPem: string): string {
+  return caIdOf(new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' }));
 }
 
 /** Creates a CA valid from `now - skewMs` for `validityMs`. Resolves with its certificate and (wrapped) key. */
 export async function createCa(now: number, options: { validityMs?: number; skewMs?: number } = {}): Promise<NewCa> {
   const validityMs = options.validityMs ?? DEFAULT_CA_VALIDITY_MS;
   if (!(validityMs > 0)) throw new PaiError('invalid', 'the CA validity must be a positive duration');
-  const keys = await subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']);
-  const spki = await subtle.exportKey('spki', keys.publicKey);
+  const keys = await newP256KeyPair();
+  const spki = keys.publicKey.export({ type: 'spki', format: 'der' });
   const id = caIdOf(spki);
-  const name = [{ CN: [`pai CA ${id}`] }, { O: [ORGANIZATION] }];
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerial(),
-    subject: name,
-    issuer: name,
-    notBefore: new Date(now - (options.skewMs ?? DEFAULT_SKEW_MS)),
-    notAfter: new Date(now + validityMs),
-    signingAlgorithm: SIGNING_ALGORITHM,
-    publicKey: keys.publicKey,
-    signingKey: keys.privateKey,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      new x509.ExtendedKeyUsageExtension([SERVER_AUTH], false),
-      nameConstraintsExtension(),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
-  });
-  const pkcs8 = await subtle.exportKey('pkcs8', keys.privateKey);
-  return { id, certPem: cert.toString('pem') + '\n', key: new SecretPem(toPem('PRIVATE KEY', pkcs8)) };
+  const name = distinguishedName([
+    [OID.commonName, `pai CA ${id}`],
+    [OID.organization, ORGANIZATION],
+  ]);
+  const der = await signCertificate(
+    {
+      serialHex: randomSerial(),
+      subject: name,
+      issuer: name,
+      notBefore: new Date(now - (options.skewMs ?? DEFAULT_SKEW_MS)),
+      notAfter: new Date(now + validityMs),
+      subjectPublicKeyInfo: spki,
+      extensions: [
+        basicConstraints(true, 0),
+        keyUsage([KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign]),
+        extKeyUsage([SERVER_AUTH]),
+        excludeAllIpAddresses(),
+        subjectKeyIdentifier(keyIdentifierOf(spki)),
+      ],
+    },
+    keys.privateKey,
+  );
+  const pkcs8 = keys.privateKey.export({ type: 'pkcs8', format: 'der' });
+  return { id, certPem: toPem('CERTIFICATE', der), key: new SecretPem(toPem('PRIVATE KEY', pkcs8)) };
 }
 
 /**
- * Opens a stored CA for signing: parses the certificate, imports the key as non-extractable and
+ * Opens a stored CA for signing: parses the certificate and the key, checks the key is P-256 and
  * proves that the two belong together (a signature made with the key verifies with the
  * certificate). Throws PaiError `integrity` when they do not, or either does not parse; the
  * message never quotes the key.
  */
 export async function openSigningCa(certPem: string, key: SecretPem): Promise<SigningCa> {
-  let cert: x509.X509Certificate;
-  let privateKey: CryptoKey;
+  let cert: X509Certificate;
+  let privateKey: KeyObject;
+  let parts: ReturnType<typeof certificateParts>;
   try {
-    cert = new x509.X509Certificate(certPem);
+    cert = new X509Certificate(certPem);
+    parts = certificateParts(cert.raw);
     const der = fromPem('PRIVATE KEY', key.reveal());
     if (der === undefined) throw new Error('no PRIVATE KEY block');
-    privateKey = await subtle.importKey('pkcs8', der, KEY_ALGORITHM, false, ['sign']);
+    privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
   } catch (cause) {
     throw new PaiError('integrity', 'the stored pai CA does not parse (certificate or key)', { cause: redactCause(cause) });
   }
-  const id = caIdOf(cert.publicKey.rawData);
+  const id = caIdOf(parts.subjectPublicKeyInfo);
+  if (privateKey.asymmetricKeyType !== 'ec' || privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new PaiError('integrity', `the stored key of pai CA ${id} is not an ECDSA P-256 key`);
+  }
   const challenge = randomBytes(32);
-  const signature = await subtle.sign(SIGNING_ALGORITHM, privateKey, challenge);
-  const publicKey = await subtle.importKey('spki', cert.publicKey.rawData, KEY_ALGORITHM, false, ['verify']);
-  if (!(await subtle.verify(SIGNING_ALGORITHM, publicKey, signature, challenge))) {
+  const signature = await promisify(sign)('sha256', challenge, privateKey);
+  if (!verify('sha256', challenge, cert.publicKey, signature)) {
     throw new PaiError('integrity', `the stored key of pai CA ${id} does not match its certificate`);
   }
-  const authorityKeyId = await x509.AuthorityKeyIdentifierExtension.create(cert, false);
-  return { id, certPem, cert, notBefore: cert.notBefore, notAfter: cert.notAfter, privateKey, authorityKeyId };
+  return {
+    id,
+    certPem,
+    subject: parts.subject,
+    notBefore: new Date(cert.validFrom),
+    notAfter: new Date(cert.validTo),
+    privateKey,
+    authorityKeyId: authorityKeyIdentifier(authorityKeyIdOf(parts)),
+  };
 }
 
 /**

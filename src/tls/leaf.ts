@@ -19,7 +19,17 @@ import { type SigningCa, DEFAULT_SKEW_MS, SERVER_AUTH, randomSerial } from './ca
 import { type SkippedHost, planSans } from './sans.js';
 import { SecretPem, toPem } from './secret-pem.js';
 import { type AgentId, agentKey } from './types.js';
-import { KEY_ALGORITHM, SIGNING_ALGORITHM, subtle, x509 } from './x509.js';
+import {
+  KEY_USAGE,
+  OID,
+  basicConstraints,
+  distinguishedName,
+  dnsSubjectAltName,
+  extKeyUsage,
+  keyUsage,
+  newP256KeyPair,
+  signCertificate,
+} from './certificate.js';
 
 export const DEFAULT_LEAF_LIFETIME_MS = 24 * 3_600_000;
 const MAX_CN = 64;
@@ -69,33 +79,32 @@ export async function issueLeaf(
   if (now >= ca.notAfter.getTime()) {
     throw new PaiError('internal', `pai CA ${ca.id} expired at ${ca.notAfter.toISOString()}; rotate it (pai rotate ca)`);
   }
-  const keys = await subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']);
+  const keys = await newP256KeyPair();
   const notBefore = new Date(now - (options.skewMs ?? DEFAULT_SKEW_MS));
   const notAfter = new Date(Math.min(now + lifetimeMs, ca.notAfter.getTime()));
-  const subject = first.length <= MAX_CN ? [{ CN: [first] }, { O: ['pai-secrets'] }] : [{ O: ['pai-secrets'] }];
+  const organization = [OID.organization, 'pai-secrets'] as const;
+  const subject = distinguishedName(first.length <= MAX_CN ? [[OID.commonName, first], organization] : [organization]);
   const serial = randomSerial();
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial,
-    subject,
-    issuer: ca.cert.subjectName,
-    notBefore,
-    notAfter,
-    signingAlgorithm: SIGNING_ALGORITHM,
-    publicKey: keys.publicKey,
-    signingKey: ca.privateKey,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([SERVER_AUTH], false),
-      new x509.SubjectAlternativeNameExtension(
-        dnsNames.map((value) => ({ type: 'dns' as const, value })),
-        false,
-      ),
-      ca.authorityKeyId,
-    ],
-  });
-  const certPem = cert.toString('pem') + '\n';
-  const key = new SecretPem(toPem('PRIVATE KEY', await subtle.exportKey('pkcs8', keys.privateKey)));
+  const der = await signCertificate(
+    {
+      serialHex: serial,
+      subject,
+      issuer: ca.subject,
+      notBefore,
+      notAfter,
+      subjectPublicKeyInfo: keys.publicKey.export({ type: 'spki', format: 'der' }),
+      extensions: [
+        basicConstraints(false),
+        keyUsage([KEY_USAGE.digitalSignature]),
+        extKeyUsage([SERVER_AUTH]),
+        dnsSubjectAltName(dnsNames),
+        ca.authorityKeyId,
+      ],
+    },
+    ca.privateKey,
+  );
+  const certPem = toPem('CERTIFICATE', der);
+  const key = new SecretPem(toPem('PRIVATE KEY', keys.privateKey.export({ type: 'pkcs8', format: 'der' })));
   return {
     agent,
     caId: ca.id,
