@@ -198,3 +198,26 @@ test('openSigningCa refuses a P-384 key with the integrity code, without quoting
   t.is((err as { code?: string }).code, 'integrity');
   t.false(String(err?.message).includes(pem.slice(40, 80)));
 });
+
+test('a CA made elsewhere (openssl, as by an earlier pai) opens and signs leaves that chain to it', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pai-der-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const keyFile = path.join(dir, 'ca.key');
+  const certFile = path.join(dir, 'ca.pem');
+  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
+  execFileSync('openssl', [
+    'req', '-x509', '-new', '-key', keyFile, '-out', certFile, '-days', '30', '-subj', '/CN=older CA/O=pai-secrets',
+    '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+  ]); // prettier-ignore
+  const signer = await openSigningCa(fs.readFileSync(certFile, 'utf8'), new SecretPem(fs.readFileSync(keyFile, 'utf8')));
+  const leaf = await issueLeaf(signer, { namespace: 'default', name: 'a' }, ['api.openai.com'], Date.now());
+  const out = execFileSync(
+    'openssl',
+    ['verify', '-purpose', 'sslserver', '-verify_hostname', 'api.openai.com', '-CAfile', certFile],
+    {
+      input: leaf.certPem,
+    },
+  );
+  t.regex(out.toString(), /OK/);
+  t.is(new X509Certificate(leaf.certPem).issuer, 'CN=older CA\nO=pai-secrets');
+});
