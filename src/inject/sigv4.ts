@@ -14,8 +14,8 @@
  * canonical form by sigv4-query.ts (smithy's own canonical query is quadratic in repeated names).
  */
 import { type Hash, type Hmac, createHash, createHmac } from 'node:crypto';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { HttpRequest } from '@smithy/protocol-http';
+import type { SignatureV4, SignatureV4Init, SignatureV4CryptoInit } from '@smithy/signature-v4';
 import type { HeaderBag, HttpRequest as SmithyRequest } from '@smithy/types';
 import { PaiError } from '../errors.js';
 import type { InjectionTarget } from '../resources/types.js';
@@ -120,14 +120,33 @@ function hostName(authority: string): string {
  * derivation stay smithy's. The canonical request is `METHOD \n PATH \n QUERY \n …`: smithy builds
  * it over an empty query, and the query line (the third) is filled in. signAws refuses a method or
  * path with a line break first, so the third line is where the query goes.
+ *
+ * smithy is imported on the first signature, not at start: only injectors serving an aws or
+ * bedrock provider pay its memory (~2 MiB RSS, docs/PERFORMANCE.md).
  */
-class CanonicalQuerySignatureV4 extends SignatureV4 {
-  protected override createCanonicalRequest(request: SmithyRequest, canonicalHeaders: HeaderBag, payloadHash: string): string {
-    const query = canonicalQuery(request.query ?? {});
-    const text = super.createCanonicalRequest({ ...request, query: {} }, canonicalHeaders, payloadHash);
-    const afterPath = text.indexOf('\n', text.indexOf('\n') + 1) + 1;
-    return `${text.slice(0, afterPath)}${query}${text.slice(afterPath)}`;
-  }
+interface Smithy {
+  readonly Signer: new (init: SignatureV4Init & SignatureV4CryptoInit) => SignatureV4;
+  readonly HttpRequest: typeof HttpRequest;
+}
+let smithy: Promise<Smithy> | undefined;
+
+function loadSmithy(): Promise<Smithy> {
+  smithy ??= Promise.all([import('@smithy/signature-v4'), import('@smithy/protocol-http')]).then(([sig, http]) => {
+    class CanonicalQuerySignatureV4 extends sig.SignatureV4 {
+      protected override createCanonicalRequest(
+        request: SmithyRequest,
+        canonicalHeaders: HeaderBag,
+        payloadHash: string,
+      ): string {
+        const query = canonicalQuery(request.query ?? {});
+        const text = super.createCanonicalRequest({ ...request, query: {} }, canonicalHeaders, payloadHash);
+        const afterPath = text.indexOf('\n', text.indexOf('\n') + 1) + 1;
+        return `${text.slice(0, afterPath)}${query}${text.slice(afterPath)}`;
+      }
+    }
+    return { Signer: CanonicalQuerySignatureV4, HttpRequest: http.HttpRequest };
+  });
+  return smithy;
 }
 
 /** The headers to sign, lower-cased, repeated values joined with "," as SigV4 prescribes. */
@@ -171,7 +190,8 @@ export async function signAws(input: AwsSignInput): Promise<AwsSignature> {
     throw badRequest('AWS: the method or path contains a line break and cannot be signed');
   }
   const isS3 = service === 's3';
-  const signer = new CanonicalQuerySignatureV4({
+  const { Signer, HttpRequest } = await loadSmithy();
+  const signer = new Signer({
     service,
     region,
     credentials: {
@@ -186,7 +206,7 @@ export async function signAws(input: AwsSignInput): Promise<AwsSignature> {
     applyChecksum: isS3,
   });
   // Built outside the try: its own refusals (query bounds, percent-encoding) keep their messages.
-  const request = toSmithyRequest(input);
+  const request = toSmithyRequest(input, HttpRequest);
   let signed: HttpRequest;
   try {
     signed = (await signer.sign(request, { signingDate: input.now })) as HttpRequest;
@@ -212,7 +232,7 @@ function resolveScope(input: AwsSignInput): { service: string; region: string } 
   return { service: input.service ?? derived.service, region: input.region ?? derived.region };
 }
 
-function toSmithyRequest(input: AwsSignInput): HttpRequest {
+function toSmithyRequest(input: AwsSignInput, HttpRequest: Smithy['HttpRequest']): HttpRequest {
   const q = input.path.indexOf('?');
   return new HttpRequest({
     method: input.method,

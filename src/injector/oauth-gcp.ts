@@ -4,9 +4,10 @@
  * service account's JSON key; a JWT `{iss: client_email, scope, aud: <token endpoint>, iat, exp:
  * iat + 1 h}` signed RS256 with its private key (`jose`, kid = private_key_id) is exchanged at the
  * token endpoint: `spec.auth.tokenUrl` when set, else the key's `token_uri`, else Google's.
- * Imported private keys are kept per key fingerprint (importing costs about a millisecond).
+ * Imported private keys are kept per key fingerprint (importing costs about a millisecond). jose is
+ * imported on the first gcp target, so injectors without one do not carry it (docs/PERFORMANCE.md).
  */
-import { type CryptoKey, SignJWT, importPKCS8 } from 'jose';
+import type { CryptoKey } from 'jose';
 import { badValue, requireKey } from '../inject/mutation.js';
 import type { StrategyOf, ValueSource } from '../inject/mutation.js';
 import { GCP_KEY_FILE } from '../providers/gcp.js';
@@ -50,6 +51,7 @@ async function parseKey(bytes: Buffer, what: ValueSource): Promise<ServiceAccoun
   if (tokenUri !== undefined && endpointUrlProblem(tokenUri) !== undefined) {
     throw badValue(what, 'has a token_uri that is not an https URL (http only to localhost)');
   }
+  const { importPKCS8 } = await import('jose');
   let key: CryptoKey;
   try {
     key = await importPKCS8(pem, 'RS256');
@@ -95,6 +97,7 @@ export class GcpAssertions {
     const sa = await this.account(fingerprint, requireKey(values, target.secret, keyName), source);
     const url = auth.tokenUrl ?? sa.tokenUri ?? GOOGLE_TOKEN_URL;
     const iat = Math.floor(nowMs / 1000);
+    const { SignJWT } = await import('jose');
     const assertion = await new SignJWT({ scope: auth.scope })
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT', ...(sa.keyId === undefined ? {} : { kid: sa.keyId }) })
       .setIssuer(sa.email)
