@@ -18,7 +18,8 @@
  * -m3 each; every body's answer is verified (credential present) before the runs and compared byte
  * for byte after them. Rounds alternate which server goes first; medians and ranges are printed.
  * Knobs: BENCH_ROUNDS (3), BENCH_CAPACITY (30000 per run), BENCH_IDLE_S (10), BENCH_SUSTAINED
- * (200000), BENCH_NODE_FLAGS (flag sets separated by `;`, default bin/pai.js's own).
+ * (200000), BENCH_NODE_FLAGS (flag sets separated by `;`; default bin/pai.js's own, then with
+ * PAI_NODE_PROFILE=pod's bounded heap added).
  * Writes .bench/footprint.json. Run: `npx tsx bench/footprint.ts` (or `make bench`).
  */
 import type { ChildProcess } from 'node:child_process';
@@ -27,7 +28,7 @@ import path from 'node:path';
 import type { CheckResponse__Output } from '../src/generated/envoy/service/auth/v3/CheckResponse.js';
 import { envoyService } from '../src/injector/envoy-grpc.js';
 import { Admin, checkRequest, resource } from '../test/helpers/injector.js';
-import { PAI_NODE_FLAGS, ROOT, adminToken, startServe, tempDir } from '../test/helpers/process.js';
+import { PAI_NODE_FLAGS, PAI_POD_NODE_FLAGS, ROOT, adminToken, startServe, tempDir } from '../test/helpers/process.js';
 import { call, connect, cpuUs, frame, h2loadMix, rss, startNoop, stopChild } from './footprint-lib.js';
 import { median } from './lib.js';
 
@@ -39,7 +40,7 @@ const SUSTAINED = Number(env['BENCH_SUSTAINED'] ?? 200_000);
 const IN_FLIGHT = 3;
 const FLAG_SETS: string[][] = env['BENCH_NODE_FLAGS']
   ? env['BENCH_NODE_FLAGS'].split(';').map((s) => s.trim().split(/\s+/).filter(Boolean))
-  : [[...PAI_NODE_FLAGS]];
+  : [[...PAI_NODE_FLAGS], [...PAI_NODE_FLAGS, ...PAI_POD_NODE_FLAGS]];
 const AGENTS = Array.from({ length: 8 }, (_, i) => `agent-${i}`);
 const SECRET = (name: string): string => `bench-${name}-${'0123456789abcdef'.repeat(2)}`;
 

@@ -5,10 +5,19 @@
  * the CLI quietly with status 141 instead of a stack trace.
  */
 import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { SERVE_NODE_FLAGS } from '../src/cli/serve.js';
-import { PAI_NODE_FLAGS, type ServeHandle, cleanEnv, runPai, startServe, tempDir } from './helpers/process.js';
+import {
+  PAI_NODE_FLAGS,
+  PAI_POD_NODE_FLAGS,
+  type ServeHandle,
+  cleanEnv,
+  runPai,
+  startServe,
+  tempDir,
+} from './helpers/process.js';
 
 const MISSING_FLAGS_LOG = 'node was started without the flags pai serve expects';
 
@@ -65,6 +74,31 @@ test('pai serve run as a program gets the flags; started by node without them, i
   t.is(warning.length, 1, without?.stderr());
   t.is(warning[0]?.level, 'warn');
   t.deepEqual(warning[0]?.missingFlags, ['--no-memory-reducer']);
+});
+
+test('PAI_NODE_PROFILE=pod adds the bounded heap flags to node; an unknown profile stops before node starts', async (t) => {
+  t.deepEqual(PAI_POD_NODE_FLAGS, ['--max-semi-space-size=8', '--max-old-space-size=64']);
+  const dataDir = path.join(tempDir(), 'data');
+  const env = programEnv({ PAI_DATA_DIR: dataDir, PAI_ADMIN_LISTEN: '127.0.0.1:0', PAI_NODE_PROFILE: 'pod' });
+  let cmdline: string[] = [];
+  const pod = await runProgram(['serve', '--role', 'admin'], env, (child) => {
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+      if (!/^ready$/m.test(out)) return;
+      // sh exec'd node in place: the child's pid is node's.
+      cmdline = fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+      child.kill('SIGTERM');
+    });
+  });
+  t.is(pod.code, 0, pod.stderr);
+  t.deepEqual(cmdline.slice(1, 4), ['--no-memory-reducer', ...PAI_POD_NODE_FLAGS]);
+  const plain = await runProgram(['--help'], programEnv({ PAI_NODE_PROFILE: '' }));
+  t.is(plain.code, 0, plain.stderr);
+  const bad = await runProgram(['--help'], programEnv({ PAI_NODE_PROFILE: 'huge --inspect' }));
+  t.is(bad.code, 2);
+  t.is(bad.stdout, '');
+  t.regex(bad.stderr, /PAI_NODE_PROFILE must be pod or unset/);
 });
 
 test('a reader that goes away (pai … | head) ends the CLI quietly with status 141', async (t) => {

@@ -26,7 +26,10 @@ const OPTIONS: InjectionOptions = {
   paiImage: 'ghcr.io/pai/pai-secrets:1',
   envoyImage: 'envoyproxy/envoy:v1.36.2',
   redirectImage: 'ghcr.io/pai/pai-redirect:1',
-  injectorEnv: [{ name: 'PAI_STORE', value: 'vault' }],
+  injectorEnv: [
+    { name: 'PAI_STORE', value: 'vault' },
+    { name: 'PAI_NODE_PROFILE', value: 'huge' },
+  ],
   tokenAudience: 'vault',
 };
 
@@ -184,6 +187,13 @@ test("a Deployment's pod gets native sidecars, volumes, env, redirect and no ser
       ['envoy', 'Always'],
     ],
   );
+  const injectorEnv = spec?.initContainers?.[2]?.env ?? [];
+  t.deepEqual(
+    injectorEnv.filter((e) => e.name === 'PAI_NODE_PROFILE'),
+    [{ name: 'PAI_NODE_PROFILE', value: 'pod' }],
+    'the per-pod injector runs with the bounded heap, once',
+  );
+  t.true(injectorEnv.some((e) => e.name === 'PAI_STORE' && e.value === 'vault'));
   const redirect = spec?.initContainers?.[1]?.command?.join(' ') ?? '';
   t.regex(redirect, /--dport 443 -m owner --uid-owner 1000 -j REDIRECT --to-ports 8443/);
   t.deepEqual(spec?.volumes?.map((v) => v.name).sort(), [

@@ -142,7 +142,9 @@ function injectorContainer(options: InjectionOptions): Json {
       { name: 'PAI_INJECTOR_LISTEN', value: 'unix:/var/run/pai/injector.sock' },
       { name: 'PAI_DATA_DIR', value: '/var/lib/pai' },
       { name: 'PAI_VAULT_K8S_TOKEN_PATH', value: '/var/run/secrets/pai/token' },
-      ...options.injectorEnv.filter((e) => e.name !== 'PAI_INJECTOR_LISTEN' && e.name !== 'PAI_DATA_DIR'),
+      // bin/pai.js's bounded heap for an injector serving one agent (docs/PERFORMANCE.md).
+      { name: 'PAI_NODE_PROFILE', value: 'pod' },
+      ...options.injectorEnv.filter((e) => !['PAI_INJECTOR_LISTEN', 'PAI_DATA_DIR', 'PAI_NODE_PROFILE'].includes(e.name)),
     ],
     volumeMounts: [
       { name: VOLUMES.run, mountPath: '/var/run/pai' },

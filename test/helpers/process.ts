@@ -12,16 +12,20 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const PAI_BIN = path.join(ROOT, 'bin/pai.js');
 
 /**
- * The node flags bin/pai.js's sh line (`':' //; exec node FLAGS "$0" "$@"`) runs it with: `pai
- * serve` children get them exactly as `./bin/pai.js serve` would, while still running under this
- * test's node.
+ * The node flags bin/pai.js's sh line (`':' //; case "$PAI_NODE_PROFILE" … esac; exec node FLAGS $F
+ * "$0" "$@"`) runs it with: `pai serve` children get them exactly as `./bin/pai.js serve` would,
+ * while still running under this test's node. PAI_POD_NODE_FLAGS are what PAI_NODE_PROFILE=pod adds.
  */
-export const PAI_NODE_FLAGS: readonly string[] = (() => {
+const EXEC_LINE = (() => {
   const [shebang, execLine] = fs.readFileSync(PAI_BIN, 'utf8').split('\n', 2);
-  const m = /^':' \/\/; exec node((?: --[a-z0-9-]+(?:=\S+)?)*) "\$0" "\$@"$/.exec(execLine ?? '');
-  if (shebang !== '#!/bin/sh' || !m) throw new Error(`unexpected first lines in ${PAI_BIN}: ${shebang}\n${execLine}`);
-  return (m[1] ?? '').split(' ').filter(Boolean);
+  const flags = /; exec node((?: --[a-z0-9-]+(?:=\S+)?)*) \$F "\$0" "\$@"$/.exec(execLine ?? '');
+  const pod = /^':' \/\/; case "\$\{PAI_NODE_PROFILE-\}" in pod\) F='([^']*)';;/.exec(execLine ?? '');
+  if (shebang !== '#!/bin/sh' || !flags || !pod) throw new Error(`unexpected first lines in ${PAI_BIN}: ${shebang}\n${execLine}`);
+  const words = (text: string | undefined): string[] => (text ?? '').split(' ').filter(Boolean);
+  return { flags: words(flags[1]), pod: words(pod[1]) };
 })();
+export const PAI_NODE_FLAGS: readonly string[] = EXEC_LINE.flags;
+export const PAI_POD_NODE_FLAGS: readonly string[] = EXEC_LINE.pod;
 
 /** A fresh private temp directory (0700) for one test's data. */
 export function tempDir(prefix = 'pai-test-'): string {
