@@ -17,7 +17,8 @@
  * The client is h2load, one process per request body (it sends one body per run), 32 at once, -c1
  * -m3 each; every body's answer is verified (credential present) before the runs and compared byte
  * for byte after them. Rounds alternate which server goes first; medians and ranges are printed.
- * Knobs: BENCH_ROUNDS (3), BENCH_CAPACITY (30000 per run), BENCH_IDLE_S (10), BENCH_SUSTAINED
+ * Knobs: BENCH_ROUNDS (3), BENCH_CAPACITY (30000 per run), BENCH_IDLE_S (15: after the one collection
+ * pai serve runs 10 s after start under PAI_NODE_PROFILE=pod), BENCH_SUSTAINED
  * (200000), BENCH_NODE_FLAGS (flag sets separated by `;`; default bin/pai.js's own, then with
  * PAI_NODE_PROFILE=pod's bounded heap added).
  * Writes .bench/footprint.json. Run: `npx tsx bench/footprint.ts` (or `make bench`).
@@ -35,7 +36,7 @@ import { median } from './lib.js';
 const env = process.env;
 const ROUNDS = Number(env['BENCH_ROUNDS'] ?? 3);
 const CAPACITY = Number(env['BENCH_CAPACITY'] ?? 30_000);
-const IDLE_S = Number(env['BENCH_IDLE_S'] ?? 10);
+const IDLE_S = Number(env['BENCH_IDLE_S'] ?? 15);
 const SUSTAINED = Number(env['BENCH_SUSTAINED'] ?? 200_000);
 const IN_FLIGHT = 3;
 const FLAG_SETS: string[][] = env['BENCH_NODE_FLAGS']

@@ -16,6 +16,7 @@ import type { Logger } from './log.js';
 import { type Metrics, createMetrics } from './metrics.js';
 import { openStore } from './store/index.js';
 import type { InjectorServer } from './injector/server.js';
+import { collectOnceAfterStart } from './heap.js';
 import { caAuthorityFor } from './injector/sds-wiring.js';
 import { instrumentStore } from './store/instrumented.js';
 import { ensurePrivateDir, writeFileDurably } from './store/local/files.js';
@@ -289,6 +290,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     },
     'pai serve started',
   );
+  closers.push(collectOnceAfterStart());
   return {
     adminAddress,
     injectorAddress,

@@ -77,7 +77,7 @@ test('pai serve run as a program gets the flags; started by node without them, i
 });
 
 test('PAI_NODE_PROFILE=pod adds the bounded heap flags to node; an unknown profile stops before node starts', async (t) => {
-  t.deepEqual(PAI_POD_NODE_FLAGS, ['--max-semi-space-size=8', '--max-old-space-size=64']);
+  t.deepEqual(PAI_POD_NODE_FLAGS, ['--max-semi-space-size=8', '--max-old-space-size=64', '--expose-gc']);
   const dataDir = path.join(tempDir(), 'data');
   const env = programEnv({ PAI_DATA_DIR: dataDir, PAI_ADMIN_LISTEN: '127.0.0.1:0', PAI_NODE_PROFILE: 'pod' });
   let cmdline: string[] = [];
@@ -92,7 +92,7 @@ test('PAI_NODE_PROFILE=pod adds the bounded heap flags to node; an unknown profi
     });
   });
   t.is(pod.code, 0, pod.stderr);
-  t.deepEqual(cmdline.slice(1, 4), ['--no-memory-reducer', ...PAI_POD_NODE_FLAGS]);
+  t.deepEqual(cmdline.slice(1, 5), ['--no-memory-reducer', ...PAI_POD_NODE_FLAGS]);
   const plain = await runProgram(['--help'], programEnv({ PAI_NODE_PROFILE: '' }));
   t.is(plain.code, 0, plain.stderr);
   const bad = await runProgram(['--help'], programEnv({ PAI_NODE_PROFILE: 'huge --inspect' }));
