@@ -1,5 +1,5 @@
 /**
- * The Envoy side of SDS as docs/TLS.md shows it (the block `pai render sidecar` will emit): valid
+ * The Envoy side of SDS as docs/TLS.md shows it (the TLS excerpt of what `pai render sidecar` emits): valid
  * against Envoy's own config protos, and naming exactly what the SDS service serves (resource
  * names, node metadata keys, state-of-the-world gRPC).
  */
