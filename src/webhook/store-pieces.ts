@@ -18,7 +18,8 @@ import { isPaiError } from '../errors.js';
 import { type AgentId, loadAgentView } from '../injector/agents.js';
 import { hostsOfTargets } from '../injector/leaf-hosts.js';
 import { caBundleEnv } from '../resources/agent-trust.js';
-import { type SidecarInjector, renderSidecarConfig } from '../resources/sidecar-config.js';
+import { renderAgentSidecar } from '../admin/sidecar-routes.js';
+import type { SidecarInjector } from '../resources/sidecar-config.js';
 import type { Agent } from '../resources/types.js';
 import { parseResource } from '../resources/validate.js';
 import type { SecretStore } from '../store/types.js';
@@ -54,7 +55,8 @@ export class StoreSidecarPieces implements SidecarPieces {
     const spec = stored.resource.kind === 'Agent' ? stored.resource : undefined;
     const env = await this.env(agent.namespace, spec);
     return {
-      envoyBootstrap: renderSidecarConfig(agent, view.agent.targets, { injector: this.options.injector }).yaml,
+      // The same rendering as `pai render sidecar` (bound URLs' ports included).
+      envoyBootstrap: (await renderAgentSidecar(store, agent, { injector: this.options.injector })).yaml,
       hosts: LOOPBACK_LINES + hostsFile(agent.name, hostsOfTargets(view.agent.targets)),
       caBundle: await authority.bundle(this.options.systemRoots ?? tls.rootCertificates),
       env,
