@@ -20,10 +20,15 @@ export function frame(message: Buffer): Buffer {
 }
 
 /** VmRSS and VmHWM (peak) of `pid` in MiB, from /proc. */
-export function rss(pid: number | undefined): { rssMiB: number; peakMiB: number } {
+/**
+ * A process's RSS, its peak (VmHWM) and its private part (RssAnon: heap, stacks, malloc). The rest
+ * of RSS is file-backed (RssFile: the node binary's and native modules' pages), which every process
+ * of the same image on a machine shares through the page cache.
+ */
+export function rss(pid: number | undefined): { rssMiB: number; peakMiB: number; anonMiB: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1]) / 1024;
-  return { rssMiB: kb('VmRSS'), peakMiB: kb('VmHWM') };
+  return { rssMiB: kb('VmRSS'), peakMiB: kb('VmHWM'), anonMiB: kb('RssAnon') };
 }
 
 /** Starts bench/floor-server.mjs with `nodeFlags` on `socket`; resolves once it listens. */

@@ -130,8 +130,16 @@ async function verify(address: string, frames: readonly Buffer[]): Promise<Buffe
 
 interface Run {
   flags: string;
-  idle: { injector: number; floor: number };
-  after: { injector: number; floor: number; injectorPeak: number; floorPeak: number; checks: number };
+  idle: { injector: number; floor: number; injectorAnon: number; floorAnon: number };
+  after: {
+    injector: number;
+    floor: number;
+    injectorPeak: number;
+    floorPeak: number;
+    injectorAnon: number;
+    floorAnon: number;
+    checks: number;
+  };
   one: Series;
   mix: Series;
 }
@@ -157,7 +165,13 @@ async function measureFlags(flags: string[], dataDir: string, work: string): Pro
   const floorChild: ChildProcess = await startNoop(flags, path.join(work, 'noop.sock'));
   try {
     await new Promise((r) => setTimeout(r, IDLE_S * 1000));
-    const idle = { injector: rss(injector.child.pid).rssMiB, floor: rss(floorChild.pid).rssMiB };
+    const [idleInjector, idleFloor] = [rss(injector.child.pid), rss(floorChild.pid)];
+    const idle = {
+      injector: idleInjector.rssMiB,
+      floor: idleFloor.rssMiB,
+      injectorAnon: idleInjector.anonMiB,
+      floorAnon: idleFloor.anonMiB,
+    };
     const frames = mixFrames();
     const answers = await verify(`unix:${socket}`, frames);
     const files = frames.map((f, k) => {
@@ -205,7 +219,15 @@ async function measureFlags(flags: string[], dataDir: string, work: string): Pro
     return {
       flags: flags.join(' ') || '(none)',
       idle,
-      after: { injector: i.rssMiB, floor: f.rssMiB, injectorPeak: i.peakMiB, floorPeak: f.peakMiB, checks },
+      after: {
+        injector: i.rssMiB,
+        floor: f.rssMiB,
+        injectorPeak: i.peakMiB,
+        floorPeak: f.peakMiB,
+        injectorAnon: i.anonMiB,
+        floorAnon: f.anonMiB,
+        checks,
+      },
       one,
       mix,
     };
@@ -228,10 +250,10 @@ function report(r: Run): void {
       `CPU/Check ${median(x.injectorCpu).toFixed(1)} vs ${median(x.floorCpu).toFixed(1)} µs, floor/injector ${fmt(cpuRatios(x))}`;
     console.log(`  node ${r.flags}`);
     console.log(
-      `    RSS idle            injector ${r.idle.injector.toFixed(1)} MiB   floor ${r.idle.floor.toFixed(1)} MiB   (target ≤ 64)`,
+      `    RSS idle            injector ${r.idle.injector.toFixed(1)} MiB   floor ${r.idle.floor.toFixed(1)} MiB   (target ≤ 64); private (RssAnon) injector ${r.idle.injectorAnon.toFixed(1)} MiB   floor ${r.idle.floorAnon.toFixed(1)} MiB`,
     );
     console.log(
-      `    RSS after ${r.after.checks} Checks  injector ${r.after.injector.toFixed(1)} MiB (peak ${r.after.injectorPeak.toFixed(1)})   floor ${r.after.floor.toFixed(1)} MiB (peak ${r.after.floorPeak.toFixed(1)})   (target ≤ 100)`,
+      `    RSS after ${r.after.checks} Checks  injector ${r.after.injector.toFixed(1)} MiB (peak ${r.after.injectorPeak.toFixed(1)})   floor ${r.after.floor.toFixed(1)} MiB (peak ${r.after.floorPeak.toFixed(1)})   (target ≤ 100); private injector ${r.after.injectorAnon.toFixed(1)} MiB   floor ${r.after.floorAnon.toFixed(1)} MiB`,
     );
     console.log(
       `    one request         injector ${median(r.one.injector).toFixed(0)} req/s   floor ${median(r.one.floor).toFixed(0)} req/s   ratio ${fmt(ratios(r.one))}; ${cpu(r.one)}`,
