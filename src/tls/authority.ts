@@ -1,6 +1,6 @@
 /**
  * The pai CA as a service: loads the CA from the store on first use (creating it when there is
- * none), keeps the signing key in memory as a non-extractable WebCrypto key, renders the trust
+ * none), keeps the signing key in memory as a node:crypto KeyObject (it never prints its bytes), renders the trust
  * bundle, rotates, and tells subscribers (the SDS leaf book) when the signing CA changed.
  *
  * Several processes (admin, injectors) share one store: creation and rotation are compare-and-set
