@@ -21,7 +21,7 @@ import { findCanary, makeCanary } from './helpers/canary.js';
 import { processHeaders } from './helpers/ext-proc-filter.js';
 import { assertImmediateDenial } from './helpers/ext-proc-suite.js';
 import { Admin, check, checkRequest, denialBody, resource } from './helpers/injector.js';
-import { type ServeHandle, adminToken, startServe, tempDir } from './helpers/process.js';
+import { type ServeHandle, adminToken, startServe, tempDir, waitForStderr } from './helpers/process.js';
 import { SdsStreamClient, fetchSecrets, sdsRequest, secretsOf } from './helpers/sds.js';
 import { type TestPki, issueClientCert, makeTestPki } from './helpers/tls-certs.js';
 
@@ -322,8 +322,9 @@ test('Check over mTLS: the mismatch denial names both agents, and the log record
     denialBody(res)?.error.message ?? '',
     /pai\.agent "bot-b" disagrees with the client certificate, which is agent "bot-a"/,
   );
-  t.regex(t.context.injector.stderr(), /identity_mismatch/);
-  t.regex(t.context.injector.stderr(), /"injectorIdentity":"peer-certificate"/);
+  // The child writes its log line around the answer, not before it: wait for it to arrive.
+  const log = await waitForStderr(t.context.injector, /identity_mismatch/, 10_000);
+  t.regex(log, /"injectorIdentity":"peer-certificate"/);
   assertNoValues(t, res);
 });
 

@@ -10,8 +10,8 @@ import path from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import YAML from 'yaml';
 import { authClient, check, checkRequest, denialBody } from './helpers/injector.js';
-import { type ServeHandle, adminToken, cleanEnv, runPai, startServe, tempDir } from './helpers/process.js';
-import { ALL_IN_ONE_POLICIES, readyz, vaultServeEnv, waitForStderr } from './helpers/vault-serve.js';
+import { type ServeHandle, adminToken, cleanEnv, runPai, startServe, tempDir, waitForStderr } from './helpers/process.js';
+import { ALL_IN_ONE_POLICIES, readyz, vaultServeEnv } from './helpers/vault-serve.js';
 import { type VaultDouble, startVaultDouble } from './vault-double/server.js';
 
 interface Ctx {

@@ -16,8 +16,8 @@ import { EXAMPLES, GITHUB_TOKEN, RESOURCE_FLOWS, SLACK_WEBHOOK, normalizedTransc
 import { SECRET_FLOWS } from './helpers/cli-secret-flows.js';
 import { type CliTarget, assertOk, createExisting, pai } from './helpers/cli-target.js';
 import { authClient, check, checkRequest } from './helpers/injector.js';
-import { type ServeHandle, adminToken, cleanEnv, runPai, startServe, tempDir } from './helpers/process.js';
-import { ALL_IN_ONE_POLICIES, assertStoreHolds, openVaultStore, vaultServeEnv, waitForStderr } from './helpers/vault-serve.js';
+import { type ServeHandle, adminToken, cleanEnv, runPai, startServe, tempDir, waitForStderr } from './helpers/process.js';
+import { ALL_IN_ONE_POLICIES, assertStoreHolds, openVaultStore, vaultServeEnv } from './helpers/vault-serve.js';
 import { type VaultDouble, startVaultDouble } from './vault-double/server.js';
 
 interface Ctx {

@@ -159,3 +159,31 @@ export function adminToken(dataDir: string): string {
   if (!m?.[1]) throw new Error('no token in config.yaml');
   return m[1];
 }
+
+/**
+ * Resolves with the server's stderr once it matches `pattern` (checked now and on every chunk
+ * written); rejects after `timeoutMs`, or when the process exits first, with the tail of its output.
+ */
+export function waitForStderr(server: ServeHandle, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+  const stream = server.child.stderr;
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      stream?.off('data', onData);
+      server.child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(server.stderr());
+    };
+    const onData = (): void => {
+      if (pattern.test(server.stderr())) done();
+    };
+    const onExit = (): void => done(new Error(`pai serve exited before ${pattern}:\n${server.stderr().slice(-2000)}`));
+    const timer = setTimeout(
+      () => done(new Error(`no ${pattern} within ${timeoutMs} ms:\n${server.stderr().slice(-2000)}`)),
+      timeoutMs,
+    );
+    stream?.on('data', onData);
+    server.child.on('exit', onExit);
+    onData();
+  });
+}
