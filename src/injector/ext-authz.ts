@@ -10,6 +10,7 @@ import { type HeaderMutation, assertHeaderValue, removalsAfterSet, requireKey } 
 import type { CheckRequest__Output } from '../generated/envoy/service/auth/v3/CheckRequest.js';
 import type { CheckResponse } from '../generated/envoy/service/auth/v3/CheckResponse.js';
 import type { HeaderValueOption } from '../generated/envoy/config/core/v3/HeaderValueOption.js';
+import { decodeCheckRequest } from './check-decode.js';
 import type { Decision, DecisionInput, Decider } from './decide.js';
 import { GATEWAY_MODE, type GatewayDecider, MODE_EXTENSION, gatewayInputOf } from './gateway.js';
 import { AGENT_EXTENSION, NAMESPACE_EXTENSION, agentIdentity } from './identity.js';
@@ -248,8 +249,10 @@ export class ExtAuthzService {
 }
 
 /**
- * The Authorization service definition with a response serializer that sends pre-encoded
- * CheckResponse bytes as they are, and encodes anything else with the original serializer.
+ * The Authorization service definition the injector serves: requests are read by the Check
+ * decoder (check-decode.ts: only the fields the handler uses, in one pass), and the response
+ * serializer sends pre-encoded CheckResponse bytes as they are and encodes anything else with the
+ * original serializer.
  */
 export function serviceDefinition(base: grpc.ServiceDefinition): {
   definition: grpc.ServiceDefinition;
@@ -262,6 +265,7 @@ export function serviceDefinition(base: grpc.ServiceDefinition): {
     ...base,
     Check: {
       ...method,
+      requestDeserialize: decodeCheckRequest,
       responseSerialize: (value: CheckResponse | Buffer) => (Buffer.isBuffer(value) ? value : original(value)),
     },
   };
