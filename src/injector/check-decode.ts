@@ -28,104 +28,10 @@ import type {
 } from '../generated/envoy/service/auth/v3/AttributeContext.js';
 import type { CheckRequest__Output } from '../generated/envoy/service/auth/v3/CheckRequest.js';
 import type { HeaderValue__Output } from '../generated/envoy/config/core/v3/HeaderValue.js';
-
-const VARINT = 0;
-const FIXED64 = 1;
-const LENGTH = 2;
-const START_GROUP = 3;
-const END_GROUP = 4;
-const FIXED32 = 5;
+import { LENGTH, Reader } from './wire.js';
 
 /** A malformed CheckRequest (grpc-js answers it with INTERNAL, as for any deserializing error). */
-export class CheckDecodeError extends Error {
-  override readonly name = 'CheckDecodeError';
-}
-
-/** A cursor over `buf`, bounded by `end` for the message being read. */
-class Reader {
-  pos: number;
-  constructor(
-    readonly buf: Buffer,
-    pos: number,
-    readonly end: number,
-  ) {
-    this.pos = pos;
-  }
-
-  /** A varint as an unsigned 32-bit number (higher bits dropped, as protobufjs's uint32 does). */
-  uint32(): number {
-    const buf = this.buf;
-    let value = 0;
-    for (let shift = 0; shift < 70; shift += 7) {
-      if (this.pos >= this.end) throw new CheckDecodeError('truncated varint');
-      const byte = buf[this.pos++] as number;
-      if (shift < 32) value |= (byte & 0x7f) << shift;
-      if (byte < 0x80) return value >>> 0;
-    }
-    throw new CheckDecodeError('varint longer than 10 bytes');
-  }
-
-  /** The end offset of a length-delimited field starting here (the length is consumed). */
-  length(): number {
-    const length = this.uint32();
-    const end = this.pos + length;
-    if (end > this.end) throw new CheckDecodeError('length past the end of the message');
-    return end;
-  }
-
-  string(): string {
-    const end = this.length();
-    const text = this.buf.toString('utf8', this.pos, end);
-    this.pos = end;
-    return text;
-  }
-
-  bytes(): Buffer {
-    const end = this.length();
-    const bytes = this.buf.subarray(this.pos, end);
-    this.pos = end;
-    return bytes;
-  }
-
-  /** Skips the value of a field of `wireType` (a group up to its matching end). */
-  skip(wireType: number): void {
-    switch (wireType) {
-      case VARINT:
-        this.uint32();
-        return;
-      case FIXED64:
-        this.advance(8);
-        return;
-      case LENGTH:
-        this.pos = this.length();
-        return;
-      case START_GROUP:
-        for (;;) {
-          const tag = this.uint32();
-          if ((tag & 7) === END_GROUP) return;
-          this.skip(tag & 7);
-        }
-      case FIXED32:
-        this.advance(4);
-        return;
-      default:
-        throw new CheckDecodeError(`invalid wire type ${wireType}`);
-    }
-  }
-
-  private advance(n: number): void {
-    if (this.pos + n > this.end) throw new CheckDecodeError('truncated fixed-width field');
-    this.pos += n;
-  }
-
-  /** A reader over the length-delimited field starting here; this one moves past it. */
-  sub(): Reader {
-    const end = this.length();
-    const sub = new Reader(this.buf, this.pos, end);
-    this.pos = end;
-    return sub;
-  }
-}
+export { ProtoWireError as CheckDecodeError } from './wire.js';
 
 /** A string field (field 1 key, field 2 value) map entry, into `into`. */
 function mapEntry(r: Reader, into: Record<string, string>): void {
@@ -266,7 +172,7 @@ function attributeContext(r: Reader): AttributeContext__Output {
   return attrs;
 }
 
-/** Decodes the fields of a CheckRequest the injector reads; throws CheckDecodeError on malformed bytes. */
+/** Decodes the fields of a CheckRequest the injector reads; throws CheckDecodeError (ProtoWireError) on malformed bytes. */
 export function decodeCheckRequest(bytes: Buffer): CheckRequest__Output {
   const r = new Reader(bytes, 0, bytes.length);
   const req: { attributes?: AttributeContext__Output } = {};

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
+import { Health } from './health.js';
 import { TokenService } from '../auth/tokens.js';
 import { type Config, INSECURE_TCP_VAR, formatListen } from '../config.js';
 import type { ChangeFeed } from '../changes.js';
@@ -81,7 +81,7 @@ function credentials(config: Config, logger: Logger): grpc.ServerCredentials {
 export class InjectorServer {
   readonly server: grpc.Server;
   readonly parts: InjectorParts;
-  private readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
+  private readonly health = new Health({ '': 'NOT_SERVING' });
   readonly requestLog: RequestLog;
   readonly usage: UsageRecorder;
   private unsubscribe: (() => void) | undefined;
