@@ -10,6 +10,9 @@
  *                   x-forwarded-proto user-agent accept content-type content-length
  *                   x-envoy-expected-rq-timeout-ms and the agent's own authorization)
  *   RSS after load  both, once the injector has answered ≥ 200,000 Checks (and VmHWM, the peak)
+ *   RSS settled     both, SETTLE_S after the load (the pod profile's idle collection has run), then
+ *                   ROUNDS more mix runs each, the injector's first: a Check's CPU once the heap
+ *                   was collected (does it recover, unlike after V8's memory reducer?)
  *
  * AWS (SigV4) and Telegram (token in the path) are not in the Check mix: ext_authz refuses them
  * (needs_ext_proc) and Envoy sends them to ext_proc, which bench/ext-proc.ts measures.
@@ -17,10 +20,11 @@
  * The client is h2load, one process per request body (it sends one body per run), 32 at once, -c1
  * -m3 each; every body's answer is verified (credential present) before the runs and compared byte
  * for byte after them. Rounds alternate which server goes first; medians and ranges are printed.
- * Knobs: BENCH_ROUNDS (3), BENCH_CAPACITY (30000 per run), BENCH_IDLE_S (15: after the one collection
- * pai serve runs 10 s after start under PAI_NODE_PROFILE=pod), BENCH_SUSTAINED
- * (200000), BENCH_NODE_FLAGS (flag sets separated by `;`; default bin/pai.js's own, then with
- * PAI_NODE_PROFILE=pod's bounded heap added).
+ * Knobs: BENCH_ROUNDS (3), BENCH_CAPACITY (30000 per run), BENCH_IDLE_S (15: after the first idle
+ * collection, which pai serve runs at the end of its first quiet 10 s window under
+ * PAI_NODE_PROFILE=pod, src/heap.ts), BENCH_SUSTAINED (200000), BENCH_SETTLE_S (25), BENCH_NODE_FLAGS
+ * (flag sets separated by `;`; default bin/pai.js's own, then with PAI_NODE_PROFILE=pod's bounded
+ * heap added).
  * Writes .bench/footprint.json. Run: `npx tsx bench/footprint.ts` (or `make bench`).
  */
 import type { ChildProcess } from 'node:child_process';
@@ -37,6 +41,9 @@ const env = process.env;
 const ROUNDS = Number(env['BENCH_ROUNDS'] ?? 3);
 const CAPACITY = Number(env['BENCH_CAPACITY'] ?? 30_000);
 const IDLE_S = Number(env['BENCH_IDLE_S'] ?? 15);
+// After the load: long enough for two of the idle collector's 10 s windows (src/heap.ts), the first
+// of which may still have seen the load.
+const SETTLE_S = Number(env['BENCH_SETTLE_S'] ?? 25);
 const SUSTAINED = Number(env['BENCH_SUSTAINED'] ?? 200_000);
 const IN_FLIGHT = 3;
 const FLAG_SETS: string[][] = env['BENCH_NODE_FLAGS']
@@ -140,8 +147,12 @@ interface Run {
     floorAnon: number;
     checks: number;
   };
+  /** SETTLE_S after the load, when the idle collector (pod profile) has run. */
+  settled: { injector: number; floor: number; injectorAnon: number; floorAnon: number };
   one: Series;
   mix: Series;
+  /** ROUNDS more mix runs each after the settle (injector first): a Check's CPU once the heap was collected. */
+  mixAfter: Series;
 }
 
 /** Per round: requests/s and the server's CPU µs per Check, of each server. */
@@ -216,6 +227,14 @@ async function measureFlags(flags: string[], dataDir: string, work: string): Pro
     await new Promise((r) => setTimeout(r, 2000));
     const i = rss(injector.child.pid);
     const f = rss(floorChild.pid);
+    await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
+    const [si, sf] = [rss(injector.child.pid), rss(floorChild.pid)];
+    const settled = { injector: si.rssMiB, floor: sf.rssMiB, injectorAnon: si.anonMiB, floorAnon: sf.anonMiB };
+    const mixAfter = series();
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? (['injector', 'floor'] as const) : (['floor', 'injector'] as const);
+      for (const which of order) await timed(which, mixAfter, files);
+    }
     return {
       flags: flags.join(' ') || '(none)',
       idle,
@@ -228,8 +247,10 @@ async function measureFlags(flags: string[], dataDir: string, work: string): Pro
         floorAnon: f.anonMiB,
         checks,
       },
+      settled,
       one,
       mix,
+      mixAfter,
     };
   } finally {
     await stopChild(floorChild);
@@ -256,10 +277,16 @@ function report(r: Run): void {
       `    RSS after ${r.after.checks} Checks  injector ${r.after.injector.toFixed(1)} MiB (peak ${r.after.injectorPeak.toFixed(1)})   floor ${r.after.floor.toFixed(1)} MiB (peak ${r.after.floorPeak.toFixed(1)})   (target ≤ 100); private injector ${r.after.injectorAnon.toFixed(1)} MiB   floor ${r.after.floorAnon.toFixed(1)} MiB`,
     );
     console.log(
+      `    RSS ${SETTLE_S} s later     injector ${r.settled.injector.toFixed(1)} MiB   floor ${r.settled.floor.toFixed(1)} MiB   (idle collector, pod profile); private injector ${r.settled.injectorAnon.toFixed(1)} MiB   floor ${r.settled.floorAnon.toFixed(1)} MiB`,
+    );
+    console.log(
       `    one request         injector ${median(r.one.injector).toFixed(0)} req/s   floor ${median(r.one.floor).toFixed(0)} req/s   ratio ${fmt(ratios(r.one))}; ${cpu(r.one)}`,
     );
     console.log(
       `    mix (8 agents × 4 hosts)  injector ${median(r.mix.injector).toFixed(0)} req/s   floor ${median(r.mix.floor).toFixed(0)} req/s   ratio ${fmt(ratios(r.mix))}; ${cpu(r.mix)}   (target ≥ 0.95)`,
+    );
+    console.log(
+      `    mix after the settle  injector ${median(r.mixAfter.injector).toFixed(0)} req/s   floor ${median(r.mixAfter.floor).toFixed(0)} req/s   ratio ${fmt(ratios(r.mixAfter))}; ${cpu(r.mixAfter)}`,
     );
   }
 }

@@ -16,7 +16,7 @@ import type { Logger } from './log.js';
 import { type Metrics, createMetrics } from './metrics.js';
 import { openStore } from './store/index.js';
 import type { InjectorServer } from './injector/server.js';
-import { collectOnceAfterStart } from './heap.js';
+import { collectWhenIdle } from './heap.js';
 import { caAuthorityFor } from './injector/sds-wiring.js';
 import { instrumentStore } from './store/instrumented.js';
 import { ensurePrivateDir, writeFileDurably } from './store/local/files.js';
@@ -290,7 +290,12 @@ export async function startServer(config: Config, options: StartOptions): Promis
     },
     'pai serve started',
   );
-  closers.push(collectOnceAfterStart());
+  const mib = (bytes: number): number => Math.round(bytes / 104_857.6) / 10;
+  closers.push(
+    collectWhenIdle({
+      onCollect: (before, after) => logger.debug({ heapMiB: mib(before), afterMiB: mib(after) }, 'heap collected while idle'),
+    }),
+  );
   return {
     adminAddress,
     injectorAddress,
