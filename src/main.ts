@@ -3,7 +3,7 @@
  * and returns a handle to stop them. Nothing else wires dependencies together.
  */
 import fs from 'node:fs';
-import YAML from 'yaml';
+import type * as YamlModule from 'yaml';
 // The modules of one role only are imported by the code of that role (dynamic import() below), so
 // that an injector does not carry the admin API's modules in memory (docs/PERFORMANCE.md).
 import { TokenService } from './auth/tokens.js';
@@ -44,7 +44,12 @@ interface ClientConfigFile {
   token?: string;
 }
 
-function readClientConfig(file: string): ClientConfigFile {
+// yaml is imported by the admin roles only, when they write the CLI's config file (an injector in
+// every agent pod never needs it).
+type Yaml = Pick<typeof YamlModule, 'parse' | 'stringify'>;
+const loadYaml = (): Promise<Yaml> => import('yaml');
+
+function readClientConfig(YAML: Yaml, file: string): ClientConfigFile {
   try {
     const parsed: unknown = YAML.parse(fs.readFileSync(file, 'utf8'));
     return typeof parsed === 'object' && parsed !== null ? parsed : {};
@@ -59,7 +64,7 @@ export function adminUrl(adminAddress: string, tls: boolean): string {
   return `${tls ? 'https' : 'http'}://${adminAddress}`;
 }
 
-function clientConfigText(config: Config, adminAddress: string, token: string | undefined): string {
+function clientConfigText(YAML: Yaml, config: Config, adminAddress: string, token: string | undefined): string {
   const server = adminUrl(adminAddress, config.adminTls !== undefined);
   return (
     '# Written by `pai serve`: where the pai CLI finds the admin API, and its token. Keep it private (0600).\n' +
@@ -79,8 +84,9 @@ async function bootstrapClientConfig(
   now: () => Date,
 ): Promise<string | undefined> {
   const { localToken } = await import('./auth/local-token.js');
-  const { token, created } = await localToken(tokens, readClientConfig(config.configFile).token, logger, now);
-  writeFileDurably(config.configFile, clientConfigText(config, adminAddress, token));
+  const YAML = await loadYaml();
+  const { token, created } = await localToken(tokens, readClientConfig(YAML, config.configFile).token, logger, now);
+  writeFileDurably(config.configFile, clientConfigText(YAML, config, adminAddress, token));
   return created;
 }
 
@@ -110,7 +116,9 @@ async function bootstrapOrRetry(
     return { created: await bootstrapClientConfig(config, tokens, adminAddress, logger, now), stop: () => undefined };
   } catch (err) {
     if (!isTransient(err)) throw err;
-    writeFileDurably(config.configFile, clientConfigText(config, adminAddress, readClientConfig(config.configFile).token));
+    const YAML = await loadYaml();
+    const text = clientConfigText(YAML, config, adminAddress, readClientConfig(YAML, config.configFile).token);
+    writeFileDurably(config.configFile, text);
     logger.warn(
       { code: 'store_unavailable', configFile: config.configFile },
       'the store is unavailable: serving anyway (not ready); the admin token bootstrap is retried in the background',

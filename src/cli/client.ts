@@ -8,18 +8,9 @@ import https from 'node:https';
 import YAML from 'yaml';
 import type { ClientConfig } from '../config.js';
 
-/** An error the CLI prints to stderr; exit code 1 (failure) or 2 (usage). */
-export class CliError extends Error {
-  override readonly name = 'CliError';
-  constructor(
-    message: string,
-    readonly exitCode: 1 | 2 = 1,
-    readonly apiCode?: string,
-    readonly details?: Readonly<Record<string, unknown>>,
-  ) {
-    super(message);
-  }
-}
+import { CliError } from './cli-error.js';
+
+export { CliError } from './cli-error.js';
 
 /** The CliError for a non-2xx answer: the server's message and code (`{"error": {...}}`). */
 function apiError(res: ApiResponse): CliError {

@@ -2,26 +2,24 @@
  * The `pai` command line (kubectl conventions): exit 0 ok, 1 failure, 2 usage error. Errors go to
  * stderr; nothing the CLI prints holds a secret value (only `pai render env` prints values, on
  * purpose, to stdout).
+ *
+ * Each command's module is imported when the command runs, not here: `pai serve` (in every agent
+ * pod) then carries none of the other commands' code, nor yaml (docs/PERFORMANCE.md).
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, loadClientConfig } from '../config.js';
 import { PaiError } from '../errors.js';
-import { addSecret } from './add-secret.js';
-import { type CreateModelProviderOptions, createModelProvider } from './create-model-provider.js';
-import { apply } from './apply.js';
-import { renderEnv } from './render.js';
+import type { CreateModelProviderOptions } from './create-model-provider.js';
 import { CA_BUNDLE_PATH } from '../resources/agent-trust.js';
-import { renderText, rotateCa } from './ca-commands.js';
-import { status } from './status.js';
-import { type RenderGatewayOptions, renderGateway } from './render-gateway.js';
-import { type RenderInstallFlags, renderInstallCommand } from './render-install.js';
+import type { RenderGatewayOptions } from './render-gateway.js';
+import type { RenderInstallFlags } from './render-install.js';
 import { nameProblem } from '../resources/names.js';
 import { DEFAULT_NAMESPACE } from '../resources/types.js';
-import { AdminClient, CliError, type CommandNamespace } from './client.js';
+import { CliError } from './cli-error.js';
+import type { AdminClient, CommandNamespace } from './client.js';
 import { type CliIo, readAll } from './io.js';
-import { hiddenPrompter } from './prompt.js';
 import { resourceCommands } from './registry.js';
-import { type CreateTokenOptions, createToken } from './token-commands.js';
+import type { CreateTokenOptions } from './token-commands.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -62,7 +60,8 @@ Examples:
 /** Builds the command tree; actions report their exit code through `setCode`. */
 function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   let namespace: CommandNamespace = { name: DEFAULT_NAMESPACE, explicit: false };
-  const client = (): AdminClient => {
+  const client = async (): Promise<AdminClient> => {
+    const { AdminClient } = await import('./client.js');
     const c = AdminClient.fromConfig(io.clientConfig());
     c.namespace = namespace;
     return c;
@@ -97,7 +96,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .addHelpText('after', ADD_SECRET_HELP)
     .action(
       async (name: string, opts: { fromLiteral: string[]; fromFile: string[]; fromEnvFile: string[]; overwrite: boolean }) => {
-        await addSecret(client(), name, opts, io);
+        const { addSecret } = await import('./add-secret.js');
+        await addSecret(await client(), name, opts, io);
       },
     );
 
@@ -110,7 +110,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--dry-run', 'validate every document and its references; write nothing', false)
     .addHelpText('after', '\nExamples:\n  pai apply -f agents.yaml\n  cat provider.json | pai apply -f -\n')
     .action(async (opts: { filename: string[]; dryRun: boolean }) => {
-      await apply(client(), opts.filename, opts.dryRun, io);
+      const { apply } = await import('./apply.js');
+      await apply(await client(), opts.filename, opts.dryRun, io);
     });
 
   const render = program
@@ -126,14 +127,16 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--ca-bundle <path>', `where the agent container mounts \`pai render ca-bundle\` (default ${CA_BUNDLE_PATH})`)
     .option('--no-ca-bundle', 'leave out SSL_CERT_FILE and the other CA variables (an agent run outside a pod)')
     .action(async (agent: string, opts: { output: string; caBundle?: string | boolean }) => {
-      await renderEnv(client(), agent, opts.output, io, opts.caBundle === true ? undefined : opts.caBundle);
+      const { renderEnv } = await import('./render.js');
+      await renderEnv(await client(), agent, opts.output, io, opts.caBundle === true ? undefined : opts.caBundle);
     });
   render
     .command('hosts')
     .description("print the agent container's hosts file: each host of its Providers and ModelProviders at 127.0.0.1")
     .argument('<agent>', 'agent name')
     .action(async (agent: string) => {
-      const c = client();
+      const c = await client();
+      const { renderText } = await import('./ca-commands.js');
       await renderText(c, c.nsPath(`agents/${encodeURIComponent(agent)}/hosts`), io);
     });
   render
@@ -152,17 +155,19 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       '\nExamples:\n  pai render sidecar triage-bot > envoy.yaml\n  pai render sidecar triage-bot --mode ext-proc -n team-a\n',
     )
     .action(async (agent: string, opts: { mode: string; sharedInjector?: string; sdsCert: string }) => {
-      const c = client();
+      const c = await client();
       const query = new URLSearchParams({ mode: opts.mode });
       if (opts.sharedInjector !== undefined) query.set('sharedInjector', opts.sharedInjector);
       if (opts.sharedInjector !== undefined) query.set('sdsCert', opts.sdsCert);
+      const { renderText } = await import('./ca-commands.js');
       await renderText(c, `${c.nsPath(`agents/${encodeURIComponent(agent)}/sidecar`)}?${query.toString()}`, io);
     });
   render
     .command('ca-bundle')
     .description('print the system roots plus the pai CA (PEM), for SSL_CERT_FILE in the agent container')
     .action(async () => {
-      await renderText(client(), '/v1/ca-bundle', io);
+      const { renderText } = await import('./ca-commands.js');
+      await renderText(await client(), '/v1/ca-bundle', io);
     });
   render
     .command('gateway')
@@ -189,7 +194,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       '\nExamples:\n  pai render gateway > envoy-gateway.yaml\n  pai render gateway --client-cert none --port 8443\n',
     )
     .action(async (opts: RenderGatewayOptions) => {
-      await renderGateway(client(), opts, io);
+      const { renderGateway } = await import('./render-gateway.js');
+      await renderGateway(await client(), opts, io);
     });
 
   render
@@ -216,6 +222,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       '\nExamples:\n  pai get ca > ca.pem && pai render install --store vault --ca-bundle ca.pem | kubectl apply -f -\n',
     )
     .action(async (opts: RenderInstallFlags) => {
+      const { renderInstallCommand } = await import('./render-install.js');
       await renderInstallCommand(client, opts, io);
     });
 
@@ -235,7 +242,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
         '  pai create model-provider google --provider gemini --api-key -\n',
     )
     .action(async (name: string, opts: CreateModelProviderOptions) => {
-      await createModelProvider(client(), name, opts, io);
+      const { createModelProvider } = await import('./create-model-provider.js');
+      await createModelProvider(await client(), name, opts, io);
     });
   create
     .command('token')
@@ -255,7 +263,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     )
     .option('--description <text>', 'a note shown in pai get tokens')
     .action(async (agent: string | undefined, opts: CreateTokenOptions) => {
-      await createToken(client(), agent, opts, io);
+      const { createToken } = await import('./token-commands.js');
+      await createToken(await client(), agent, opts, io);
     });
 
   program
@@ -264,7 +273,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .argument('<agent>', 'agent name')
     .addHelpText('after', '\nExample:\n  pai status triage-bot -n team-a\n')
     .action(async (agent: string) => {
-      await status(client(), agent, io);
+      const { status } = await import('./status.js');
+      await status(await client(), agent, io);
     });
 
   program
@@ -285,17 +295,16 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description('make a new pai CA sign the leaves; the previous one stays trusted for the overlap (admin)')
     .option('--overlap <duration>', "how long the previous CA stays trusted (e.g. 7d); default: the server's")
     .action(async (opts: { overlap?: string }) => {
-      await rotateCa(client(), opts.overlap, io);
+      const { rotateCa } = await import('./ca-commands.js');
+      await rotateCa(await client(), opts.overlap, io);
     });
   rotate
     .command('master-key')
     .description('generate a new master key and re-wrap every data key under it in one transaction (local store)')
     .action(async () => {
-      const res = await client().request<{ oldKeyId: string; newKeyId: string; rewrapped: number }>(
-        'POST',
-        '/v1/admin/master-key/rotate',
-        {},
-      );
+      const res = await (
+        await client()
+      ).request<{ oldKeyId: string; newKeyId: string; rewrapped: number }>('POST', '/v1/admin/master-key/rotate', {});
       io.stdout(`master key rotated: ${res.body.oldKeyId} -> ${res.body.newKeyId} (${res.body.rewrapped} secrets re-wrapped)\n`);
     });
 
@@ -369,6 +378,7 @@ export function processIo(): CliIo {
       stderr: process.stderr.isTTY === true,
     },
     promptHidden: async (prompts) => {
+      const { hiddenPrompter } = await import('./prompt.js');
       const prompter = hiddenPrompter(process.stdin, process.stderr);
       try {
         const answers: string[] = [];

@@ -4,13 +4,25 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { type AdminClient, CliError } from './client.js';
+import { CliError } from './cli-error.js';
+import type { AdminClient } from './client.js';
 import type { CliIo } from './io.js';
-import { type OutputFormat, outputFormat } from './output.js';
-import { deleteResource, describeResource, getResources } from './resource-commands.js';
-import { deleteSecret, describeSecret, getSecrets } from './secrets-commands.js';
-import { deleteToken, getTokens } from './token-commands.js';
-import { getCa } from './ca-commands.js';
+import type { OutputFormat } from './output.js';
+import type { ResourcePlural } from '../resources/types.js';
+
+// The handlers' modules are imported when a command runs (cli/main.ts: `pai serve` loads none).
+const secrets = () => import('./secrets-commands.js');
+const resources = () => import('./resource-commands.js');
+const tokens = () => import('./token-commands.js');
+
+/** The get, describe and delete handlers of a resource type of the admin API. */
+function resourceHandlers(plural: ResourcePlural): Pick<Required<TypeHandlers>, 'get' | 'describe' | 'delete'> {
+  return {
+    get: async (c, n, f, io) => (await resources()).getResources(plural)(c, n, f, io),
+    describe: async (c, n, io) => (await resources()).describeResource(plural)(c, n, io),
+    delete: async (c, n, force, io) => (await resources()).deleteResource(plural)(c, n, force, io),
+  };
+}
 
 interface TypeHandlers {
   readonly names: readonly string[];
@@ -20,29 +32,26 @@ interface TypeHandlers {
 }
 
 const TYPES: readonly TypeHandlers[] = [
-  { names: ['secrets', 'secret'], get: getSecrets, describe: describeSecret, delete: deleteSecret },
   {
-    names: ['agents', 'agent'],
-    get: getResources('agents'),
-    describe: describeResource('agents'),
-    delete: deleteResource('agents'),
+    names: ['secrets', 'secret'],
+    get: async (c, n, f, io) => (await secrets()).getSecrets(c, n, f, io),
+    describe: async (c, n, io) => (await secrets()).describeSecret(c, n, io),
+    delete: async (c, n, force, io) => (await secrets()).deleteSecret(c, n, force, io),
   },
-  {
-    // Pai's words: `pai get services`, `pai describe provider`, `pai delete service`.
-    names: ['providers', 'provider', 'services', 'service', 'svc'],
-    get: getResources('providers'),
-    describe: describeResource('providers'),
-    delete: deleteResource('providers'),
-  },
+  { names: ['agents', 'agent'], ...resourceHandlers('agents') },
+  // Pai's words: `pai get services`, `pai describe provider`, `pai delete service`.
+  { names: ['providers', 'provider', 'services', 'service', 'svc'], ...resourceHandlers('providers') },
   {
     names: ['modelproviders', 'modelprovider', 'model-providers', 'model-provider', 'mp'],
-    get: getResources('modelproviders'),
-    describe: describeResource('modelproviders'),
-    delete: deleteResource('modelproviders'),
+    ...resourceHandlers('modelproviders'),
   },
-  { names: ['tokens', 'token'], get: (c, _n, f, io) => getTokens(c, f, io), delete: (c, id, _f, io) => deleteToken(c, id, io) },
+  {
+    names: ['tokens', 'token'],
+    get: async (c, _n, f, io) => (await tokens()).getTokens(c, f, io),
+    delete: async (c, id, _f, io) => (await tokens()).deleteToken(c, id, io),
+  },
   // The pai CA's public certificates (PEM); never its key.
-  { names: ['ca'], get: (c, _n, _f, io) => getCa(c, io) },
+  { names: ['ca'], get: async (c, _n, _f, io) => (await import('./ca-commands.js')).getCa(c, io) },
 ];
 
 function lookup(type: string): TypeHandlers {
@@ -54,7 +63,7 @@ function lookup(type: string): TypeHandlers {
 }
 
 /** Adds get, describe and delete to `program`; returns the commands added. */
-export function resourceCommands(program: Command, client: () => AdminClient, io: CliIo): Command[] {
+export function resourceCommands(program: Command, client: () => Promise<AdminClient>, io: CliIo): Command[] {
   const output = new Option('-o, --output <format>', 'output format: table, json, yaml or name').default('table');
   const get = program
     .command('get')
@@ -67,7 +76,8 @@ export function resourceCommands(program: Command, client: () => AdminClient, io
       '\nExamples:\n  pai get secrets\n  pai get secret gemini-key -o yaml\n  pai get services -n team-a\n  pai get model-providers -o json\n',
     )
     .action(async (type: string, name: string | undefined, opts: { output: string }) => {
-      await lookup(type).get(client(), name, outputFormat(opts.output), io);
+      const { outputFormat } = await import('./output.js');
+      await lookup(type).get(await client(), name, outputFormat(opts.output), io);
     });
   const describe = program
     .command('describe')
@@ -77,7 +87,7 @@ export function resourceCommands(program: Command, client: () => AdminClient, io
     .action(async (type: string, name: string) => {
       const h = lookup(type);
       if (!h.describe) throw new CliError(`describe is not available for ${h.names[0]}`, 2);
-      await h.describe(client(), name, io);
+      await h.describe(await client(), name, io);
     });
   const del = program
     .command('delete')
@@ -88,7 +98,7 @@ export function resourceCommands(program: Command, client: () => AdminClient, io
     .action(async (type: string, name: string, opts: { force: boolean }) => {
       const h = lookup(type);
       if (!h.delete) throw new CliError(`delete is not available for ${h.names[0]}`, 2);
-      await h.delete(client(), name, opts.force, io);
+      await h.delete(await client(), name, opts.force, io);
     });
   return [get, describe, del];
 }

@@ -82,10 +82,14 @@ function checked(flags: RenderInstallFlags): Omit<InstallOptions, 'caBundle'> {
 }
 
 /** Prints the install manifests; notes the Secrets to create first on stderr. `client` is called only without --ca-bundle. */
-export async function renderInstallCommand(client: () => AdminClient, flags: RenderInstallFlags, io: CliIo): Promise<void> {
+export async function renderInstallCommand(
+  client: () => Promise<AdminClient>,
+  flags: RenderInstallFlags,
+  io: CliIo,
+): Promise<void> {
   const options = checked(flags);
   const caBundle =
-    flags.caBundle === undefined ? await caFromServer(client(), new Date()) : readPemCerts(flags.caBundle, '--ca-bundle');
+    flags.caBundle === undefined ? await caFromServer(await client(), new Date()) : readPemCerts(flags.caBundle, '--ca-bundle');
   io.stdout(installYaml(renderInstall({ ...options, caBundle })));
   for (const [name, what] of Object.entries(INSTALL_PREREQUISITES)) io.stderr(`note: create Secret ${name} first: ${what}\n`);
 }

@@ -4,7 +4,7 @@
 import { loadConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { type ServeRole, adminUrl, startServer } from '../main.js';
-import { CliError } from './client.js';
+import { CliError } from './cli-error.js';
 import type { CliIo } from './io.js';
 
 const SERVE_ROLES: readonly ServeRole[] = ['all', 'admin', 'injector', 'webhook'];
