@@ -187,7 +187,10 @@ function reportTamperedRows(store: LocalStore, logger: Logger): void {
 
 export async function startServer(config: Config, options: StartOptions): Promise<RunningServer> {
   const { logger, role } = options;
-  const metrics = options.metrics ?? createMetrics();
+  // Only the admin API serves /metrics: a process without it (an injector, a webhook) keeps its
+  // counters (tests and a future endpoint read them) but not prom-client's default process metrics,
+  // whose event-loop-delay monitor alone wakes the process every 10 ms.
+  const metrics = options.metrics ?? createMetrics(undefined, role === 'all' || role === 'admin');
   ensurePrivateDir(config.dataDir);
   const raw = await openStore(config);
   const store = instrumentStore(raw, metrics);
