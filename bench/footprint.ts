@@ -21,8 +21,8 @@
  * -m3 each; every body's answer is verified (credential present) before the runs and compared byte
  * for byte after them. Rounds alternate which server goes first; medians and ranges are printed.
  * Knobs: BENCH_ROUNDS (3), BENCH_CAPACITY (30000 per run), BENCH_IDLE_S (15: after the first idle
- * collection, which pai serve runs at the end of its first quiet 10 s window under
- * PAI_NODE_PROFILE=pod, src/heap.ts), BENCH_SUSTAINED (200000), BENCH_SETTLE_S (25), BENCH_NODE_FLAGS
+ * collection, which pai serve runs at the end of its first quiet 5 s window under
+ * PAI_NODE_PROFILE=pod, src/heap.ts), BENCH_SUSTAINED (200000), BENCH_SETTLE_S (15), BENCH_NODE_FLAGS
  * (flag sets separated by `;`; default bin/pai.js's own, then with PAI_NODE_PROFILE=pod's bounded
  * heap added).
  * Writes .bench/footprint.json. Run: `npx tsx bench/footprint.ts` (or `make bench`).
@@ -41,9 +41,9 @@ const env = process.env;
 const ROUNDS = Number(env['BENCH_ROUNDS'] ?? 3);
 const CAPACITY = Number(env['BENCH_CAPACITY'] ?? 30_000);
 const IDLE_S = Number(env['BENCH_IDLE_S'] ?? 15);
-// After the load: long enough for two of the idle collector's 10 s windows (src/heap.ts), the first
+// After the load: long enough for two of the idle collector's 5 s windows (src/heap.ts), the first
 // of which may still have seen the load.
-const SETTLE_S = Number(env['BENCH_SETTLE_S'] ?? 25);
+const SETTLE_S = Number(env['BENCH_SETTLE_S'] ?? 15);
 const SUSTAINED = Number(env['BENCH_SUSTAINED'] ?? 200_000);
 const IN_FLIGHT = 3;
 const FLAG_SETS: string[][] = env['BENCH_NODE_FLAGS']

@@ -4,57 +4,122 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
-import { type HeapWindow, IDLE_UTILIZATION, REGROWTH_BYTES, collectWhenIdle, shouldCollect } from '../src/heap.js';
+import {
+  type HeapState,
+  type HeapWindow,
+  IdleCollector,
+  collectionTook,
+  QUIET_MS,
+  REGROWTH_BYTES,
+  collectWhenIdle,
+  shouldCollect,
+} from '../src/heap.js';
 
 const MiB = 1024 * 1024;
 
-const rows: [string, HeapWindow, number | undefined, boolean][] = [
-  ['idle, never collected: collect', { utilization: 0.001, heapTotal: 30 * MiB }, undefined, true],
-  ['busy, never collected: wait', { utilization: 0.5, heapTotal: 30 * MiB }, undefined, false],
-  ['at the threshold is busy', { utilization: IDLE_UTILIZATION, heapTotal: 30 * MiB }, undefined, false],
-  ['just below the threshold is idle', { utilization: IDLE_UTILIZATION - 0.0001, heapTotal: 30 * MiB }, undefined, true],
+const rows: [string, HeapState, number | undefined, boolean][] = [
+  ['quiet long enough, never collected: collect', { quietMs: QUIET_MS, heapTotal: 30 * MiB }, undefined, true],
+  ['quiet, but not long enough: wait', { quietMs: QUIET_MS - 1, heapTotal: 30 * MiB }, undefined, false],
+  ['busy (quiet 0): wait', { quietMs: 0, heapTotal: 300 * MiB }, undefined, false],
   [
-    'idle, grown by the regrowth since the last: collect',
-    { utilization: 0, heapTotal: 10 * MiB + REGROWTH_BYTES },
+    'quiet, regrown by 8 MiB since the last: collect',
+    { quietMs: QUIET_MS, heapTotal: 10 * MiB + REGROWTH_BYTES },
     10 * MiB,
     true,
   ],
-  ['idle, grown by less: wait', { utilization: 0, heapTotal: 10 * MiB + REGROWTH_BYTES - 1 }, 10 * MiB, false],
-  ['idle, smaller than after the last: wait', { utilization: 0, heapTotal: 8 * MiB }, 10 * MiB, false],
-  ['busy and grown: wait (never under load)', { utilization: 0.9, heapTotal: 80 * MiB }, 10 * MiB, false],
-  ['a NaN utilization is not idle', { utilization: Number.NaN, heapTotal: 80 * MiB }, undefined, false],
+  ['quiet, regrown by less: wait', { quietMs: 60_000, heapTotal: 10 * MiB + REGROWTH_BYTES - 1 }, 10 * MiB, false],
+  ['quiet, smaller than after the last: wait', { quietMs: QUIET_MS, heapTotal: 8 * MiB }, 10 * MiB, false],
+  ['busy and regrown: wait (never under load)', { quietMs: 0, heapTotal: 80 * MiB }, 10 * MiB, false],
+  ['a NaN quiet time is not quiet', { quietMs: Number.NaN, heapTotal: 80 * MiB }, undefined, false],
 ];
-for (const [name, window, baseline, expected] of rows) {
+for (const [name, state, baseline, expected] of rows) {
   test(`shouldCollect: ${name}`, (t) => {
-    t.is(shouldCollect(window, baseline), expected);
+    t.is(shouldCollect(state, baseline), expected);
   });
 }
 
-test('the shell: collects in the first idle window, then not again until the heap regrows', async (t) => {
+test('the collector: collects after 10 s of quiet windows, restarts the count on a busy one, then waits for regrowth', (t) => {
+  const quiet = (heap: number): HeapWindow => ({ utilization: 0.001, heapTotal: heap * MiB });
+  const busy = (heap: number): HeapWindow => ({ utilization: 0.3, heapTotal: heap * MiB });
+  // Windows of 2.5 s: 4 quiet ones make the 10 s.
   const windows: HeapWindow[] = [
-    { utilization: 0.4, heapTotal: 40 * MiB }, // start-up: busy
-    { utilization: 0.001, heapTotal: 40 * MiB }, // idle: collect
-    { utilization: 0.001, heapTotal: 13 * MiB }, // idle, 1 MiB above the 12 after the collection: not regrown
-    { utilization: 0.7, heapTotal: 200 * MiB }, // load
-    { utilization: 0.001, heapTotal: 200 * MiB }, // idle after load: collect
+    busy(40), // 1 start-up
+    quiet(40), // 2
+    quiet(40), // 3
+    busy(40), // 4 a request burst: the count restarts
+    quiet(40), // 5
+    quiet(40), // 6
+    quiet(40), // 7
+    quiet(40), // 8: 10 s quiet → collect (heap → 12 MiB)
+    quiet(13), // 9
+    quiet(13), // 10
+    quiet(13), // 11
+    quiet(13), // 12: quiet 10 s again, but not regrown → no collection
+    busy(200), // 13 load
+    quiet(200), // 14
+    quiet(200), // 15
+    quiet(200), // 16
+    quiet(200), // 17: collect
   ];
-  // Each tick reads the next window; a collection brings the heap to 12 MiB.
-  const collectedAt: number[] = [];
-  let tick = 0;
+  const collected: number[] = [];
+  // Each collection takes (the heap is 12 MiB after it, far below every `before`).
+  const collector = new IdleCollector(
+    2500,
+    () => collected.push(collected.length),
+    () => 12 * MiB,
+  );
+  const fired = windows.flatMap((w, k) => (collector.tick(w) ? [k + 1] : []));
+  t.deepEqual(fired, [8, 17], 'collected after the 8th and the 17th window');
+  t.is(collected.length, 2);
+});
+
+test('the collector: a collection that frees less than 1 MiB is tried again in the next quiet windows, at most 4 times', (t) => {
+  const quiet: HeapWindow = { utilization: 0, heapTotal: 30 * MiB };
+  const afters = [29.5, 30, 29.8, 29.9, 29.9, 29.9, 29.9, 29.9].map((m) => m * MiB); // never frees 1 MiB
+  let k = 0;
+  const collector = new IdleCollector(
+    2500,
+    () => undefined,
+    () => afters[k++] ?? 0,
+  );
+  const fired = Array.from({ length: 12 }, (_, i) => (collector.tick(quiet) ? i + 1 : 0)).filter((i) => i > 0);
+  // 4 windows to reach 10 s of quiet, then one try per window, 4 in all; then it waits for regrowth.
+  t.deepEqual(fired, [4, 5, 6, 7]);
+
+  let m = 0;
+  const second = new IdleCollector(
+    2500,
+    () => undefined,
+    () => ([29.9, 12][m++] ?? 0) * MiB,
+  );
+  const fired2 = Array.from({ length: 8 }, (_, i) => (second.tick(quiet) ? i + 1 : 0)).filter((i) => i > 0);
+  t.deepEqual(fired2, [4, 5], 'the second try freed enough: settled');
+});
+
+test('collectionTook: freed 1 MiB or more', (t) => {
+  t.true(collectionTook(30 * MiB, 29 * MiB));
+  t.true(collectionTook(30 * MiB, 12 * MiB));
+  t.false(collectionTook(30 * MiB, 29 * MiB + 1));
+  t.false(collectionTook(30 * MiB, 31 * MiB), 'a collection that grew the heap did not take');
+});
+
+test('the timer: one sample per window; no collection before QUIET_MS of quiet windows', async (t) => {
+  let samples = 0;
+  let calls = 0;
   const stop = collectWhenIdle({
     windowMs: 5,
-    gc: () => collectedAt.push(tick),
-    sample: () => windows[tick++] ?? { utilization: 1, heapTotal: 0 },
-    heapAfter: () => 12 * MiB,
+    gc: () => calls++,
+    sample: () => (samples++, { utilization: 0, heapTotal: 1e12 }),
   });
-  await sleep(200);
-  stop();
-  t.deepEqual(collectedAt, [2, 5], 'collected after the 2nd and the 5th window');
+  t.teardown(stop);
+  await sleep(100);
+  t.true(samples >= 5, `${samples} samples`);
+  t.is(calls, 0, `${samples} quiet windows of 5 ms are not ${QUIET_MS} ms`);
 });
 
 test('stopped (pai serve closed): no further collection', async (t) => {
   let calls = 0;
-  const stop = collectWhenIdle({ windowMs: 20, gc: () => calls++, sample: () => ({ utilization: 0, heapTotal: 1e12 }) });
+  const stop = collectWhenIdle({ windowMs: 5, gc: () => calls++, sample: () => ({ utilization: 0, heapTotal: 1e12 }) });
   stop();
   await sleep(100);
   t.is(calls, 0);
