@@ -15,11 +15,12 @@
 //
 // PAI_NODE_PROFILE=pod (set by the admission webhook on the injector sidecar, one per agent pod)
 // adds a bounded heap: young generation semi-spaces of 8 MiB and an old space of 64 MiB, and
-// exposes gc for the one full collection pai serve runs 10 s after start (src/heap.ts). After
-// 200,000 Checks the injector's RSS stays ~100 MiB instead of ~180 MiB, for ~5-10% more CPU per
-// Check (`make bench`, footprint part; docs/PERFORMANCE.md). A per-pod injector serves one agent and
-// its live heap is ~12-16 MiB; the cap is not for the shared injector or the admin, whose live
-// heap grows with the number of agents, so they run without a profile.
+// exposes gc for the full collections pai serve runs once it has been quiet for 10 s
+// (src/heap.ts). Under sustained load the injector's RSS stays ~100 MiB instead of ~170 MiB, and
+// it is back near 82 MiB once quiet, for ~5-15% more CPU per Check (`make bench`, footprint part;
+// docs/PERFORMANCE.md). A per-pod injector serves one agent and its live heap is ~12-16 MiB; the
+// cap is not for the shared injector or the admin, whose live heap grows with the number of
+// agents, so they run without a profile.
 import { main } from '../dist/cli/main.js';
 
 process.exitCode = await main(process.argv.slice(2));
