@@ -202,6 +202,15 @@ const field = (num: number, payload: number[] | string): number[] => {
 const entry = (key: string, value: string): number[] => [...field(1, key), ...field(2, value)];
 const wrap = (http: number[], attrs: number[] = []): Buffer => Buffer.from(field(1, [...attrs, ...field(4, field(2, http))]));
 
+test('wire rules: groups nested 64 deep are skipped, 65 are refused', (t) => {
+  const nested = (n: number): number[] => [
+    ...Array.from({ length: n }, () => (5 << 3) | 3),
+    ...Array.from({ length: n }, () => (5 << 3) | 4),
+  ];
+  t.deepEqual(decodeCheckRequest(Buffer.from(nested(64))), {});
+  t.throws(() => decodeCheckRequest(Buffer.from(nested(65))), { instanceOf: CheckDecodeError, message: /nested deeper/ });
+});
+
 test('wire rules: unknown fields, a group, and fixed-width fields are skipped', (t) => {
   const unknown = [
     ...varint((99 << 3) | 0),
@@ -268,7 +277,7 @@ test('wire rules: raw_value stays bytes (latin1 in the decision input), invalid 
   t.deepEqual(input.headers[0], ['x-bin', '\u00ff\u0000\u00e9']);
 });
 
-test('malformed: truncated varint, length past the end, wire types 6 and 7, an unterminated group, an 11-byte varint', (t) => {
+test('malformed: truncated varint, length past the end, wire types 6 and 7, an unterminated or too deep group, an 11-byte varint', (t) => {
   const cases: [string, number[]][] = [
     ['truncated varint', [0x0a, 0x80]],
     ['length past the end', [0x0a, 0x05, 0x01]],
@@ -278,6 +287,7 @@ test('malformed: truncated varint, length past the end, wire types 6 and 7, an u
     ['unterminated group', [(5 << 3) | 3, 0x08, 0x01]],
     ['varint longer than 10 bytes', [0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]],
     ['truncated fixed64', [(5 << 3) | 1, 1, 2, 3]],
+    ['groups nested 100,000 deep (never a stack overflow)', Array.from({ length: 100_000 }, () => (5 << 3) | 3)],
   ];
   for (const [name, bytes] of cases) {
     t.throws(() => decodeCheckRequest(Buffer.from(bytes)), { instanceOf: CheckDecodeError }, name);

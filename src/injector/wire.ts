@@ -11,6 +11,8 @@ export const LENGTH = 2;
 const START_GROUP = 3;
 const END_GROUP = 4;
 const FIXED32 = 5;
+/** Deepest nesting of (deprecated) groups skipped; protobuf's own parsers stop at 100 levels of recursion. */
+const MAX_GROUP_DEPTH = 64;
 
 /** Malformed protobuf bytes (grpc-js answers a request that throws it with INTERNAL). */
 export class ProtoWireError extends Error {
@@ -64,7 +66,7 @@ export class Reader {
   }
 
   /** Skips the value of a field of `wireType` (a group up to its matching end). */
-  skip(wireType: number): void {
+  skip(wireType: number, depth = 0): void {
     switch (wireType) {
       case VARINT:
         this.uint32();
@@ -76,10 +78,12 @@ export class Reader {
         this.pos = this.length();
         return;
       case START_GROUP:
+        // Bounded: a message of nested start-group tags (one byte each) must not exhaust the stack.
+        if (depth >= MAX_GROUP_DEPTH) throw new ProtoWireError(`groups nested deeper than ${MAX_GROUP_DEPTH}`);
         for (;;) {
           const tag = this.uint32();
           if ((tag & 7) === END_GROUP) return;
-          this.skip(tag & 7);
+          this.skip(tag & 7, depth + 1);
         }
       case FIXED32:
         this.advance(4);
