@@ -20,7 +20,7 @@ import { collectWhenIdle } from './heap.js';
 import { caAuthorityFor } from './injector/sds-wiring.js';
 import { instrumentStore } from './store/instrumented.js';
 import { ensurePrivateDir, writeFileDurably } from './store/local/files.js';
-import { LocalStore } from './store/local/sqlite-store.js';
+import type { LocalStore } from './store/local/sqlite-store.js';
 import type { SecretStore } from './store/types.js';
 
 export type ServeRole = 'all' | 'admin' | 'injector' | 'webhook';
@@ -176,6 +176,13 @@ export interface StartOptions {
  * Logs the document rows of pai.db that fail their MAC (written without the master key): they are
  * refused on every read already; this says so once at start, naming kind, namespace and name only.
  */
+/** The local store behind `raw`, if it is one (imported only then: a Vault process never loads SQLite). */
+async function localStoreOf(config: Config, raw: SecretStore): Promise<LocalStore | undefined> {
+  if (config.store === 'vault') return undefined;
+  const { LocalStore } = await import('./store/local/sqlite-store.js');
+  return raw instanceof LocalStore ? raw : undefined;
+}
+
 function reportTamperedRows(store: LocalStore, logger: Logger): void {
   const bad = store.integrityReport();
   if (bad.length === 0) return;
@@ -208,7 +215,8 @@ export async function startServer(config: Config, options: StartOptions): Promis
   // rotation made here reaches this process's open SDS streams at once.
   const authority = caAuthorityFor(store);
   try {
-    if (raw instanceof LocalStore) reportTamperedRows(raw, logger);
+    const local = await localStoreOf(config, raw);
+    if (local) reportTamperedRows(local, logger);
     if (role === 'all' || role === 'admin') {
       const [{ openAuditLog }, { buildAdminRouter }, { AdminServer }, { hostCheck }, { loadAdminTls }] = await Promise.all([
         import('./admin/audit.js'),
@@ -226,7 +234,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
         audit,
         changes,
         authority,
-        ...(raw instanceof LocalStore ? { localStore: raw } : {}),
+        ...(local ? { localStore: local } : {}),
       };
       const ready = (): Promise<void> => withTimeout(store.ping(), READY_TIMEOUT_MS);
       const hosts = hostCheck(config.adminListen, config.adminAllowedHosts);

@@ -3,7 +3,6 @@
  */
 import type { Config } from '../config.js';
 import { ensurePrivateDir } from './local/files.js';
-import { LocalStore } from './local/sqlite-store.js';
 import type { SecretStore } from './types.js';
 
 /** Opens the configured store. Throws ConfigError when it cannot start (and says why). */
@@ -13,5 +12,7 @@ export async function openStore(config: Config): Promise<SecretStore> {
     return openVaultStore(config);
   }
   ensurePrivateDir(config.dataDir);
+  // Imported here: a process on Vault never loads SQLite (better-sqlite3's native module).
+  const { LocalStore } = await import('./local/sqlite-store.js');
   return LocalStore.open({ dataDir: config.dataDir, masterKeyFile: config.masterKeyFile });
 }
