@@ -2,6 +2,7 @@
  * src/heap.ts: the idle collector. `shouldCollect` as a table; the timer shell with a fake window
  * source and collector (never the real gc); nothing scheduled when gc is not exposed.
  */
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import {
@@ -14,6 +15,7 @@ import {
   collectWhenIdle,
   shouldCollect,
 } from '../src/heap.js';
+import { PAI_NODE_FLAGS, PAI_POD_NODE_FLAGS, startServe, tempDir } from './helpers/process.js';
 
 const MiB = 1024 * 1024;
 
@@ -128,4 +130,26 @@ test('stopped (pai serve closed): no further collection', async (t) => {
 test('without gc exposed: nothing is scheduled and stopping is harmless', (t) => {
   const stop = collectWhenIdle({ gc: undefined, sample: () => t.fail('sampled') });
   t.notThrows(stop);
+});
+
+test('pai serve under the pod profile: an idle injector is collected once quiet, and its heap shrinks', async (t) => {
+  const dir = tempDir('pai-heap-');
+  const server = await startServe({
+    dataDir: path.join(dir, 'data'),
+    args: ['--role', 'injector'],
+    nodeFlags: [...PAI_NODE_FLAGS, ...PAI_POD_NODE_FLAGS],
+    env: { PAI_INJECTOR_LISTEN: `unix:${path.join(dir, 'inj.sock')}`, PAI_LOG_LEVEL: 'debug' },
+  });
+  t.teardown(() => server.stop());
+  // The debug line of each collection: the committed heap before and after, MiB.
+  const freed = (): number[] =>
+    [...server.stderr().matchAll(/"heapMiB":([\d.]+),"afterMiB":([\d.]+)/g)].map((m) => Number(m[1]) - Number(m[2]));
+  // 10 s of quiet, then up to 4 tries 2.5 s apart: one that freed 1 MiB or more well within 40 s.
+  const deadline = Date.now() + 40_000;
+  while (!freed().some((f) => f >= 1) && Date.now() < deadline) await sleep(500);
+  t.true(
+    freed().some((f) => f >= 1),
+    `collections (MiB freed): ${JSON.stringify(freed())}; log tail: ${server.stderr().slice(-600)}`,
+  );
+  t.true(freed().length <= 4, 'at most 4 tries before one took');
 });
