@@ -82,6 +82,30 @@ export function injectorCluster(socket: string, name = 'pai_injector'): Obj {
   };
 }
 
+export const EXT_AUTHZ = 'envoy.filters.http.ext_authz';
+
+/**
+ * The ext_authz filter asking the injector (cluster pai_injector): fail closed (an injector error
+ * is a 503, never a request passed without its decision), mutations validated, and no routing or
+ * Envoy-internal header may be set by the answer. `includePeerCertificate`: the gateway passes the
+ * agent's client certificate (its identity); a sidecar has none to pass.
+ */
+export function extAuthzFilter(includePeerCertificate: boolean): Obj {
+  return {
+    name: EXT_AUTHZ,
+    typed_config: anyOf('envoy.extensions.filters.http.ext_authz.v3.ExtAuthz', {
+      transport_api_version: 'V3',
+      grpc_service: { envoy_grpc: { cluster_name: 'pai_injector' }, timeout: '0.5s' },
+      failure_mode_allow: false,
+      status_on_error: { code: 'ServiceUnavailable' },
+      include_peer_certificate: includePeerCertificate,
+      clear_route_cache: false,
+      validate_mutations: true,
+      decoder_header_mutation_rules: { allow_all_routing: false, allow_envoy: false, disallow_is_error: true },
+    }),
+  };
+}
+
 /** The router, last http filter; suppress_envoy_headers: third-party APIs learn nothing about this proxy. */
 export function routerFilter(): Obj {
   return {

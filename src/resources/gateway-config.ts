@@ -11,9 +11,11 @@ import { baseUrlOf } from './defaults.js';
 import {
   ADMIN,
   DEFAULT_INJECTOR_SOCKET,
+  EXT_AUTHZ,
   type Obj,
   anyOf,
   byCodeUnit,
+  extAuthzFilter,
   hostCluster,
   injectorCluster,
   routerFilter,
@@ -46,8 +48,6 @@ export interface RenderedGateway {
   /** ModelProviders left out, with the reason (names only). */
   readonly skipped: readonly { readonly name: string; readonly reason: string }[];
 }
-
-const EXT_AUTHZ = 'envoy.filters.http.ext_authz';
 
 interface Upstream {
   readonly name: string;
@@ -139,22 +139,6 @@ const ACCESS_LOG_FORMAT = {
   bytes_out: '%BYTES_SENT%',
 };
 
-function extAuthzFilter(): Obj {
-  return {
-    name: EXT_AUTHZ,
-    typed_config: anyOf('envoy.extensions.filters.http.ext_authz.v3.ExtAuthz', {
-      transport_api_version: 'V3',
-      grpc_service: { envoy_grpc: { cluster_name: 'pai_injector' }, timeout: '0.5s' },
-      failure_mode_allow: false,
-      status_on_error: { code: 'ServiceUnavailable' },
-      include_peer_certificate: true,
-      clear_route_cache: false,
-      validate_mutations: true,
-      decoder_header_mutation_rules: { allow_all_routing: false, allow_envoy: false, disallow_is_error: true },
-    }),
-  };
-}
-
 function connectionManager(upstreams: readonly Upstream[]): Obj {
   return {
     name: 'envoy.filters.network.http_connection_manager',
@@ -173,7 +157,7 @@ function connectionManager(upstreams: readonly Upstream[]): Obj {
         request_headers_to_remove: ['x-envoy-external-address'],
         virtual_hosts: [{ name: 'model_providers', domains: ['*'], routes: [...upstreams.map(route), fallbackRoute()] }],
       },
-      http_filters: [extAuthzFilter(), routerFilter()],
+      http_filters: [extAuthzFilter(true), routerFilter()],
     }),
   };
 }

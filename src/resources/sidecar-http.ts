@@ -3,7 +3,7 @@
  * listeners share, with one virtual host per agent host, the agent's identity on every forwarding
  * route, the ext_authz or ext_proc filter, and a 403 for any other host. Pure.
  */
-import { type Obj, anyOf, routerFilter, stdoutAccessLog } from './envoy-common.js';
+import { EXT_AUTHZ, type Obj, anyOf, extAuthzFilter, routerFilter, stdoutAccessLog } from './envoy-common.js';
 
 export type SidecarMode = 'ext-authz' | 'ext-proc';
 
@@ -17,8 +17,7 @@ export interface HttpPlan {
   readonly dynamic: boolean;
 }
 
-/** The http filter names (also the typed_per_filter_config keys). */
-export const EXT_AUTHZ = 'envoy.filters.http.ext_authz';
+/** The ext_proc filter name (also its typed_per_filter_config key; ext_authz's is EXT_AUTHZ, envoy-common.ts). */
 export const EXT_PROC = 'envoy.filters.http.ext_proc';
 /** The forward-proxy DNS cache, shared by name between the filter and the cluster. */
 export const DNS_CACHE = { name: 'agent_egress_dns_cache', dns_lookup_family: 'V4_PREFERRED', max_hosts: 1024 };
@@ -107,22 +106,6 @@ function hostRoute(plan: HttpPlan, host: string, cluster: string): Obj {
   };
 }
 
-function extAuthzFilter(): Obj {
-  return {
-    name: EXT_AUTHZ,
-    typed_config: anyOf('envoy.extensions.filters.http.ext_authz.v3.ExtAuthz', {
-      transport_api_version: 'V3',
-      grpc_service: { envoy_grpc: { cluster_name: 'pai_injector' }, timeout: '0.5s' },
-      failure_mode_allow: false,
-      status_on_error: { code: 'ServiceUnavailable' },
-      include_peer_certificate: false,
-      clear_route_cache: false,
-      validate_mutations: true,
-      decoder_header_mutation_rules: { allow_all_routing: false, allow_envoy: false, disallow_is_error: true },
-    }),
-  };
-}
-
 function extProcFilter(): Obj {
   return {
     name: EXT_PROC,
@@ -152,7 +135,7 @@ function httpFilters(plan: HttpPlan): Obj[] {
     name: 'envoy.filters.http.dynamic_forward_proxy',
     typed_config: anyOf('envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig', { dns_cache_config: DNS_CACHE }),
   };
-  return [plan.mode === 'ext-authz' ? extAuthzFilter() : extProcFilter(), ...(plan.dynamic ? [dfp] : []), routerFilter()];
+  return [plan.mode === 'ext-authz' ? extAuthzFilter(false) : extProcFilter(), ...(plan.dynamic ? [dfp] : []), routerFilter()];
 }
 
 const PROXY_ITSELF =
