@@ -70,28 +70,24 @@ type Status = { status: ServingStatus };
 type StatusList = { statuses: ReadonlyMap<string, ServingStatus> };
 const none = (): Buffer => Buffer.alloc(0);
 
+/** Check and Watch: the same messages, one answer or a stream of them. */
+function statusMethod(name: 'Check' | 'Watch'): grpc.MethodDefinition<{ service: string }, Status> {
+  return {
+    path: `/${SERVICE}/${name}`,
+    requestStream: false,
+    responseStream: name === 'Watch',
+    requestSerialize: encodeHealthRequest,
+    requestDeserialize: decodeHealthRequest,
+    responseSerialize: encodeHealthResponse,
+    responseDeserialize: decodeHealthResponse,
+    originalName: name.toLowerCase(),
+  };
+}
+
 /** The grpc-js definition of grpc.health.v1.Health (server side; clients decode with the same functions). */
 export const healthService: grpc.ServiceDefinition = {
-  Check: {
-    path: `/${SERVICE}/Check`,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: encodeHealthRequest,
-    requestDeserialize: decodeHealthRequest,
-    responseSerialize: encodeHealthResponse,
-    responseDeserialize: decodeHealthResponse,
-    originalName: 'check',
-  } satisfies grpc.MethodDefinition<{ service: string }, Status>,
-  Watch: {
-    path: `/${SERVICE}/Watch`,
-    requestStream: false,
-    responseStream: true,
-    requestSerialize: encodeHealthRequest,
-    requestDeserialize: decodeHealthRequest,
-    responseSerialize: encodeHealthResponse,
-    responseDeserialize: decodeHealthResponse,
-    originalName: 'watch',
-  } satisfies grpc.MethodDefinition<{ service: string }, Status>,
+  Check: statusMethod('Check'),
+  Watch: statusMethod('Watch'),
   List: {
     path: `/${SERVICE}/List`,
     requestStream: false,
