@@ -123,3 +123,96 @@ export function varint(n: number): number[] {
 export function lengthDelimited(field: number, payload: Buffer): Buffer {
   return Buffer.concat([Buffer.from([...varint((field << 3) | LENGTH), ...varint(payload.length)]), payload]);
 }
+
+/**
+ * A protobuf encoder writing into one growing buffer: fields are written in the order they are
+ * called (callers follow the .proto's declaration order, as protobufjs does), and a nested message
+ * is encoded by its own Writer and copied in after its length. Proto3 defaults are the caller's
+ * to omit.
+ */
+export class Writer {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(size = 128) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
+  }
+
+  /** An unsigned 32-bit varint (a negative int32 is written sign-extended to 10 bytes, as protobuf does). */
+  varint(n: number): this {
+    this.ensure(10);
+    const buf = this.buf;
+    if (n < 0) {
+      // Two's complement over 64 bits: the low 32 bits, then all ones.
+      let low = n >>> 0;
+      for (let i = 0; i < 4; i++) {
+        buf[this.pos++] = (low & 0x7f) | 0x80;
+        low >>>= 7;
+      }
+      buf[this.pos++] = (low & 0x0f) | 0xf0;
+      for (let i = 0; i < 4; i++) buf[this.pos++] = 0xff;
+      buf[this.pos++] = 0x01;
+      return this;
+    }
+    let v = n >>> 0;
+    while (v > 0x7f) {
+      buf[this.pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[this.pos++] = v;
+    return this;
+  }
+
+  tag(field: number, wireType: number): this {
+    return this.varint(((field << 3) | wireType) >>> 0);
+  }
+
+  /** A varint field (uint32, int32, enum, bool as 0/1). */
+  uint32(field: number, n: number): this {
+    return this.tag(field, VARINT).varint(n);
+  }
+
+  bool(field: number, b: boolean): this {
+    return this.tag(field, VARINT).varint(b ? 1 : 0);
+  }
+
+  string(field: number, text: string): this {
+    const length = Buffer.byteLength(text, 'utf8');
+    this.tag(field, LENGTH).varint(length);
+    this.ensure(length);
+    this.pos += this.buf.write(text, this.pos, length, 'utf8');
+    return this;
+  }
+
+  bytes(field: number, bytes: Uint8Array): this {
+    this.tag(field, LENGTH).varint(bytes.length);
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+    return this;
+  }
+
+  /** A nested message field, its body written by `fill` (an empty body still writes the field). */
+  message(field: number, fill: (w: Writer) => void): this {
+    const sub = new Writer();
+    fill(sub);
+    return this.bytes(field, sub.view());
+  }
+
+  /** The bytes written so far, without copying (valid until the next write). */
+  view(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  /** The bytes written, in a buffer of their own. */
+  finish(): Buffer {
+    return Buffer.from(this.view());
+  }
+}
