@@ -11,11 +11,13 @@ import type { CheckRequest__Output } from '../generated/envoy/service/auth/v3/Ch
 import type { CheckResponse } from '../generated/envoy/service/auth/v3/CheckResponse.js';
 import type { HeaderValueOption } from '../generated/envoy/config/core/v3/HeaderValueOption.js';
 import { decodeCheckRequest } from './check-decode.js';
+import { encodeCheckResponse } from './check-encode.js';
 import type { Decision, DecisionInput, Decider } from './decide.js';
 import { GATEWAY_MODE, type GatewayDecider, MODE_EXTENSION, gatewayInputOf } from './gateway.js';
 import { AGENT_EXTENSION, NAMESPACE_EXTENSION, agentIdentity } from './identity.js';
 import type { DecisionObserver } from './observe.js';
 import type { PeerIdentity } from './peer-identity.js';
+import { servedService } from './service-shapes.js';
 
 export { AGENT_EXTENSION, NAMESPACE_EXTENSION } from './identity.js';
 
@@ -249,25 +251,17 @@ export class ExtAuthzService {
 }
 
 /**
- * The Authorization service definition the injector serves: requests are read by the Check
- * decoder (check-decode.ts: only the fields the handler uses, in one pass), and the response
- * serializer sends pre-encoded CheckResponse bytes as they are and encodes anything else with the
- * original serializer.
+ * The Authorization service definition the injector serves, from hand-written codecs (no .proto
+ * loaded: service-shapes.ts): requests are read by the Check decoder (check-decode.ts: only the
+ * fields the handler uses, in one pass), and responses are written by the Check encoder
+ * (check-encode.ts), except pre-encoded CheckResponse bytes, which are sent as they are.
  */
-export function serviceDefinition(base: grpc.ServiceDefinition): {
-  definition: grpc.ServiceDefinition;
-  serialize: CheckSerializer;
-} {
-  const method = base['Check'];
-  if (!method) throw new Error('Authorization service definition has no Check method');
-  const original = method.responseSerialize as (value: CheckResponse) => Buffer;
-  const definition: grpc.ServiceDefinition = {
-    ...base,
+export function serviceDefinition(): { definition: grpc.ServiceDefinition; serialize: CheckSerializer } {
+  const definition = servedService('auth', {
     Check: {
-      ...method,
       requestDeserialize: decodeCheckRequest,
-      responseSerialize: (value: CheckResponse | Buffer) => (Buffer.isBuffer(value) ? value : original(value)),
+      responseSerialize: (value: CheckResponse | Buffer) => (Buffer.isBuffer(value) ? value : encodeCheckResponse(value)),
     },
-  };
-  return { definition, serialize: original };
+  });
+  return { definition, serialize: encodeCheckResponse };
 }

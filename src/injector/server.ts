@@ -18,7 +18,6 @@ import { ExtAuthzService, serviceDefinition } from './ext-authz.js';
 import { GatewayDecider } from './gateway.js';
 import { LoadingCache } from './loading-cache.js';
 import { decisionObserver } from './observe.js';
-import { envoyService } from './envoy-grpc.js';
 import { PeerIdentity } from './peer-identity.js';
 import { RequestLog } from './request-log.js';
 import { UsageRecorder } from './usage.js';
@@ -147,7 +146,7 @@ export class InjectorServer {
       'grpc.max_send_message_length': MAX_MESSAGE,
     });
     const gateway = new GatewayDecider({ tokens, agents, secrets, trustDomain: config.spiffeTrustDomain, metrics });
-    const { definition, serialize } = serviceDefinition(envoyService('auth'));
+    const { definition, serialize } = serviceDefinition();
     const authz = new ExtAuthzService(decider, observer, gateway, serialize, peer);
     this.server.addService(definition, { Check: authz.check });
     this.health.addToServer(this.server);

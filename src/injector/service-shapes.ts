@@ -46,7 +46,7 @@ const clientSide = (path: string) => (): never => {
  */
 export function servedService(
   name: ShapedService,
-  codecs: Readonly<Record<string, ServerCodec<never, never>>>,
+  codecs: Readonly<Record<string, ServerCodec<unknown, never>>>,
 ): grpc.ServiceDefinition {
   const { service, methods } = METHOD_SHAPES[name];
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
