@@ -33,8 +33,14 @@ import { LENGTH, Reader } from './wire.js';
 /** A malformed CheckRequest (grpc-js answers it with INTERNAL, as for any deserializing error). */
 export { ProtoWireError as CheckDecodeError } from './wire.js';
 
-/** A string field (field 1 key, field 2 value) map entry, into `into`. */
+/**
+ * A string field (field 1 key, field 2 value) map entry starting at `r.pos` (its length not yet
+ * read), into `into`. Read in place (the reader's end is narrowed to the entry and restored), not
+ * through a sub-reader: one entry per header per request.
+ */
 function mapEntry(r: Reader, into: Record<string, string>): void {
+  const outer = r.end;
+  r.end = r.length();
   let key = '';
   let value = '';
   while (r.pos < r.end) {
@@ -44,6 +50,7 @@ function mapEntry(r: Reader, into: Record<string, string>): void {
     else if (field === 2 && (tag & 7) === LENGTH) value = r.string();
     else r.skip(tag & 7);
   }
+  r.end = outer;
   // A plain object, as protobufjs builds: V8 shares the hidden classes of objects that get the same
   // keys in the same order (every request from one Envoy), where a prototype-less object is a hash
   // table from the start (decoding a 10-header request plus checkInput: 3.5 against 4.3 µs).
@@ -99,7 +106,7 @@ function httpRequest(r: Reader): AttributeContext_HttpRequest__Output {
         http.method = r.string();
         break;
       case 3:
-        mapEntry(r.sub(), (http.headers ??= {}));
+        mapEntry(r, (http.headers ??= {}));
         break;
       case 4:
         http.path = r.string();
@@ -163,7 +170,7 @@ function attributeContext(r: Reader): AttributeContext__Output {
         attrs.request = request(r.sub());
         break;
       case 10:
-        mapEntry(r.sub(), (attrs.context_extensions ??= {}));
+        mapEntry(r, (attrs.context_extensions ??= {}));
         break;
       default:
         r.skip(LENGTH);

@@ -19,13 +19,18 @@ export class ProtoWireError extends Error {
   override readonly name = 'ProtoWireError';
 }
 
+/** Node's Buffer method behind toString('utf8', start, end), without its argument normalization. */
+interface Utf8Sliceable {
+  utf8Slice(start: number, end: number): string;
+}
+
 /** A cursor over `buf`, bounded by `end` for the message being read. */
 export class Reader {
   pos: number;
   constructor(
     readonly buf: Buffer,
     pos: number,
-    readonly end: number,
+    public end: number,
   ) {
     this.pos = pos;
   }
@@ -53,7 +58,7 @@ export class Reader {
 
   string(): string {
     const end = this.length();
-    const text = this.buf.toString('utf8', this.pos, end);
+    const text = (this.buf as unknown as Utf8Sliceable).utf8Slice(this.pos, end);
     this.pos = end;
     return text;
   }
