@@ -7,7 +7,9 @@ import type { Metrics } from '../metrics.js';
 import type { CounterChild, HistogramChild } from '../metrics-fast.js';
 import { agentIdOf } from './agents.js';
 import type { Decision, InjectorApi } from './decide.js';
-import type { RequestLog } from './request-log.js';
+import type { InjectionTarget } from '../resources/types.js';
+import { usageKey } from '../usage/usage-doc.js';
+import { type RequestLog, recordHead, recordLine } from './request-log.js';
 import type { UsageRecorder } from './usage.js';
 
 /** What the observer is told of the request itself: its method and `:path`. */
@@ -38,42 +40,62 @@ export function outcomeOf(d: Decision): string {
   return d.kind === 'deny' ? d.error.code : d.kind;
 }
 
+/** What is the same for every request of one agent through one target: kept per (target, agent). */
+interface TargetRecord {
+  readonly namespace: string;
+  readonly usageKey: string;
+  /** recordHead of the request log's records. */
+  readonly head: string;
+}
+
+function targetRecord(target: InjectionTarget, agent: string): TargetRecord {
+  const id = agentIdOf(agent);
+  return {
+    namespace: id.namespace,
+    usageKey: usageKey({ agent: id.name, kind: target.kind, name: target.name }),
+    head: recordHead({ agent: id.name, namespace: id.namespace, kind: target.kind, provider: target.name, type: target.type }),
+  };
+}
+
 /**
  * Records a decision about a request through a Provider or ModelProvider: the request log
  * (unless the Provider's audit.logRequests is false), pai_policy_decisions_total for Providers with a
- * policy, and a usage count when a credential went out.
+ * policy, and a usage count when a credential went out. Once per request: the parts that depend
+ * only on the agent and the target are built once (`records`), the time text once per millisecond.
  */
 function recordTarget(
   d: Decision,
   request: ObservedRequest | undefined,
   sinks: ObserverSinks,
   policyCounter: (p: string, d: string) => CounterChild,
+  records: WeakMap<InjectionTarget, Map<string, TargetRecord>>,
+  time: () => string,
 ): void {
   if (d.kind === 'pass' || d.kind === 'body' || d.target === undefined || d.agent === undefined) return;
   const target = d.target;
-  const id = agentIdOf(d.agent);
+  let byAgent = records.get(target);
+  if (byAgent === undefined) records.set(target, (byAgent = new Map<string, TargetRecord>()));
+  let known = byAgent.get(d.agent);
+  if (known === undefined) byAgent.set(d.agent, (known = targetRecord(target, d.agent)));
   const verdict = d.verdict;
   const decision = decisionWord(d);
   if (verdict !== undefined) policyCounter(target.name, decision).inc();
-  if (d.kind === 'inject') sinks.usage?.count(id.namespace, { agent: id.name, kind: target.kind, name: target.name });
-  if (target.logRequests === false || sinks.requestLog === undefined) return;
+  if (d.kind === 'inject') sinks.usage?.countKey(known.namespace, known.usageKey);
+  const log = sinks.requestLog;
+  if (target.logRequests === false || log === undefined || !log.enabled) return;
   const path = request?.path ?? '';
   const q = path.indexOf('?');
-  sinks.requestLog.write({
-    time: new Date(sinks.now?.() ?? Date.now()).toISOString(),
-    agent: id.name,
-    namespace: id.namespace,
-    kind: target.kind,
-    provider: target.name,
-    type: target.type,
-    method: request?.method ?? '',
-    host: d.host ?? '',
-    path: q < 0 ? path : path.slice(0, q),
-    ...(verdict?.action === undefined ? {} : { action: verdict.action }),
-    ...(verdict?.resource === undefined ? {} : { resource: verdict.resource }),
-    decision,
-    reason: d.kind === 'deny' ? (verdict?.reason ?? d.error.code) : (verdict?.reason ?? 'allowed'),
-  });
+  log.writeLine(
+    recordLine(time(), known.head, {
+      method: request?.method ?? '',
+      host: d.host ?? '',
+      path: q < 0 ? path : path.slice(0, q),
+      ...(verdict?.action === undefined ? {} : { action: verdict.action }),
+      ...(verdict?.resource === undefined ? {} : { resource: verdict.resource }),
+      decision,
+      reason: d.kind === 'deny' ? (verdict?.reason ?? d.error.code) : (verdict?.reason ?? 'allowed'),
+    }),
+  );
 }
 
 /** An observer writing metrics, debug logs, request records and usage counts. */
@@ -99,6 +121,18 @@ export function decisionObserver(metrics: Metrics, logger: Logger, sinks: Observ
     }
     return child;
   };
+  const records = new WeakMap<InjectionTarget, Map<string, TargetRecord>>();
+  const now = sinks.now ?? Date.now;
+  let lastMs = NaN;
+  let lastTime = '';
+  const time = (): string => {
+    const ms = now();
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastTime = new Date(ms).toISOString();
+    }
+    return lastTime;
+  };
   const policies = new Map<string, CounterChild>();
   const policyCounter = (provider: string, decision: string): CounterChild => {
     const key = `${provider}\u0000${decision}`;
@@ -112,7 +146,7 @@ export function decisionObserver(metrics: Metrics, logger: Logger, sinks: Observ
   return {
     observe(api, d, startedNs, request) {
       const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
-      recordTarget(d, request, sinks, policyCounter);
+      recordTarget(d, request, sinks, policyCounter, records, time);
       const target = d.kind === 'pass' ? undefined : d.target;
       const outcome = outcomeOf(d);
       counter(api, outcome, target?.type ?? 'none').inc();

@@ -27,6 +27,28 @@ export interface RequestRecord {
   readonly reason: string;
 }
 
+/** The fields of a record that are the same for every request of one agent through one target. */
+export type RecordHead = Pick<RequestRecord, 'agent' | 'namespace' | 'kind' | 'provider' | 'type'>;
+/** The fields that change per request. */
+export type RecordTail = Omit<RequestRecord, keyof RecordHead | 'time'>;
+
+/** The JSON text of a record's head fields, with the comma that follows them (kept per agent and target). */
+export function recordHead(r: RecordHead): string {
+  return `"agent":${JSON.stringify(r.agent)},"namespace":${JSON.stringify(r.namespace)},"kind":${JSON.stringify(r.kind)},"provider":${JSON.stringify(r.provider)},"type":${JSON.stringify(r.type)},`;
+}
+
+/**
+ * A record's JSON line, `head` being recordHead of its head fields: the same text as
+ * `JSON.stringify(record)` plus a newline (same fields, same order), without building the record
+ * object first (on the request path, once per request).
+ */
+export function recordLine(time: string, head: string, r: RecordTail): string {
+  let line = `{"time":${JSON.stringify(time)},${head}"method":${JSON.stringify(r.method)},"host":${JSON.stringify(r.host)},"path":${JSON.stringify(r.path)}`;
+  if (r.action !== undefined) line += `,"action":${JSON.stringify(r.action)}`;
+  if (r.resource !== undefined) line += `,"resource":${JSON.stringify(r.resource)}`;
+  return `${line},"decision":${JSON.stringify(r.decision)},"reason":${JSON.stringify(r.reason)}}\n`;
+}
+
 export interface RequestLogOptions {
   /** The file (JSON lines), or undefined for no request log. */
   readonly file: string | undefined;
@@ -48,14 +70,24 @@ export class RequestLog {
 
   constructor(private readonly options: RequestLogOptions) {}
 
+  /** Whether records are kept (there is a file). */
+  get enabled(): boolean {
+    return this.options.file !== undefined;
+  }
+
   /** Queues one record (a no-op without a file). */
   write(record: RequestRecord): void {
+    if (this.options.file !== undefined) this.writeLine(`${JSON.stringify(record)}\n`);
+  }
+
+  /** Queues one record's JSON line (recordLine), newline included (a no-op without a file). */
+  writeLine(line: string): void {
     if (this.options.file === undefined) return;
     if (this.buffer.length >= (this.options.maxBuffered ?? 10_000)) {
       this.options.onDrop?.(1);
       return;
     }
-    this.buffer.push(`${JSON.stringify(record)}\n`);
+    this.buffer.push(line);
     if (this.buffer.length >= (this.options.batch ?? 500)) void this.flush();
     else if (this.timer === undefined) {
       this.timer = setTimeout(() => void this.flush(), this.options.flushMs ?? 1000);

@@ -57,6 +57,11 @@ export class UsageRecorder {
 
   /** Counts one request of `key` in namespace `ns`. */
   count(ns: string, key: UsageKey): void {
+    this.countKey(ns, usageKey(key));
+  }
+
+  /** Counts one request in namespace `ns` of the key whose usageKey is `k` (kept by callers per agent and target). */
+  countKey(ns: string, k: string): void {
     const at = this.now();
     if (at >= this.dayEndsMs || at < this.dayEndsMs - DAY_MS) {
       this.day = dayOf(at);
@@ -70,7 +75,6 @@ export class UsageRecorder {
       pending = { day, version: 0, counts: new Map(), dirty: false };
       this.byNamespace.set(ns, pending);
     }
-    const k = usageKey(key);
     const live = pending.counts.get(k);
     if (live === undefined) pending.counts.set(k, { requests: 1, lastUsedMs: at });
     else {
