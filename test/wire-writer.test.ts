@@ -22,6 +22,8 @@ const leaf: fc.Arbitrary<Field> = fc.oneof(
   fc.record({ kind: fc.constant('int32' as const), field: fieldNumber, n: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }) }),
   fc.record({ kind: fc.constant('bool' as const), field: fieldNumber, b: fc.boolean() }),
   fc.record({ kind: fc.constant('string' as const), field: fieldNumber, s: fc.string({ unit: 'grapheme', maxLength: 40 }) }),
+  // Past the short-ASCII path (127 units) and past a one-byte nested length.
+  fc.record({ kind: fc.constant('string' as const), field: fieldNumber, s: fc.string({ minLength: 120, maxLength: 300 }) }),
   fc.record({ kind: fc.constant('bytes' as const), field: fieldNumber, b: fc.uint8Array({ maxLength: 300 }) }),
 );
 const fields: fc.Arbitrary<Field[]> = fc.array(

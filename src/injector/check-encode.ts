@@ -43,49 +43,62 @@ function enumNumber(value: unknown, field: string, names?: Readonly<Record<strin
 function headerValueOption(w: Writer, o: HeaderValueOption): void {
   const header = o.header;
   if (set(header)) {
-    w.message(1, (h) => {
-      if (set(header.key)) h.string(1, header.key);
-      if (set(header.value)) h.string(2, header.value);
-      if (set(header.raw_value)) {
-        const raw = header.raw_value;
-        h.bytes(3, typeof raw === 'string' ? Buffer.from(raw, 'base64') : raw);
-      }
-    });
+    const h = w.begin(1);
+    if (set(header.key)) w.string(1, header.key);
+    if (set(header.value)) w.string(2, header.value);
+    if (set(header.raw_value)) {
+      const raw = header.raw_value;
+      w.bytes(3, typeof raw === 'string' ? Buffer.from(raw, 'base64') : raw);
+    }
+    w.end(h);
   }
   const append = o.append;
-  if (set(append)) w.message(2, (b) => (set(append.value) ? b.bool(1, append.value) : undefined));
+  if (set(append)) {
+    const a = w.begin(2);
+    if (set(append.value)) w.bool(1, append.value);
+    w.end(a);
+  }
   if (set(o.append_action)) w.uint32(3, enumNumber(o.append_action, 'append_action', APPEND_ACTIONS));
   if (set(o.keep_empty_value)) w.bool(4, o.keep_empty_value);
 }
 
 function headerOptions(w: Writer, field: number, list: readonly HeaderValueOption[] | undefined): void {
-  for (const o of list ?? []) w.message(field, (m) => headerValueOption(m, o));
+  if (list === undefined) return;
+  for (const o of list) {
+    const m = w.begin(field);
+    headerValueOption(w, o);
+    w.end(m);
+  }
 }
 
 function queryParameters(w: Writer, field: number, list: readonly QueryParameter[] | undefined): void {
-  for (const q of list ?? []) {
-    w.message(field, (m) => {
-      if (set(q.key)) m.string(1, q.key);
-      if (set(q.value)) m.string(2, q.value);
-    });
+  if (list === undefined) return;
+  for (const q of list) {
+    const m = w.begin(field);
+    if (set(q.key)) w.string(1, q.key);
+    if (set(q.value)) w.string(2, q.value);
+    w.end(m);
   }
 }
 
 function denied(w: Writer, d: DeniedHttpResponse): void {
   const status = d.status;
-  if (set(status))
-    w.message(1, (s) => (set(status.code) ? s.uint32(1, enumNumber(status.code, 'denied_response.status.code')) : undefined));
+  if (set(status)) {
+    const s = w.begin(1);
+    if (set(status.code)) w.uint32(1, enumNumber(status.code, 'denied_response.status.code'));
+    w.end(s);
+  }
   headerOptions(w, 2, d.headers);
   if (set(d.body)) w.string(3, d.body);
 }
 
 function ok(w: Writer, o: OkHttpResponse): void {
   headerOptions(w, 2, o.headers);
-  for (const name of o.headers_to_remove ?? []) w.string(5, name);
+  if (o.headers_to_remove !== undefined) for (const name of o.headers_to_remove) w.string(5, name);
   if (set(o.dynamic_metadata)) throw unsupported('ok_response.dynamic_metadata');
   headerOptions(w, 6, o.response_headers_to_add);
   queryParameters(w, 7, o.query_parameters_to_set);
-  for (const name of o.query_parameters_to_remove ?? []) w.string(8, name);
+  if (o.query_parameters_to_remove !== undefined) for (const name of o.query_parameters_to_remove) w.string(8, name);
 }
 
 /** The protobuf bytes of `res`; throws on a field the encoder does not cover (see the header). */
@@ -94,18 +107,27 @@ export function encodeCheckResponse(res: CheckResponse): Buffer {
   const status = res.status;
   if (set(status)) {
     if (set(status.details) && status.details.length > 0) throw unsupported('status.details');
-    w.message(1, (s) => {
-      if (set(status.code)) s.uint32(1, status.code);
-      if (set(status.message)) s.string(2, status.message);
-    });
+    const s = w.begin(1);
+    if (set(status.code)) w.uint32(1, status.code);
+    if (set(status.message)) w.string(2, status.message);
+    w.end(s);
   }
   const deniedResponse = res.denied_response;
   const okResponse = res.ok_response;
   // A oneof: protobufjs's fromObject keeps both when both are given and writes both; the injector
   // never builds that, so it is refused rather than guessed.
   if (set(deniedResponse) && set(okResponse)) throw unsupported('both denied_response and ok_response');
-  if (set(deniedResponse)) w.message(2, (d) => denied(d, deniedResponse));
-  if (set(okResponse)) w.message(3, (o) => ok(o, okResponse));
+  if (set(deniedResponse)) {
+    const d = w.begin(2);
+    denied(w, deniedResponse);
+    w.end(d);
+  }
+  if (set(okResponse)) {
+    const o = w.begin(3);
+    ok(w, okResponse);
+    w.end(o);
+  }
   if (set(res.dynamic_metadata)) throw unsupported('dynamic_metadata');
-  return w.finish();
+  // The writer is this call's own: its bytes are returned without a copy.
+  return w.view();
 }

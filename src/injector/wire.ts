@@ -129,6 +129,12 @@ export function lengthDelimited(field: number, payload: Buffer): Buffer {
   return Buffer.concat([Buffer.from([...varint((field << 3) | LENGTH), ...varint(payload.length)]), payload]);
 }
 
+/** Whether every UTF-16 unit of `text` (under 128 long) is ASCII. */
+function isShortAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
 /**
  * A protobuf encoder writing into one growing buffer: fields are written in the order they are
  * called (callers follow the .proto's declaration order, as protobufjs does), and a nested message
@@ -189,6 +195,19 @@ export class Writer {
   }
 
   string(field: number, text: string): this {
+    const n = text.length;
+    if (n < 0x80 && isShortAscii(text)) {
+      // Most strings here are header names and values: written byte by byte, which for short
+      // ASCII text is cheaper than Buffer's byteLength and write (two calls into C++).
+      this.tag(field, LENGTH);
+      this.ensure(1 + n);
+      const buf = this.buf;
+      let p = this.pos;
+      buf[p++] = n;
+      for (let i = 0; i < n; i++) buf[p++] = text.charCodeAt(i);
+      this.pos = p;
+      return this;
+    }
     const length = Buffer.byteLength(text, 'utf8');
     this.tag(field, LENGTH).varint(length);
     this.ensure(length);
@@ -204,11 +223,46 @@ export class Writer {
     return this;
   }
 
-  /** A nested message field, its body written by `fill` (an empty body still writes the field). */
+  /**
+   * Starts a nested message field; its body is what is written until `end(mark)` with the mark
+   * returned here. One byte is reserved for the length, which fits bodies under 128 bytes (most of
+   * them); a longer body is moved up by the length's extra bytes at `end`. No buffer or closure per
+   * nested message.
+   */
+  begin(field: number): number {
+    this.tag(field, LENGTH);
+    this.ensure(1);
+    return this.pos++;
+  }
+
+  /** Ends the nested message `begin` started at `mark` (an empty body still writes the field). */
+  end(mark: number): this {
+    const length = this.pos - mark - 1;
+    if (length < 0x80) {
+      this.buf[mark] = length;
+      return this;
+    }
+    let extra = 0;
+    for (let v = length >>> 7; v > 0; v >>>= 7) extra++;
+    this.ensure(extra);
+    const buf = this.buf;
+    buf.copyWithin(mark + 1 + extra, mark + 1, this.pos);
+    this.pos += extra;
+    let p = mark;
+    let v = length;
+    while (v > 0x7f) {
+      buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[p] = v;
+    return this;
+  }
+
+  /** A nested message field, its body written by `fill` (begin and end around it). */
   message(field: number, fill: (w: Writer) => void): this {
-    const sub = new Writer();
-    fill(sub);
-    return this.bytes(field, sub.view());
+    const mark = this.begin(field);
+    fill(this);
+    return this.end(mark);
   }
 
   /** The bytes written so far, without copying (valid until the next write). */
