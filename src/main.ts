@@ -13,7 +13,7 @@ import { ChangeFeed } from './changes.js';
 import { ADMIN_INSECURE_VAR, type Config, formatListen } from './config.js';
 import { PaiError, toPaiError } from './errors.js';
 import type { Logger } from './log.js';
-import { type Metrics, createMetrics } from './metrics.js';
+import { type Metrics, createMetrics, scrapeRegistry } from './metrics.js';
 import { openStore } from './store/index.js';
 import type { InjectorServer } from './injector/server.js';
 import { collectWhenIdle } from './heap.js';
@@ -197,7 +197,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   // Only the admin API serves /metrics: a process without it (an injector, a webhook) keeps its
   // counters (tests and a future endpoint read them) but not prom-client's default process metrics,
   // whose event-loop-delay monitor alone wakes the process every 10 ms.
-  const metrics = options.metrics ?? createMetrics(undefined, role === 'all' || role === 'admin');
+  const metrics = options.metrics ?? createMetrics(role === 'all' || role === 'admin' ? await scrapeRegistry() : undefined);
   ensurePrivateDir(config.dataDir);
   const raw = await openStore(config);
   const store = instrumentStore(raw, metrics);

@@ -1,9 +1,11 @@
 /**
- * Hot-path metrics for the injector. prom-client's Counter.inc and Histogram.observe hash their
- * label object on every call (sorting keys), which costs a few microseconds per Check, a large
- * share of the injector's per-request budget. These record into plain arrays indexed by
- * pre-resolved label sets and produce prom-client's metric objects at scrape time: they register on
- * a prom-client Registry through its public `registerMetric`, which needs only `name` and `get()`.
+ * pai's metrics. prom-client's Counter.inc and Histogram.observe hash their label object on every
+ * call (sorting keys), which costs a few microseconds per Check, a large share of the injector's
+ * per-request budget. These record into plain arrays indexed by pre-resolved label sets and
+ * produce prom-client's metric objects at scrape time: they register on a prom-client Registry
+ * through its public `registerMetric`, which needs only `name` and `get()`. Without a registry (a
+ * process that serves no /metrics: the injector, the webhook) they only count, and prom-client is
+ * never loaded (~1.3 MiB of heap per injector; docs/PERFORMANCE.md).
  */
 import type { Registry } from 'prom-client';
 
@@ -39,9 +41,11 @@ export class FastCounter {
     readonly name: string,
     readonly help: string,
     private readonly labelNames: readonly string[],
-    registry: Registry,
+    registry?: Registry,
   ) {
-    registry.registerMetric(this as never);
+    registry?.registerMetric(this as never);
+    // A counter without labels is exported from the start (0), as prom-client exports one.
+    if (labelNames.length === 0) this.child({});
   }
 
   /** The child for a label set (created on first use; keep it, do not call per request). */
@@ -91,9 +95,20 @@ export class FastHistogram {
     readonly help: string,
     private readonly labelNames: readonly string[],
     private readonly buckets: readonly number[],
-    registry: Registry,
+    registry?: Registry,
   ) {
-    registry.registerMetric(this as never);
+    registry?.registerMetric(this as never);
+  }
+
+  /** Observes by labels (hashes them: for paths that are not hot). */
+  observe(labels: Labels, value: number): void {
+    this.child(labels).observe(value);
+  }
+
+  /** Starts a timer for `labels`; the function returned observes the seconds since. */
+  startTimer(labels: Labels): () => void {
+    const started = process.hrtime.bigint();
+    return () => this.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   /** The child for a label set (keep it; do not call per request). */

@@ -72,7 +72,7 @@ async function rig(t: ExecutionContext<Ctx>): Promise<Sidecar> {
     config,
     store,
     changes: new ChangeFeed(),
-    metrics: createMetrics(undefined, false),
+    metrics: createMetrics(),
     logger: silentLogger(),
     storeTimeoutMs: STORE_TIMEOUT_MS,
   });

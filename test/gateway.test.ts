@@ -398,7 +398,7 @@ test('PAI_SPIFFE_TRUST_DOMAIN: default pai, validated, and the injector accepts 
     config: loadConfig({ ...base, PAI_INJECTOR_LISTEN: `unix:${socket}`, PAI_SPIFFE_TRUST_DOMAIN: 'prod.example.org' }),
     store: t.context.stack.running.store,
     changes: new ChangeFeed(),
-    metrics: createMetrics(undefined, false),
+    metrics: createMetrics(),
     logger: silentLogger(),
   });
   const client = authClient(await server.listen());

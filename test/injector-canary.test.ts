@@ -6,7 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import anyTest, { type TestFn } from 'ava';
-import { createMetrics } from '../src/metrics.js';
+import { createMetrics, scrapeRegistry } from '../src/metrics.js';
 import { findCanary, makeCanary } from './helpers/canary.js';
 import {
   type EnvoyRequest,
@@ -87,7 +87,7 @@ test.before(async (t) => {
 
   // Store faults: unavailable, hanging, and a foreign error whose message holds a value.
   const faultLog = memoryLogger('debug');
-  const faultMetrics = createMetrics(undefined, false);
+  const faultMetrics = createMetrics(await scrapeRegistry(false));
   const faults = [
     { readSecret: 'throw' as const },
     {
@@ -108,7 +108,7 @@ test.before(async (t) => {
     }
   }
   observed.set('store-fault logs', faultLog.text());
-  observed.set('store-fault metrics', await faultMetrics.registry.metrics());
+  observed.set('store-fault metrics', (await faultMetrics.registry?.metrics()) ?? '');
 
   // gRPC errors from the real server: a request that is not a CheckRequest, and an unknown method.
   const raw = new grpc.Client(stack.injector, grpc.credentials.createInsecure());

@@ -109,7 +109,7 @@ function source(
   clock: Clock,
   timeoutMs = 2000,
 ): { tokens: OAuthTokenSource; metrics: ReturnType<typeof createMetrics>; warned: Promise<void> } {
-  const metrics = createMetrics(undefined, false);
+  const metrics = createMetrics();
   let resolveWarned: () => void = () => undefined;
   const warned = new Promise<void>((r) => (resolveWarned = r));
   const sink = new Writable({

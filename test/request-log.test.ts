@@ -56,7 +56,7 @@ test('the observer writes one line per request through a target, with its time, 
   const file = path.join(dir, 'requests.log');
   const log = new RequestLog({ file, maxBytes: 1 << 20, flushMs: 0 });
   let now = Date.UTC(2026, 11, 6, 5, 0, 0, 123);
-  const observer = decisionObserver(createMetrics(undefined, false), silentLogger(), { requestLog: log, now: () => now });
+  const observer = decisionObserver(createMetrics(), silentLogger(), { requestLog: log, now: () => now });
   const target = {
     kind: 'Provider',
     name: 'github',

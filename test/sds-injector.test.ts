@@ -30,7 +30,7 @@ test('SDS and Check on one injector socket (mode 0600)', async (t) => {
   const book = new LeafBook({ signer: new CaAuthority({ store: new MemoryCaMaterialStore() }), hosts, logger });
   const sds: ServiceRegistrar = new SdsService({ book, logger });
   const server = new InjectorServer(
-    { config, store: stack.running.store, changes: new ChangeFeed(), metrics: createMetrics(undefined, false), logger },
+    { config, store: stack.running.store, changes: new ChangeFeed(), metrics: createMetrics(), logger },
     [sds],
   );
   const target = await server.listen();

@@ -90,7 +90,7 @@ async function startInjector(t: ExecutionContext<Ctx>, ttl: string): Promise<Inj
   const running = await startServer(loadConfig(env), {
     role: 'injector',
     logger: silentLogger(),
-    metrics: createMetrics(undefined, false),
+    metrics: createMetrics(),
   });
   const client = authClient(running.injectorAddress ?? '');
   t.teardown(async () => {

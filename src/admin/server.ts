@@ -116,8 +116,10 @@ export class AdminServer {
       if (!roleAllows(['admin', 'viewer'], principal.role)) {
         throw new PaiError('forbidden', `role ${principal.role} may not read /metrics`);
       }
-      const text = await this.deps.metrics.registry.metrics();
-      return { status: 200, text, contentType: this.deps.metrics.registry.contentType };
+      const registry = this.deps.metrics.registry;
+      if (registry === undefined) throw new PaiError('not_found', 'this process serves no /metrics');
+      const text = await registry.metrics();
+      return { status: 200, text, contentType: registry.contentType };
     }
     const { route, params } = this.deps.router.match(req.method ?? 'GET', path);
     seen.label = route.path;

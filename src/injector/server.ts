@@ -136,7 +136,7 @@ export class InjectorServer {
       file: config.requestLogFile,
       maxBytes: config.requestLogMaxBytes,
       logger,
-      onDrop: (n) => metrics.requestLogDropped.inc(n),
+      onDrop: (n) => metrics.requestLogDropped.inc({}, n),
     });
     const observer = decisionObserver(metrics, logger, { requestLog: this.requestLog, usage: this.usage });
     const peer = config.injectorIdentity === 'peer-certificate' ? new PeerIdentity(config.spiffeTrustDomain) : undefined;

@@ -116,7 +116,7 @@ export async function controlledInjector(
     config,
     store: controlledStore(store, control),
     changes: new ChangeFeed(),
-    metrics: createMetrics(undefined, false),
+    metrics: createMetrics(),
     logger: silentLogger(),
     ...(options.storeTimeoutMs === undefined ? {} : { storeTimeoutMs: options.storeTimeoutMs }),
   });

@@ -285,7 +285,7 @@ export async function faultyInjector(
     config,
     store: faultyStore(stack.running.store, faults),
     changes: new ChangeFeed(),
-    metrics: options.metrics ?? createMetrics(undefined, false),
+    metrics: options.metrics ?? createMetrics(),
     logger: options.logger ?? silentLogger(),
     ...(options.storeTimeoutMs === undefined ? {} : { storeTimeoutMs: options.storeTimeoutMs }),
   });
