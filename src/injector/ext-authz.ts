@@ -154,19 +154,22 @@ export function checkResponse(d: Decision, path: string): CheckResponse {
   }
 }
 
+/** The most header sets kept per (record, target, removal list) for strategies other than header and basic. */
+const MAX_VARIANTS = 8;
+
 /** Serializes a CheckResponse to its protobuf bytes (the service definition's serializer). */
 export type CheckSerializer = (response: CheckResponse) => Buffer;
 
 /**
  * The Authorization service implementation, bound to a decider and an observer.
  *
- * Hot path: a header credential's OK response depends only on the target and the secret's values,
- * so its protobuf bytes are built once per (cached secret record, target) and reused until the
- * record leaves the cache (WeakMaps keyed by the record's data and the target). The service is
- * registered with a serializer that passes such bytes through (see `serviceDefinition`).
+ * Hot path: an injection's OK response depends only on the target, the secret's values and the
+ * header set the strategy chose, so its protobuf bytes are built once and reused until the record
+ * leaves the cache (WeakMaps keyed by the record's data and the target; see `respond`). The
+ * service is registered with a serializer that passes such bytes through (`serviceDefinition`).
  */
 export class ExtAuthzService {
-  private readonly encoded = new WeakMap<object, WeakMap<object, Buffer>>();
+  private readonly encoded = new WeakMap<object, WeakMap<object, Buffer | WeakMap<readonly string[], Map<string, Buffer>>>>();
 
   constructor(
     private readonly decider: Decider,
@@ -192,19 +195,43 @@ export class ExtAuthzService {
     return { kind: 'deny', error };
   }
 
-  /** The response to send: pre-encoded bytes for a reusable header injection, else the message. */
+  /**
+   * The response to send: pre-encoded bytes for an injection whose answer does not depend on the
+   * path (no query parameter set or removed), else the message.
+   *
+   * A `header` or `basic` target always sends the same bytes for one secret record; they are kept
+   * per (record data, target). Other strategies (github's Bearer or Basic by route, an OAuth
+   * token) send one of a few header sets; their bytes are kept per (record data, target, removal
+   * list, header set), at most MAX_VARIANTS per removal list.
+   */
   private respond(d: Decision, path: string): CheckResponse | Buffer {
     const serialize = this.serialize;
-    // The same bytes for every request of a target: only when the answer does not depend on the path.
-    const reusable =
-      d.kind === 'inject' &&
-      d.target.defaultQuery === undefined &&
-      (d.target.auth.strategy === 'header' || d.target.auth.strategy === 'basic');
-    if (!serialize || !reusable) return checkResponse(d, path);
+    if (!serialize || d.kind !== 'inject') return checkResponse(d, path);
+    const strategy = d.target.auth.strategy;
+    if (d.target.defaultQuery !== undefined || strategy === 'query' || (d.mutation.query?.length ?? 0) > 0) {
+      return checkResponse(d, path);
+    }
     let byTarget = this.encoded.get(d.values);
     if (!byTarget) this.encoded.set(d.values, (byTarget = new WeakMap()));
-    let bytes = byTarget.get(d.target);
-    if (!bytes) byTarget.set(d.target, (bytes = serialize(checkResponse(d, path))));
+    if (strategy === 'header' || strategy === 'basic') {
+      let bytes = byTarget.get(d.target);
+      if (!(bytes instanceof Buffer)) byTarget.set(d.target, (bytes = serialize(checkResponse(d, path))));
+      return bytes;
+    }
+    let byRemovals = byTarget.get(d.target);
+    if (!(byRemovals instanceof WeakMap)) byTarget.set(d.target, (byRemovals = new WeakMap()));
+    const removals = headersToRemove(d.mutation);
+    let bySet = byRemovals.get(removals);
+    if (!bySet) byRemovals.set(removals, (bySet = new Map<string, Buffer>()));
+    const set = d.mutation.set;
+    const key =
+      set.length === 1 ? `${set[0]?.name}\u0000${set[0]?.value}` : set.map((e) => `${e.name}\u0000${e.value}`).join('\u0001');
+    let bytes = bySet.get(key);
+    if (!bytes) {
+      // A rotating credential (an OAuth token) makes new header sets: the oldest are dropped.
+      if (bySet.size >= MAX_VARIANTS) bySet.clear();
+      bySet.set(key, (bytes = serialize(checkResponse(d, path))));
+    }
     return bytes;
   }
 
