@@ -1,9 +1,12 @@
 /**
- * The injector's ext_proc codec (src/injector/ext-proc-codec.ts) against the
+ * The injector's ext_proc codec (src/injector/ext-proc-codec.ts, ext-proc-encode.ts) against the
  * generic one it replaces (protobufjs through envoy-grpc.ts, which clients keep using):
  * - generated ProcessingRequests (each oneof member, header maps with value and raw_value, bodies,
  *   attributes of nested Structs, fields and unknown fields the injector skips) decode to the same
  *   fields the injector reads, and to the same agent identity;
+ * - generated ProcessingResponses of every field the encoder takes, and the responses the
+ *   injector actually builds (ext-proc-messages.ts), encode to the same bytes as protobufjs's
+ *   encode(fromObject(x));
  * - truncated bytes are refused by both or decoded alike; mutated bytes only ever throw
  *   ProtoWireError; Struct nesting stops where protobufjs's does;
  * - the wire corner cases, and the two deliberate departures from protobufjs (a oneof keeps the
@@ -11,7 +14,9 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
-import { decodeProcessingRequest } from '../src/injector/ext-proc-codec.js';
+import { ERROR_TABLE, PaiError } from '../src/errors.js';
+import type { HeaderMutation } from '../src/inject/mutation.js';
+import { ExtProcEncodeError, decodeProcessingRequest, encodeProcessingResponse } from '../src/injector/ext-proc-codec.js';
 import {
   AGENT_ATTRIBUTE,
   EXT_PROC_FILTER_NAME,
@@ -23,10 +28,17 @@ import {
 import * as messages from '../src/injector/ext-proc-messages.js';
 import { envoyService } from '../src/injector/envoy-grpc.js';
 import { ProtoWireError } from '../src/injector/wire.js';
+import { _envoy_config_core_v3_HeaderValueOption_HeaderAppendAction as AppendAction } from '../src/generated/envoy/config/core/v3/HeaderValueOption.js';
+import {
+  _envoy_extensions_filters_http_ext_proc_v3_ProcessingMode_BodySendMode as BodySendMode,
+  _envoy_extensions_filters_http_ext_proc_v3_ProcessingMode_HeaderSendMode as HeaderSendMode,
+} from '../src/generated/envoy/extensions/filters/http/ext_proc/v3/ProcessingMode.js';
+import { _envoy_service_ext_proc_v3_CommonResponse_ResponseStatus as ResponseStatus } from '../src/generated/envoy/service/ext_proc/v3/CommonResponse.js';
 import type {
   ProcessingRequest,
   ProcessingRequest__Output,
 } from '../src/generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
+import type { ProcessingResponse } from '../src/generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import type { HttpHeaders__Output } from '../src/generated/envoy/service/ext_proc/v3/HttpHeaders.js';
 import type { HttpBody__Output } from '../src/generated/envoy/service/ext_proc/v3/HttpBody.js';
 import type { Struct } from '../src/generated/google/protobuf/Struct.js';
@@ -36,6 +48,7 @@ const method = envoyService('extProc')['Process'];
 if (!method) throw new Error('no Process method');
 const encodeRequest = (req: ProcessingRequest): Buffer => method.requestSerialize(req);
 const generic = (bytes: Buffer): ProcessingRequest__Output => method.requestDeserialize(bytes) as ProcessingRequest__Output;
+const genericResponse = (res: ProcessingResponse): Buffer => method.responseSerialize(res);
 
 // ---- ProcessingRequests --------------------------------------------------------------------
 
@@ -388,4 +401,203 @@ test('malformed: truncated varint, length past the end, wire types 6 and 7, an u
     t.throws(() => decodeProcessingRequest(Buffer.from(bytes)), { instanceOf: ProtoWireError }, name);
   }
   t.deepEqual(decodeProcessingRequest(Buffer.alloc(0)), {});
+});
+
+// ---- ProcessingResponses ----------------------------------------------------------------------
+
+/** An enum as a name, a defined number or any int32 (typed `never`: the generated types take only defined numbers). */
+const enumOf = (names: Record<string, string>, max: number): fc.Arbitrary<never> =>
+  fc
+    .oneof(fc.constantFrom(...Object.keys(names)), fc.integer({ min: 0, max }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }))
+    .map((v) => v as never);
+const bytes = fc.uint8Array({ maxLength: 24 }).map((b) => Buffer.from(b));
+const responseHeaderValue = fc.record({ key: text, value: text, raw_value: bytes }, { requiredKeys: [] });
+const headerValueOption = fc.record(
+  {
+    header: responseHeaderValue,
+    append: fc.record({ value: fc.boolean() }, { requiredKeys: [] }),
+    append_action: enumOf(AppendAction, 3),
+    keep_empty_value: fc.boolean(),
+  },
+  { requiredKeys: [] },
+);
+const headerMutation = fc.record(
+  { set_headers: fc.array(headerValueOption, { maxLength: 4 }), remove_headers: fc.array(text, { maxLength: 4 }) },
+  { requiredKeys: [] },
+);
+const commonResponse = fc.record(
+  {
+    status: enumOf(ResponseStatus, 1),
+    header_mutation: headerMutation,
+    body_mutation: fc.oneof(
+      fc.record({ body: bytes }),
+      fc.record({ clear_body: fc.boolean(), mutation: fc.constant('clear_body' as const) }),
+      fc.record({ body: bytes, clear_body: fc.boolean() }, { requiredKeys: [] }),
+    ),
+    trailers: fc.record({ headers: fc.array(responseHeaderValue, { maxLength: 3 }) }, { requiredKeys: [] }),
+    clear_route_cache: fc.boolean(),
+  },
+  { requiredKeys: [] },
+);
+const withCommon = fc.record({ response: commonResponse }, { requiredKeys: [] });
+const processingMode = fc.record(
+  {
+    request_header_mode: enumOf(HeaderSendMode, 2),
+    response_header_mode: enumOf(HeaderSendMode, 2),
+    request_body_mode: enumOf(BodySendMode, 3),
+    response_body_mode: enumOf(BodySendMode, 3),
+    request_trailer_mode: enumOf(HeaderSendMode, 2),
+    response_trailer_mode: enumOf(HeaderSendMode, 2),
+  },
+  { requiredKeys: [] },
+);
+const duration = fc.record(
+  {
+    seconds: fc.oneof(
+      fc.integer({ min: -(2 ** 31), max: 2 ** 32 - 1 }),
+      fc.integer({ min: -(2 ** 31), max: 2 ** 32 - 1 }).map(String),
+    ),
+    nanos: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+  },
+  { requiredKeys: [] },
+);
+const immediateResponse = fc.record(
+  {
+    status: fc.record(
+      {
+        // Numbers only (the encoder takes no StatusCode names), typed `never` as in enumOf.
+        code: fc
+          .oneof(fc.constantFrom(200, 400, 403, 413, 500, 503), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }))
+          .map((v) => v as never),
+      },
+      { requiredKeys: [] },
+    ),
+    headers: headerMutation,
+    body: bytes,
+    grpc_status: fc.record({ status: fc.nat({ max: 2 ** 32 - 1 }) }, { requiredKeys: [] }),
+    details: text,
+  },
+  { requiredKeys: [] },
+);
+/** Any subset of the fields (a oneof with several members too: both encoders write every one given). */
+const processingResponse: fc.Arbitrary<ProcessingResponse> = fc.record(
+  {
+    request_headers: withCommon,
+    response_headers: withCommon,
+    request_body: withCommon,
+    response_body: withCommon,
+    request_trailers: fc.record({ header_mutation: headerMutation }, { requiredKeys: [] }),
+    response_trailers: fc.record({ header_mutation: headerMutation }, { requiredKeys: [] }),
+    immediate_response: immediateResponse,
+    mode_override: processingMode,
+    override_message_timeout: duration,
+    response: fc.constantFrom('request_headers' as const, 'immediate_response' as const),
+  },
+  { requiredKeys: [] },
+);
+
+test('generated ProcessingResponses: the same bytes as protobufjs encode(fromObject(x))', (t) => {
+  fc.assert(
+    fc.property(processingResponse, (res) => {
+      t.deepEqual(encodeProcessingResponse(res), genericResponse(res));
+    }),
+    { numRuns: 800 },
+  );
+});
+
+const neutralMutation: fc.Arbitrary<HeaderMutation> = fc.record(
+  {
+    set: fc.array(fc.record({ name: fc.string({ maxLength: 10 }), value: fc.string({ unit: 'binary', maxLength: 20 }) }), {
+      maxLength: 3,
+    }),
+    remove: fc.array(fc.string({ maxLength: 10 }), { maxLength: 4 }),
+    path: fc.string({ maxLength: 20 }),
+  },
+  { requiredKeys: ['set', 'remove'] },
+);
+const errorCode = fc.constantFrom(...(Object.keys(ERROR_TABLE) as (keyof typeof ERROR_TABLE)[]));
+
+test('the responses ext-proc-messages.ts builds: the same bytes as protobufjs', (t) => {
+  fc.assert(
+    fc.property(
+      neutralMutation,
+      fc.constantFrom(undefined, 'filter' as const),
+      bytes,
+      fc.nat({ max: 600_000 }),
+      errorCode,
+      (m, mode, body, ms, code) => {
+        const built: ProcessingResponse[] = [
+          messages.headersResponse(m, mode),
+          messages.headersResponse(undefined, mode),
+          messages.bodyResponse(m, mode),
+          messages.bodyResponse(undefined, mode),
+          messages.bufferBodyResponse(),
+          messages.responseHeadersResponse(),
+          messages.responseBodyResponse(body),
+          messages.emptyResponseFor('response_headers'),
+          messages.emptyResponseFor('response_body'),
+          messages.emptyResponseFor('request_trailers'),
+          messages.emptyResponseFor('response_trailers'),
+          messages.extendTimeout(ms),
+          messages.immediateDenial(new PaiError(code, 'denied')),
+        ];
+        for (const res of built) t.deepEqual(encodeProcessingResponse(res), genericResponse(res));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('refused rather than coerced or dropped: the error names the field, never the value', (t) => {
+  const canary = 'CANARY-5e3f0c';
+  const cases: [string, unknown, RegExp][] = [
+    [
+      'unknown enum name',
+      { request_headers: { response: { status: canary } } },
+      /CommonResponse\.status is not a known enum name/,
+    ],
+    ['inherited name', { mode_override: { request_body_mode: 'toString' } }, /request_body_mode is not a known enum name/],
+    ['HttpStatus name', { immediate_response: { status: { code: 'Forbidden' } } }, /status\.code is not a known enum name/],
+    ['fractional enum', { mode_override: { request_header_mode: 1.5 } }, /not an int32 enum number/],
+    ['base64 bytes', { immediate_response: { body: canary } }, /ImmediateResponse\.body is not a Buffer/],
+    [
+      'value not a string',
+      { request_headers: { response: { header_mutation: { set_headers: [{ header: { key: 'k', value: 7 } }] } } } },
+      /HeaderValue\.value is not a string/,
+    ],
+    [
+      'remove not a string',
+      { response_headers: { response: { header_mutation: { remove_headers: [null] } } } },
+      /remove_headers holds an element/,
+    ],
+    ['not an array', { request_trailers: { header_mutation: { set_headers: canary } } }, /set_headers is not an array/],
+    ['not a message', { immediate_response: { headers: canary } }, /ImmediateResponse\.headers is not a message/],
+    ['seconds too large', { override_message_timeout: { seconds: 2 ** 32 } }, /Duration\.seconds is not an integer/],
+    ['seconds not decimal', { override_message_timeout: { seconds: '1e3' } }, /Duration\.seconds is not an integer/],
+    ['nanos fractional', { override_message_timeout: { nanos: 0.5 } }, /Duration\.nanos is not an int32/],
+    ['grpc status negative', { immediate_response: { grpc_status: { status: -1 } } }, /GrpcStatus\.status is not a uint32/],
+    ['dynamic_metadata', { dynamic_metadata: { fields: { k: { stringValue: canary } } } }, /dynamic_metadata is not supported/],
+  ];
+  for (const [name, res, message] of cases) {
+    const err = t.throws(
+      () => encodeProcessingResponse(res as ProcessingResponse),
+      { instanceOf: ExtProcEncodeError, message },
+      name,
+    );
+    t.false(err?.message.includes(canary) ?? true, name);
+  }
+});
+
+test('fields at their defaults are written when present, as protobufjs writes them; null is absent', (t) => {
+  const res: ProcessingResponse = {
+    request_headers: { response: { status: 0, clear_route_cache: false, header_mutation: null } },
+    mode_override: { request_body_mode: 'NONE' },
+    override_message_timeout: { seconds: '0', nanos: 0 },
+  };
+  const ours = encodeProcessingResponse(res);
+  t.deepEqual(ours, genericResponse(res));
+  t.deepEqual(
+    [...ours],
+    [0x0a, 0x06, 0x0a, 0x04, 0x08, 0x00, 0x28, 0x00, 0x4a, 0x02, 0x18, 0x00, 0x52, 0x04, 0x08, 0x00, 0x10, 0x00],
+  );
 });

@@ -26,6 +26,8 @@
  * - a oneof (ProcessingRequest.request, Value.kind) holds the last member on the wire; protobufjs
  *   keeps every member sent and names the one with the highest field number;
  * - a map entry without its value holds an empty message; protobufjs's toObject throws a TypeError.
+ *
+ * Writing a ProcessingResponse: see ext-proc-encode.ts.
  */
 import type { HeaderValue__Output } from '../generated/envoy/config/core/v3/HeaderValue.js';
 import type { HttpBody__Output } from '../generated/envoy/service/ext_proc/v3/HttpBody.js';
@@ -37,6 +39,8 @@ import type { Struct__Output } from '../generated/google/protobuf/Struct.js';
 import type { Value__Output } from '../generated/google/protobuf/Value.js';
 import { headerMap } from './check-decode.js';
 import { LENGTH, ProtoWireError, Reader, VARINT } from './wire.js';
+
+export { encodeProcessingResponse, ExtProcEncodeError } from './ext-proc-encode.js';
 
 /** The wire type of a double (wire.ts keeps its constant private). */
 const FIXED64 = 1;
