@@ -74,8 +74,8 @@ function headerValue(r: Reader): HeaderValue__Output {
   return h;
 }
 
-/** envoy.config.core.v3.HeaderMap: repeated HeaderValue headers = 1. */
-function headerMap(r: Reader): { headers: HeaderValue__Output[] } {
+/** envoy.config.core.v3.HeaderMap: repeated HeaderValue headers = 1 (also ext_proc's HttpHeaders, ext-proc-codec.ts). */
+export function headerMap(r: Reader): { headers: HeaderValue__Output[] } {
   const headers: HeaderValue__Output[] = [];
   while (r.pos < r.end) {
     const tag = r.uint32();

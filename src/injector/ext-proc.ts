@@ -53,10 +53,11 @@ import {
   responseBodyResponse,
   responseHeadersResponse,
 } from './ext-proc-messages.js';
+import { decodeProcessingRequest, encodeProcessingResponse } from './ext-proc-codec.js';
 import type { DecisionObserver } from './observe.js';
-import { envoyService } from './envoy-grpc.js';
 import type { PeerIdentity } from './peer-identity.js';
 import type { InjectorParts, ServiceRegistrar } from './server.js';
+import { servedService } from './service-shapes.js';
 
 export interface ExtProcOptions {
   /** Largest request body signed (PAI_MAX_SIGNED_BODY); a larger one is denied 413. */
@@ -368,9 +369,10 @@ export class ExtProcService implements ServiceRegistrar {
     };
   }
 
-  /** Registers Process on `server`, deciding with the shared parts. */
+  /** Registers Process on `server` with the hand-written codec (ext-proc-codec.ts), deciding with the shared parts. */
   addToServer(server: grpc.Server, parts: InjectorParts): void {
-    server.addService(envoyService('extProc'), {
+    const codec = { requestDeserialize: decodeProcessingRequest, responseSerialize: encodeProcessingResponse };
+    server.addService(servedService('extProc', { Process: codec }), {
       Process: (call: Call) => {
         new ProcessStream(call, parts.decider, parts.observer, this.options, parts.peer);
       },
