@@ -48,7 +48,7 @@ function projection(req: CheckRequest__Output): unknown {
 }
 
 // Text that exercises UTF-8 (multi-byte, astral) as well as header-like ASCII; no `__proto__`
-// map key, which protobufjs's decoder drops (checked apart below).
+// map key in the generated dictionaries (a plain object cannot hold it as data; checked apart below).
 const text = fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 8 }));
 const dict = fc.dictionary(
   text.filter((k) => k !== '__proto__'),

@@ -17,8 +17,8 @@
  * singular field keeps the last occurrence (a message field too: replaced, not merged), map entries
  * default a missing key or value to "", strings are UTF-8 with invalid sequences replaced, unknown
  * fields and groups are skipped, and a truncated message, a length past its end or a wire type 6/7
- * throws. A map key `__proto__` is kept as an own property
- * (protobufjs's assignment drops it).
+ * throws. A map key `__proto__` is kept as an own property, as protobufjs 7.6 keeps it (a plain
+ * assignment would set the prototype instead).
  */
 import type {
   AttributeContext__Output,
