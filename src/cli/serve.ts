@@ -6,8 +6,7 @@ import { createLogger } from '../log.js';
 import { type ServeRole, adminUrl, startServer } from '../main.js';
 import { CliError } from './cli-error.js';
 import type { CliIo } from './io.js';
-
-const SERVE_ROLES: readonly ServeRole[] = ['all', 'admin', 'injector', 'webhook'];
+import { SERVE_ROLES } from './serve-roles.js';
 
 /**
  * Node flags `pai serve` should run under, set by bin/pai.js's sh exec line (V8 flags cannot come from
