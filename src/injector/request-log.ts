@@ -29,8 +29,11 @@ export interface RequestRecord {
 
 /** The fields of a record that are the same for every request of one agent through one target. */
 export type RecordHead = Pick<RequestRecord, 'agent' | 'namespace' | 'kind' | 'provider' | 'type'>;
-/** The fields that change per request. */
-export type RecordTail = Omit<RequestRecord, keyof RecordHead | 'time'>;
+/** The fields that change per request (an undefined action or resource is left out of the line). */
+export type RecordTail = Omit<RequestRecord, keyof RecordHead | 'time' | 'action' | 'resource'> & {
+  readonly action?: string | undefined;
+  readonly resource?: string | undefined;
+};
 
 /** The JSON text of a record's head fields, with the comma that follows them (kept per agent and target). */
 export function recordHead(r: RecordHead): string {
