@@ -3,11 +3,9 @@
 // dist/, so that no TypeScript loader adds to its memory). Run: node FLAGS bench/floor-server.mjs unix:PATH
 import * as grpc from '@grpc/grpc-js';
 import { envoyService } from '../dist/injector/envoy-grpc.js';
+import { INJECTOR_SERVER_OPTIONS } from '../dist/injector/server-options.js';
 
-const server = new grpc.Server({
-  'grpc.max_receive_message_length': 16 * 1024 * 1024,
-  'grpc.max_send_message_length': 16 * 1024 * 1024,
-});
+const server = new grpc.Server(INJECTOR_SERVER_OPTIONS);
 const ok = { status: { code: 0 }, ok_response: {} };
 server.addService(envoyService('auth'), { Check: (_call, callback) => callback(null, ok) });
 server.bindAsync(process.argv[2], grpc.ServerCredentials.createInsecure(), (err) => {

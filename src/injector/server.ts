@@ -20,6 +20,7 @@ import { LoadingCache } from './loading-cache.js';
 import { decisionObserver } from './observe.js';
 import { PeerIdentity } from './peer-identity.js';
 import { RequestLog } from './request-log.js';
+import { INJECTOR_SERVER_OPTIONS } from './server-options.js';
 import { UsageRecorder } from './usage.js';
 import { claimSocketPath, removeSocket } from '../unix-socket.js';
 
@@ -48,8 +49,6 @@ export interface InjectorParts {
   /** Shared mode (PAI_INJECTOR_IDENTITY=peer-certificate): the agent is the mTLS peer's SPIFFE ID. */
   readonly peer: PeerIdentity | undefined;
 }
-
-const MAX_MESSAGE = 16 * 1024 * 1024;
 
 function credentials(config: Config, logger: Logger): grpc.ServerCredentials {
   const listen = config.injectorListen;
@@ -141,10 +140,7 @@ export class InjectorServer {
     const observer = decisionObserver(metrics, logger, { requestLog: this.requestLog, usage: this.usage });
     const peer = config.injectorIdentity === 'peer-certificate' ? new PeerIdentity(config.spiffeTrustDomain) : undefined;
     this.parts = { decider, secrets, agents, observer, peer };
-    this.server = new grpc.Server({
-      'grpc.max_receive_message_length': MAX_MESSAGE,
-      'grpc.max_send_message_length': MAX_MESSAGE,
-    });
+    this.server = new grpc.Server(INJECTOR_SERVER_OPTIONS);
     const gateway = new GatewayDecider({ tokens, agents, secrets, trustDomain: config.spiffeTrustDomain, metrics });
     const { definition, serialize } = serviceDefinition();
     const authz = new ExtAuthzService(decider, observer, gateway, serialize, peer);
