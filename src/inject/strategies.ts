@@ -152,6 +152,24 @@ export function needsExtProcError(target: InjectionTarget): PaiError {
   );
 }
 
+// `header` and `basic` mutations are pure functions of the target and the secret's values (the
+// request is not read): each is built once per (cached secret record's values, target), not per
+// request, and dropped with the record. A value that is refused throws every time (nothing kept).
+const constantMutations = new WeakMap<ReadonlyMap<string, Buffer>, WeakMap<InjectionTarget, HeaderMutation>>();
+
+function constantMutation(
+  target: InjectionTarget,
+  values: ReadonlyMap<string, Buffer>,
+  request: InjectRequest,
+  build: (target: InjectionTarget, values: ReadonlyMap<string, Buffer>, request: InjectRequest) => HeaderMutation,
+): HeaderMutation {
+  let byTarget = constantMutations.get(values);
+  if (byTarget === undefined) constantMutations.set(values, (byTarget = new WeakMap<InjectionTarget, HeaderMutation>()));
+  let mutation = byTarget.get(target);
+  if (mutation === undefined) byTarget.set(target, (mutation = build(target, values, request)));
+  return mutation;
+}
+
 /**
  * The mutation for any target but sigv4 (use sigv4Mutation, which needs the body and `now`).
  * azure and gcp need `accessToken`. Throws what the strategy throws, or `internal` on misuse.
@@ -164,9 +182,9 @@ export function mutationFor(
 ): HeaderMutation {
   switch (target.auth.strategy) {
     case 'header':
-      return headerMutation(target, values, request);
+      return constantMutation(target, values, request, headerMutation);
     case 'basic':
-      return basicMutation(target, values, request);
+      return constantMutation(target, values, request, basicMutation);
     case 'github':
       return githubMutation(target, values, request);
     case 'query':
