@@ -137,9 +137,19 @@ const MIN_READ_MS = 40;
 
 export class Decider {
   private readonly budgetMs: number;
+  private readonly secretKeys = new WeakMap<InjectionTarget, { readonly namespace: string; readonly key: string }>();
 
   constructor(private readonly deps: DeciderDeps) {
     this.budgetMs = deps.storeBudgetMs ?? 150;
+  }
+
+  /** The cache key of `target`'s secret, built once per target (and namespace), not per request. */
+  private secretKeyOf(namespace: string, target: InjectionTarget): string {
+    const known = this.secretKeys.get(target);
+    if (known !== undefined && known.namespace === namespace) return known.key;
+    const key = secretKey(namespace, target.secret);
+    this.secretKeys.set(target, { namespace, key });
+    return key;
   }
 
   /** How long a read may still wait, given the decision's deadline. */
@@ -220,7 +230,7 @@ export class Decider {
     }
     const verdict = step.verdict;
     if (input.api === 'check' && needsExtProc(target)) return denyFrom(needsExtProcError(target), agentName, host, target);
-    const key = secretKey(view.agent.namespace, target.secret);
+    const key = this.secretKeyOf(view.agent.namespace, target);
     const cached = this.deps.secrets.peek(key);
     if (cached) return withVerdict(this.withRecord(input, agentName, host, authority, target, cached), verdict);
     return this.deps.secrets.get(key, this.remaining(deadline)).then(
