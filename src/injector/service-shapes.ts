@@ -46,7 +46,9 @@ const clientSide = (path: string) => (): never => {
  */
 export function servedService(
   name: ShapedService,
-  codecs: Readonly<Record<string, ServerCodec<never, never>>>,
+  // <unknown, never>: any codec fits (a deserializer's result widens to unknown, a serializer's
+  // parameter narrows to never); <never, never> refused every real one.
+  codecs: Readonly<Record<string, ServerCodec<unknown, never>>>,
 ): grpc.ServiceDefinition {
   const { service, methods } = METHOD_SHAPES[name];
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
