@@ -9,7 +9,8 @@ import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto'
 import * as grpc from '@grpc/grpc-js';
 import anyTest, { type TestFn } from 'ava';
 import type { DiscoveryResponse__Output } from '../src/generated/envoy/service/discovery/v3/DiscoveryResponse.js';
-import { SECRET_TYPE_URL, loadSdsService } from '../src/injector/sds-protos.js';
+import { SECRET_TYPE_URL } from '../src/injector/sds-codec.js';
+import { loadSdsService } from '../src/injector/sds-protos.js';
 import { FakeClock, SdsStreamClient, type SdsFixture, fetchSecrets, sdsRequest, secretsOf, startSds } from './helpers/sds.js';
 
 const test = anyTest as TestFn<{ sds: SdsFixture }>;

@@ -1,6 +1,7 @@
 /**
  * The SDS wire: who is asking (the node metadata Envoy's bootstrap sets), which resources it may ask
- * for, and the DiscoveryResponse that carries an agent's leaf. Pure, apart from the protobuf encoding.
+ * for, and the DiscoveryResponse that carries an agent's leaf. Pure, apart from the protobuf encoding
+ * of the Secret (sds-codec.ts).
  *
  * Resources served (decided): exactly one, `pai-leaf`, a tls_certificate (chain leaf + CA, key) for
  * the sidecar's HTTPS listener. No validation context is served: nothing in the sidecar validates
@@ -10,10 +11,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { PaiError, type ErrorCode } from '../errors.js';
 import type { DiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DiscoveryRequest.js';
-import type { DiscoveryResponse } from '../generated/envoy/service/discovery/v3/DiscoveryResponse.js';
 import type { IssuedLeaf } from '../tls/leaf.js';
 import type { AgentId } from '../tls/types.js';
-import { SECRET_TYPE_URL, encodeSecret } from './sds-protos.js';
+import { SECRET_TYPE_URL, type ServedDiscoveryResponse, encodeSecret } from './sds-codec.js';
 
 /** The tls_certificate the sidecar's listener names in its `sds_config` (what `pai render sidecar` references). */
 export const LEAF_RESOURCE = 'pai-leaf';
@@ -90,7 +90,7 @@ export function leafVersion(leaf: IssuedLeaf): string {
 }
 
 /** The DiscoveryResponse carrying `leaf` as every resource in `names`. The key leaves the process here. */
-export function leafResponse(leaf: IssuedLeaf, names: readonly string[], nonce: string): DiscoveryResponse {
+export function leafResponse(leaf: IssuedLeaf, names: readonly string[], nonce: string): ServedDiscoveryResponse {
   return {
     version_info: leafVersion(leaf),
     type_url: SECRET_TYPE_URL,

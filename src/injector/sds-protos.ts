@@ -1,21 +1,18 @@
 /**
- * Envoy's Secret Discovery Service and its Secret message, from the injector's shared protobufjs
- * Root (src/injector/envoy-grpc.ts): the protos shipped in @grpc/grpc-js-xds's deps/, never copied.
+ * Envoy's Secret Discovery Service as a client sees it, from the shared protobufjs Root
+ * (src/injector/envoy-grpc.ts: the protos shipped in @grpc/grpc-js-xds's deps/, never copied): the
+ * service's client constructor and the Secret decoder, for tests and tools.
  *
- * DiscoveryResponse carries its resources as google.protobuf.Any, whose `value` is the encoded
- * Secret: grpc-js serialises the envelope but not what is inside an Any, so the Secret is encoded
- * with protobufjs from the same Root.
+ * The server does not import this module: it serves SDS with the hand-written codec of
+ * sds-codec.ts, so that a per-pod injector loads neither protobufjs nor a .proto file.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { ProtoGrpcType as SdsProto } from '../generated/sds.js';
-import type { Secret, Secret__Output } from '../generated/envoy/extensions/transport_sockets/tls/v3/Secret.js';
+import type { Secret__Output } from '../generated/envoy/extensions/transport_sockets/tls/v3/Secret.js';
 import { ENVOY_SERVICES, envoyMessage, envoyService, toOutput } from './envoy-grpc.js';
 
 const SECRET_PROTO = 'envoy/extensions/transport_sockets/tls/v3/secret.proto';
 const SECRET_TYPE = 'envoy.extensions.transport_sockets.tls.v3.Secret';
-
-/** The type URL of every resource SDS serves, and of the requests that ask for them. */
-export const SECRET_TYPE_URL = `type.googleapis.com/${SECRET_TYPE}`;
 
 let service: SdsProto | undefined;
 
@@ -28,12 +25,6 @@ export function loadSdsService(): SdsProto {
   const definition = { [ENVOY_SERVICES.sds[1]]: envoyService('sds') };
   service = grpc.loadPackageDefinition(definition) as unknown as SdsProto;
   return service;
-}
-
-/** The wire bytes of a Secret (the `value` of its Any). */
-export function encodeSecret(secret: Secret): Buffer {
-  const type = envoyMessage(SECRET_PROTO, SECRET_TYPE);
-  return Buffer.from(type.encode(type.fromObject(secret)).finish());
 }
 
 /** Decodes a Secret from the `value` of an Any, in the loader's object form (tests, tools). */

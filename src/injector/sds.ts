@@ -14,14 +14,12 @@
  * - A new leaf (renewal, binding or CA change: src/injector/sds-leaves.ts) is pushed at once.
  * - DeltaSecrets answers UNIMPLEMENTED: the sidecar uses `api_type: GRPC`.
  * The leaf's key leaves the process only inside these answers, on the injector's protected socket.
+ * Messages are read and written by sds-codec.ts: serving SDS loads neither protobufjs nor a .proto.
  */
 import * as grpc from '@grpc/grpc-js';
 import { PaiError, toPaiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DiscoveryRequest.js';
-import type { DiscoveryResponse } from '../generated/envoy/service/discovery/v3/DiscoveryResponse.js';
-import type { DeltaDiscoveryRequest__Output } from '../generated/envoy/service/discovery/v3/DeltaDiscoveryRequest.js';
-import type { DeltaDiscoveryResponse } from '../generated/envoy/service/discovery/v3/DeltaDiscoveryResponse.js';
 import type { IssuedLeaf } from '../tls/leaf.js';
 import { type AgentId, agentKey } from '../tls/types.js';
 import type { LeafBook, LeafWatch } from './sds-leaves.js';
@@ -35,11 +33,12 @@ import {
   requestedNames,
   scrubNackMessage,
 } from './sds-messages.js';
-import { envoyService } from './envoy-grpc.js';
+import { DISCOVERY_CODEC, REFUSED_CODEC, type ServedDiscoveryResponse } from './sds-codec.js';
+import { servedService } from './service-shapes.js';
 
 export const SDS_SERVICE = 'envoy.service.secret.v3.SecretDiscoveryService';
 
-type SdsStreamCall = grpc.ServerDuplexStream<DiscoveryRequest__Output, DiscoveryResponse>;
+type SdsStreamCall = grpc.ServerDuplexStream<DiscoveryRequest__Output, ServedDiscoveryResponse>;
 
 /** One StreamSecrets call: its agent, the names it asked for, the last nonce sent. */
 class SdsStream {
@@ -191,10 +190,15 @@ export class SdsService {
    */
   addToServer(server: grpc.Server, parts?: { readonly peer: PeerIdentity | undefined }): void {
     this.peer = parts?.peer;
-    server.addService(envoyService('sds'), {
+    const definition = servedService('sds', {
+      StreamSecrets: DISCOVERY_CODEC,
+      FetchSecrets: DISCOVERY_CODEC,
+      DeltaSecrets: REFUSED_CODEC,
+    });
+    server.addService(definition, {
       StreamSecrets: (call: SdsStreamCall) => new SdsStream(call, this.options.book, this.options.logger, this.peer),
       FetchSecrets: this.fetch,
-      DeltaSecrets: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, DeltaDiscoveryResponse>) => {
+      DeltaSecrets: (call: grpc.ServerDuplexStream<object, never>) => {
         call.emit('error', {
           code: grpc.status.UNIMPLEMENTED,
           details: 'DeltaSecrets is not served: configure the SDS source with api_type GRPC (state of the world)',
@@ -205,11 +209,11 @@ export class SdsService {
 
   /** FetchSecrets: one answer with the agent's current leaf (the REST-style poll). */
   private readonly fetch = (
-    call: grpc.ServerUnaryCall<DiscoveryRequest__Output, DiscoveryResponse>,
-    callback: grpc.sendUnaryData<DiscoveryResponse>,
+    call: grpc.ServerUnaryCall<DiscoveryRequest__Output, ServedDiscoveryResponse>,
+    callback: grpc.sendUnaryData<ServedDiscoveryResponse>,
   ): void => {
     const req = call.request;
-    const answer = async (): Promise<DiscoveryResponse> => {
+    const answer = async (): Promise<ServedDiscoveryResponse> => {
       const agent = this.peer ? peerAgentOf(this.peer, call, req) : agentOfRequest(req);
       if (agent === undefined) throw new PaiError('no_identity', 'FetchSecrets carries no node: the agent cannot be named');
       const names = requestedNames(req);

@@ -12,7 +12,8 @@ import type { DiscoveryResponse__Output } from '../../src/generated/envoy/servic
 import type { SecretDiscoveryServiceClient } from '../../src/generated/envoy/service/secret/v3/SecretDiscoveryService.js';
 import { SdsService } from '../../src/injector/sds.js';
 import { LeafBook, type LeafBookOptions } from '../../src/injector/sds-leaves.js';
-import { SECRET_TYPE_URL, decodeSecret, loadSdsService } from '../../src/injector/sds-protos.js';
+import { SECRET_TYPE_URL } from '../../src/injector/sds-codec.js';
+import { decodeSecret, loadSdsService } from '../../src/injector/sds-protos.js';
 import { type Logger, createLogger } from '../../src/log.js';
 import { CaAuthority, type CaMaterialStore } from '../../src/tls/authority.js';
 import { MemoryCaMaterialStore } from '../../src/tls/memory-ca-store.js';
