@@ -1,8 +1,8 @@
 /**
  * The injector's CheckResponse encoder: the protobuf bytes of the CheckResponses ext-authz.ts
  * builds, written by hand over wire.ts's Writer, so that serving Check loads no .proto file and
- * no protobufjs (service-shapes.ts). Fields are written in the .proto's declaration order with
- * protobufjs's presence rule (a field is written when it is set, even to its default), so the
+ * no protobufjs (service-shapes.ts). Fields are written in field-number order with protobufjs's
+ * presence rule (a field is written when it is set, even to its default), so the
  * bytes equal protobufjs's encode(fromObject(x)) (test/check-encode.test.ts).
  *
  * Covered: status (code, message), denied_response (status, headers, body), ok_response (headers,

@@ -19,9 +19,9 @@
  * metadata_context, HttpHeaders.attributes and the trailers are skipped unread. Wire rules as in
  * check-decode.ts: the last occurrence of a singular field wins (a message is replaced, not
  * merged), a field with an unexpected wire type is unknown, unknown fields and groups are skipped,
- * a `__proto__` map key is an own property, and malformed bytes throw ProtoWireError. Structs nest
- * at most as deep as protobufjs decodes messages (100 levels, protoc's default), so a hostile
- * nesting is a ProtoWireError and never a stack overflow. Two departures from protobufjs, both
+ * a `__proto__` map key is an own property, and malformed bytes throw ProtoWireError. The Structs
+ * are read by struct-decode.ts (shared with SDS's node metadata), at most as deep as protobufjs
+ * decodes messages (100 levels), so a hostile nesting is a ProtoWireError, never a stack overflow. Two departures from protobufjs, both
  * protobuf's own rules, for messages Envoy never sends:
  * - a oneof (ProcessingRequest.request, Value.kind) holds the last member on the wire; protobufjs
  *   keeps every member sent and names the one with the highest field number;
@@ -33,19 +33,11 @@ import type { HeaderValue__Output } from '../generated/envoy/config/core/v3/Head
 import type { HttpBody__Output } from '../generated/envoy/service/ext_proc/v3/HttpBody.js';
 import type { HttpHeaders__Output } from '../generated/envoy/service/ext_proc/v3/HttpHeaders.js';
 import type { ProcessingRequest__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
-import type { ListValue__Output } from '../generated/google/protobuf/ListValue.js';
-import type { NullValue__Output } from '../generated/google/protobuf/NullValue.js';
-import type { Struct__Output } from '../generated/google/protobuf/Struct.js';
-import type { Value__Output } from '../generated/google/protobuf/Value.js';
 import { headerMap } from './check-decode.js';
-import { LENGTH, ProtoWireError, Reader, VARINT } from './wire.js';
+import { decodeStruct } from './struct-decode.js';
+import { LENGTH, Reader, VARINT } from './wire.js';
 
 export { encodeProcessingResponse, ExtProcEncodeError } from './ext-proc-encode.js';
-
-/** The wire type of a double (wire.ts keeps its constant private). */
-const FIXED64 = 1;
-/** Deepest message nesting read, counted as protobufjs counts it (the request is level 0). */
-const MAX_DEPTH = 100;
 
 type RequestMember = NonNullable<ProcessingRequest__Output['request']>;
 /** ProcessingRequest.request's members by field number (2 to 7). */
@@ -66,12 +58,6 @@ function put<V>(into: Record<string, V>, key: string, value: V): void {
   else into[key] = value;
 }
 
-/** The level of a message nested in one at `depth`; throws past MAX_DEPTH. */
-function deeper(depth: number): number {
-  if (depth >= MAX_DEPTH) throw new ProtoWireError(`messages nested deeper than ${MAX_DEPTH}`);
-  return depth + 1;
-}
-
 /** A map<string, message> entry (key 1, value 2) into `into`; a missing key is "", a missing value an empty message. */
 function messageEntry<V>(r: Reader, into: Record<string, V>, read: (r: Reader) => V): void {
   let key = '';
@@ -84,77 +70,6 @@ function messageEntry<V>(r: Reader, into: Record<string, V>, read: (r: Reader) =
     else r.skip(tag & 7);
   }
   put(into, key, value ?? read(new Reader(r.buf, 0, 0)));
-}
-
-/** google.protobuf.Struct: map<string, Value> fields = 1; `depth` is its own level (the request's is 0). */
-function struct(r: Reader, depth: number): Struct__Output {
-  let fields: Record<string, Value__Output> | undefined;
-  while (r.pos < r.end) {
-    const tag = r.uint32();
-    if (tag >>> 3 === 1 && (tag & 7) === LENGTH) messageEntry(r.sub(), (fields ??= {}), (v) => value(v, deeper(depth)));
-    else r.skip(tag & 7);
-  }
-  return fields === undefined ? {} : { fields };
-}
-
-/** google.protobuf.ListValue: repeated Value values = 1. */
-function listValue(r: Reader, depth: number): ListValue__Output {
-  let values: Value__Output[] | undefined;
-  while (r.pos < r.end) {
-    const tag = r.uint32();
-    if (tag >>> 3 === 1 && (tag & 7) === LENGTH) (values ??= []).push(value(r.sub(), deeper(depth)));
-    else r.skip(tag & 7);
-  }
-  return values === undefined ? {} : { values };
-}
-
-function double(r: Reader): number {
-  if (r.pos + 8 > r.end) throw new ProtoWireError('truncated fixed-width field');
-  const n = r.buf.readDoubleLE(r.pos);
-  r.pos += 8;
-  return n;
-}
-
-/** The wire type of each member of Value.kind, by field number (1 to 6). */
-const VALUE_WIRE_TYPES = [-1, VARINT, FIXED64, LENGTH, VARINT, LENGTH, LENGTH];
-
-/**
- * google.protobuf.Value: oneof kind { null_value 1, number_value 2, string_value 3, bool_value 4,
- * struct_value 5, list_value 6 }, named in camelCase as protobufjs's built-in struct.proto does.
- */
-function value(r: Reader, depth: number): Value__Output {
-  let out: Value__Output = {};
-  while (r.pos < r.end) {
-    const tag = r.uint32();
-    const field = tag >>> 3;
-    if (VALUE_WIRE_TYPES[field] !== (tag & 7)) {
-      r.skip(tag & 7);
-      continue;
-    }
-    switch (field) {
-      case 1: {
-        // An enum read as int32; toObject names the one value NullValue has and leaves others numbers.
-        const n = r.uint32() | 0;
-        out = { nullValue: n === 0 ? 'NULL_VALUE' : (n as unknown as NullValue__Output), kind: 'nullValue' };
-        break;
-      }
-      case 2:
-        out = { numberValue: double(r), kind: 'numberValue' };
-        break;
-      case 3:
-        out = { stringValue: r.string(), kind: 'stringValue' };
-        break;
-      case 4:
-        out = { boolValue: r.uint32() !== 0, kind: 'boolValue' };
-        break;
-      case 5:
-        out = { structValue: struct(r.sub(), deeper(depth)), kind: 'structValue' };
-        break;
-      default:
-        out = { listValue: listValue(r.sub(), deeper(depth)), kind: 'listValue' };
-    }
-  }
-  return out;
 }
 
 /** HttpHeaders: headers 1 (HeaderMap), end_of_stream 3; attributes 2 (deprecated) is skipped. */
@@ -213,7 +128,7 @@ export function decodeProcessingRequest(bytes: Buffer): ProcessingRequest__Outpu
     const field = tag >>> 3;
     const member = REQUEST_MEMBERS[field];
     if (member !== undefined && (tag & 7) === LENGTH) setRequest(req, member, r.sub());
-    else if (field === 9 && (tag & 7) === LENGTH) messageEntry(r.sub(), (req.attributes ??= {}), (s) => struct(s, 1));
+    else if (field === 9 && (tag & 7) === LENGTH) messageEntry(r.sub(), (req.attributes ??= {}), (s) => decodeStruct(s, 1));
     else if (field === 10 && (tag & 7) === VARINT) req.observability_mode = r.uint32() !== 0;
     else r.skip(tag & 7);
   }

@@ -137,8 +137,8 @@ function isShortAscii(text: string): boolean {
 
 /**
  * A protobuf encoder writing into one growing buffer: fields are written in the order they are
- * called (callers follow the .proto's declaration order, as protobufjs does), and a nested message
- * is encoded by its own Writer and copied in after its length. Proto3 defaults are the caller's
+ * called (callers write them in field-number order, as protobufjs's generated encoders do), and a
+ * nested message is written in place between `begin` and `end`. Proto3 defaults are the caller's
  * to omit.
  */
 export class Writer {
