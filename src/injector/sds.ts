@@ -34,9 +34,9 @@ import {
   scrubNackMessage,
 } from './sds-messages.js';
 import { DISCOVERY_CODEC, REFUSED_CODEC, type ServedDiscoveryResponse } from './sds-codec.js';
-import { servedService } from './service-shapes.js';
+import { METHOD_SHAPES, servedService } from './service-shapes.js';
 
-export const SDS_SERVICE = 'envoy.service.secret.v3.SecretDiscoveryService';
+export const SDS_SERVICE = METHOD_SHAPES.sds.service;
 
 type SdsStreamCall = grpc.ServerDuplexStream<DiscoveryRequest__Output, ServedDiscoveryResponse>;
 

@@ -21,6 +21,7 @@ import { decisionObserver } from './observe.js';
 import { PeerIdentity } from './peer-identity.js';
 import { RequestLog } from './request-log.js';
 import { INJECTOR_SERVER_OPTIONS } from './server-options.js';
+import { METHOD_SHAPES } from './service-shapes.js';
 import { UsageRecorder } from './usage.js';
 import { claimSocketPath, removeSocket } from '../unix-socket.js';
 
@@ -169,8 +170,8 @@ export class InjectorServer {
     );
     if (listen.kind === 'unix') fs.chmodSync(listen.path, 0o600);
     this.health.setStatus('', 'SERVING');
-    this.health.setStatus('envoy.service.auth.v3.Authorization', 'SERVING');
-    this.health.setStatus('envoy.service.ext_proc.v3.ExternalProcessor', 'SERVING');
+    this.health.setStatus(METHOD_SHAPES.auth.service, 'SERVING');
+    this.health.setStatus(METHOD_SHAPES.extProc.service, 'SERVING');
     return listen.kind === 'unix' ? target : `${listen.host}:${port}`;
   }
 
