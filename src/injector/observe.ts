@@ -101,16 +101,17 @@ function recordTarget(
 /** An observer writing metrics, debug logs, request records and usage counts. */
 export function decisionObserver(metrics: Metrics, logger: Logger, sinks: ObserverSinks = {}): DecisionObserver {
   const debug = (): boolean => logger.isLevelEnabled('debug');
-  // Label sets are resolved once per (api, outcome, type), not per request.
-  const counters = new Map<string, CounterChild>();
+  // Label sets are resolved once per (api, outcome, type), not per request: nested maps, so that no
+  // key string is built per request (the labels are strings the decision already holds).
+  const counters = new Map<string, Map<string, Map<string, CounterChild>>>();
   const durations = new Map<string, HistogramChild>();
   const counter = (api: string, outcome: string, type: string): CounterChild => {
-    const key = `${api}\u0000${outcome}\u0000${type}`;
-    let child = counters.get(key);
-    if (!child) {
-      child = metrics.injectorRequests.child({ api, outcome, type });
-      counters.set(key, child);
-    }
+    let byOutcome = counters.get(api);
+    if (!byOutcome) counters.set(api, (byOutcome = new Map<string, Map<string, CounterChild>>()));
+    let byType = byOutcome.get(outcome);
+    if (!byType) byOutcome.set(outcome, (byType = new Map<string, CounterChild>()));
+    let child = byType.get(type);
+    if (!child) byType.set(type, (child = metrics.injectorRequests.child({ api, outcome, type })));
     return child;
   };
   const duration = (api: string): HistogramChild => {
