@@ -16,8 +16,8 @@
 // PAI_NODE_PROFILE=pod (set by the admission webhook on the injector sidecar, one per agent pod)
 // adds a bounded heap: young generation semi-spaces of 8 MiB and an old space of 64 MiB, and
 // exposes gc for the full collections pai serve runs once it has been quiet for 10 s
-// (src/heap.ts). Under sustained load the injector's RSS stays ~100 MiB instead of ~170 MiB, and
-// it is back near 82 MiB once quiet, for ~5-15% more CPU per Check (`make bench`, footprint part;
+// (src/heap.ts). Under sustained load the injector's RSS stays ~95 MiB instead of ~165 MiB, and
+// it is back near 79 MiB once quiet, for ~5-15% more CPU per Check (`make bench`, footprint part;
 // docs/PERFORMANCE.md). A per-pod injector serves one agent and its live heap is ~12-16 MiB; the
 // cap is not for the shared injector or the admin, whose live heap grows with the number of
 // agents, so they run without a profile.
