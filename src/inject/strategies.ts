@@ -105,6 +105,13 @@ export function isGitSmartHttp(path: string): boolean {
 
 const X_ACCESS_TOKEN = Buffer.from('x-access-token:');
 
+/** github's three answers: Basic on git smart-HTTP, nothing on a git-only host's pages, Bearer on the API. */
+type GithubRoute = 'git' | 'web' | 'api';
+const githubMutations = new WeakMap<
+  ReadonlyMap<string, Buffer>,
+  WeakMap<InjectionTarget, Partial<Record<GithubRoute, HeaderMutation>>>
+>();
+
 /**
  * GitHub: on git smart-HTTP paths `Authorization: Basic base64(x-access-token:<token>)` (git
  * sends Basic, and GitHub takes a token as the password of x-access-token); elsewhere Bearer,
@@ -117,15 +124,30 @@ export function githubMutation(
   request: InjectRequest,
 ): HeaderMutation {
   const auth = authOf(target, 'github');
+  // One of three answers per (secret values, target): built once each (the token checked then),
+  // chosen per request by its route.
+  const route: GithubRoute = isGitSmartHttp(request.path)
+    ? 'git'
+    : auth.gitOnlyHosts.includes(hostOnly(request.host))
+      ? 'web'
+      : 'api';
+  let byTarget = githubMutations.get(values);
+  if (byTarget === undefined)
+    githubMutations.set(values, (byTarget = new WeakMap<InjectionTarget, Partial<Record<GithubRoute, HeaderMutation>>>()));
+  let routes = byTarget.get(target);
+  if (routes === undefined) byTarget.set(target, (routes = {}));
+  const known = routes[route];
+  if (known !== undefined) return known;
   const what = { secret: target.secret, key: auth.key };
   const token = assertHeaderValue(requireKey(values, target.secret, auth.key), what);
-  if (isGitSmartHttp(request.path)) {
+  let mutation: HeaderMutation;
+  if (route === 'git') {
     const encoded = Buffer.concat([X_ACCESS_TOKEN, Buffer.from(token, 'latin1')]).toString('base64');
-    return { set: [{ name: 'authorization', value: `Basic ${encoded}` }], remove: CREDENTIAL_HEADERS };
-  }
-  const host = hostOnly(request.host);
-  if (auth.gitOnlyHosts.includes(host)) return { set: [], remove: CREDENTIAL_HEADERS };
-  return { set: [{ name: 'authorization', value: `Bearer ${token}` }], remove: CREDENTIAL_HEADERS };
+    mutation = { set: [{ name: 'authorization', value: `Basic ${encoded}` }], remove: CREDENTIAL_HEADERS };
+  } else if (route === 'web') mutation = { set: [], remove: CREDENTIAL_HEADERS };
+  else mutation = { set: [{ name: 'authorization', value: `Bearer ${token}` }], remove: CREDENTIAL_HEADERS };
+  routes[route] = mutation;
+  return mutation;
 }
 
 /** The host of an authority, lower-case, without a port. */
