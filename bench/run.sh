@@ -33,6 +33,10 @@ run secrets
 case " ${ONLY:-injector} " in *" injector "*) need_h2load ;; esac
 run injector
 
+# pai's own work per Check in process (decode, handler, answer; no transport): what the mix ratio
+# of the footprint part leaves to pai.
+run check-handler
+
 # ext_proc: Process per request (headers only; SigV4 over a 1 KiB and a 1 MiB body) beside Check in
 # the same run, grpc-js clients over the unix socket, serial and 16 in flight (target ≤ 2× Check).
 run ext-proc
