@@ -35,7 +35,7 @@ import type { HttpHeaders__Output } from '../generated/envoy/service/ext_proc/v3
 import type { ProcessingRequest__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import { headerMap } from './check-decode.js';
 import { decodeStruct } from './struct-decode.js';
-import { LENGTH, Reader, VARINT } from './wire.js';
+import { LENGTH, Reader, VARINT, putEntry } from './wire.js';
 
 export { encodeProcessingResponse, ExtProcEncodeError } from './ext-proc-encode.js';
 
@@ -52,12 +52,6 @@ const REQUEST_MEMBERS: readonly (RequestMember | undefined)[] = [
   'response_trailers',
 ];
 
-/** Stores `value` under `key`; `__proto__` as an own property, where an assignment would set the prototype. */
-function put<V>(into: Record<string, V>, key: string, value: V): void {
-  if (key === '__proto__') Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true });
-  else into[key] = value;
-}
-
 /** A map<string, message> entry (key 1, value 2) into `into`; a missing key is "", a missing value an empty message. */
 function messageEntry<V>(r: Reader, into: Record<string, V>, read: (r: Reader) => V): void {
   let key = '';
@@ -69,7 +63,7 @@ function messageEntry<V>(r: Reader, into: Record<string, V>, read: (r: Reader) =
     else if (field === 2 && (tag & 7) === LENGTH) value = read(r.sub());
     else r.skip(tag & 7);
   }
-  put(into, key, value ?? read(new Reader(r.buf, 0, 0)));
+  putEntry(into, key, value ?? read(new Reader(r.buf, 0, 0)));
 }
 
 /** HttpHeaders: headers 1 (HeaderMap), end_of_stream 3; attributes 2 (deprecated) is skipped. */

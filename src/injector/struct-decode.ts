@@ -19,7 +19,7 @@ import type { ListValue__Output } from '../generated/google/protobuf/ListValue.j
 import type { NullValue__Output } from '../generated/google/protobuf/NullValue.js';
 import type { Struct__Output } from '../generated/google/protobuf/Struct.js';
 import type { Value__Output } from '../generated/google/protobuf/Value.js';
-import { LENGTH, ProtoWireError, type Reader, VARINT } from './wire.js';
+import { LENGTH, ProtoWireError, type Reader, VARINT, putEntry } from './wire.js';
 
 /** protobufjs's Reader.recursionLimit: the deepest message level it decodes (the top level is 0). */
 export const MAX_MESSAGE_DEPTH = 100;
@@ -105,9 +105,5 @@ function structEntry(r: Reader, into: Record<string, Value__Output>, valueDepth:
     else if (field === 2 && (tag & 7) === LENGTH) value = decodeValue(r.sub(), valueDepth);
     else r.skip(tag & 7);
   }
-  // `__proto__` is the one key an assignment would not store (it sets the prototype): it is defined
-  // as an own property instead, as protobufjs does (check-decode.ts explains the plain object).
-  value ??= {};
-  if (key === '__proto__') Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true });
-  else into[key] = value;
+  putEntry(into, key, value ?? {});
 }

@@ -112,6 +112,16 @@ export class Reader {
   }
 }
 
+/**
+ * Stores a map entry in a plain object, the form protobufjs's toObject gives a map: `__proto__`,
+ * the one key an assignment would not store (it would set the prototype), is defined as an own
+ * property instead, as protobufjs 7.6 keeps it.
+ */
+export function putEntry<V>(into: Record<string, V>, key: string, value: V): void {
+  if (key === '__proto__') Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true });
+  else into[key] = value;
+}
+
 /** The bytes of `n` (an unsigned 32-bit number) as a varint. */
 export function varint(n: number): number[] {
   const out: number[] = [];
