@@ -11,7 +11,7 @@ import { ConfigError, loadClientConfig } from '../config.js';
 import { PaiError } from '../errors.js';
 import { CliError } from './cli-error.js';
 import { type CliIo, readAll } from './io.js';
-import { SERVE_ROLES } from './serve-roles.js';
+import { isServeRole } from './serve-roles.js';
 
 /**
  * The role of a plain server command line: `serve`, `serve --role R` or `serve --role=R` with a
@@ -24,7 +24,7 @@ export function plainServeRole(argv: readonly string[]): string | undefined {
   let role: string | undefined;
   if (argv.length === 2 && argv[1]?.startsWith('--role=')) role = argv[1].slice('--role='.length);
   else if (argv.length === 3 && argv[1] === '--role') role = argv[2];
-  return role !== undefined && (SERVE_ROLES as readonly string[]).includes(role) ? role : undefined;
+  return role !== undefined && isServeRole(role) ? role : undefined;
 }
 
 function errorMessage(err: unknown): { message: string; code: number } {

@@ -3,10 +3,10 @@
  */
 import { loadConfig } from '../config.js';
 import { createLogger } from '../log.js';
-import { type ServeRole, adminUrl, startServer } from '../main.js';
+import { adminUrl, startServer } from '../main.js';
 import { CliError } from './cli-error.js';
 import type { CliIo } from './io.js';
-import { SERVE_ROLES } from './serve-roles.js';
+import { SERVE_ROLES, isServeRole } from './serve-roles.js';
 
 /**
  * Node flags `pai serve` should run under, set by bin/pai.js's sh exec line (V8 flags cannot come from
@@ -18,10 +18,10 @@ export const SERVE_NODE_FLAGS: readonly string[] = ['--no-memory-reducer'];
 
 /** Starts `pai serve` and resolves with the exit code once a signal stopped it. */
 export async function serve(roleText: string, io: CliIo): Promise<number> {
-  if (!(SERVE_ROLES as readonly string[]).includes(roleText)) {
+  if (!isServeRole(roleText)) {
     throw new CliError(`unknown role "${roleText}" (expected ${SERVE_ROLES.join(', ')})`, 2);
   }
-  const role = roleText as ServeRole;
+  const role = roleText;
   const config = loadConfig(io.env);
   // Everything this process creates (database, keys, sockets, audit log) is private to its user.
   process.umask(0o077);
