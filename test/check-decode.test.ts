@@ -11,6 +11,8 @@ import fc from 'fast-check';
 import { CheckDecodeError, decodeCheckRequest } from '../src/injector/check-decode.js';
 import { envoyService } from '../src/injector/envoy-grpc.js';
 import { checkInput } from '../src/injector/ext-authz.js';
+import { varint } from '../src/injector/wire.js';
+import { field } from './helpers/wire-bytes.js';
 import type { CheckRequest, CheckRequest__Output } from '../src/generated/envoy/service/auth/v3/CheckRequest.js';
 
 const method = envoyService('auth')['Check'];
@@ -186,19 +188,6 @@ test('mutated bytes: a CheckDecodeError or a well-typed result, never another ex
 });
 
 // Hand-built wire bytes for the corner cases.
-const varint = (n: number): number[] => {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  out.push(n);
-  return out;
-};
-const field = (num: number, payload: number[] | string): number[] => {
-  const bytes = typeof payload === 'string' ? [...Buffer.from(payload)] : payload;
-  return [...varint((num << 3) | 2), ...varint(bytes.length), ...bytes];
-};
 const entry = (key: string, value: string): number[] => [...field(1, key), ...field(2, value)];
 const wrap = (http: number[], attrs: number[] = []): Buffer => Buffer.from(field(1, [...attrs, ...field(4, field(2, http))]));
 

@@ -27,7 +27,8 @@ import {
 } from '../src/injector/ext-proc-identity.js';
 import * as messages from '../src/injector/ext-proc-messages.js';
 import { envoyService } from '../src/injector/envoy-grpc.js';
-import { ProtoWireError } from '../src/injector/wire.js';
+import { ProtoWireError, varint } from '../src/injector/wire.js';
+import { field } from './helpers/wire-bytes.js';
 import { _envoy_config_core_v3_HeaderValueOption_HeaderAppendAction as AppendAction } from '../src/generated/envoy/config/core/v3/HeaderValueOption.js';
 import {
   _envoy_extensions_filters_http_ext_proc_v3_ProcessingMode_BodySendMode as BodySendMode,
@@ -159,17 +160,6 @@ const unknownFields = fc
   )
   .map((list) => Buffer.concat(list.map(([num, wireType, payload]) => unknownField(num, wireType, payload))));
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  let v = n >>> 0;
-  while (v > 0x7f) {
-    out.push((v & 0x7f) | 0x80);
-    v >>>= 7;
-  }
-  out.push(v);
-  return out;
-}
-
 function unknownField(num: number, wireType: number, payload: Uint8Array): Buffer {
   const tag = varint(num * 8 + wireType);
   switch (wireType) {
@@ -278,10 +268,6 @@ test('mutated bytes: a ProtoWireError or a well-typed result, never another exce
 
 // ---- Hand-built wire bytes -------------------------------------------------------------------
 
-const field = (num: number, payload: number[] | string): number[] => {
-  const bytes = typeof payload === 'string' ? [...Buffer.from(payload)] : payload;
-  return [...varint((num << 3) | 2), ...varint(bytes.length), ...bytes];
-};
 const entry = (k: string, v: number[]): number[] => [...field(1, k), ...field(2, v)];
 /** attributes["a"] = Struct { fields: { k: value } }. */
 const attribute = (value: number[]): number[] => field(9, entry('a', field(1, entry('k', value))));
