@@ -105,18 +105,24 @@ test('Watch: a cancelled watch is forgotten (status changes after it reach only 
   const client = await serve(t, health);
   const first = client.watch({ service: 'a' });
   const second = client.watch({ service: 'a' });
-  await Promise.all([next(first, 1), next(second, 1)]);
+  // Both end as CANCELLED when this test cancels them (or when it fails and the client closes).
   first.on('error', () => undefined);
-  first.cancel();
-  await new Promise((r) => setTimeout(r, 50));
+  second.on('error', () => undefined);
+  await Promise.all([next(first, 1), next(second, 1)]);
   const watchers = (health as unknown as { watchers: Map<string, Set<unknown>> }).watchers;
+  // The server learns of a cancellation asynchronously (an RST_STREAM): wait for it, bounded, rather
+  // than for a fixed time, which a loaded machine can outlast.
+  const settled = async (done: () => boolean): Promise<void> => {
+    for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+  };
+  first.cancel();
+  await settled(() => watchers.get('a')?.size === 1);
   t.is(watchers.get('a')?.size, 1);
   const change = next(second, 1);
   health.setStatus('a', 'NOT_SERVING');
   t.deepEqual(await change, ['NOT_SERVING']);
-  second.on('error', () => undefined);
   second.cancel();
-  await new Promise((r) => setTimeout(r, 50));
+  await settled(() => !watchers.has('a'));
   t.false(watchers.has('a'));
 });
 
